@@ -1,0 +1,26 @@
+# The two commands a new user needs: `make demo` and `make test`. Both set up the environment first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast lint clean-setup
+
+setup:
+	@bash scripts/setup_env.sh
+
+demo: setup
+	@$(VENV)/bin/ovd demo
+
+# The whole suite: unit tests and the slow integration tests (tiny training, real SLURM).
+test: setup
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# Unit tests only (seconds).
+test-fast: setup
+	@$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	@$(VENV)/bin/ruff check ovd tests scripts benchmarks tools configs
+
+clean-setup:
+	rm -rf $(VENV)

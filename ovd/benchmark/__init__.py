@@ -1,0 +1,1 @@
+"""The benchmark runner: sweep specs, executors (local, SLURM), run records, leaderboard and reports."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``ovd`` CLI, one module each (see :mod:`ovd.cli` for the module protocol)."""

@@ -1,0 +1,50 @@
+"""Let ``torch.load(weights_only=True)`` (torch >= 2.6's default) read mmengine checkpoints.
+
+An mmengine Runner checkpoint stores, besides tensors, the message hub (``HistoryBuffer`` objects holding
+numpy arrays), numpy scalars in runtime info, and plain containers in ``meta``. torch's restricted unpickler
+refuses those types, so ``--resume`` fails on torch >= 2.6. The fix registers exactly those types with
+``torch.serialization.add_safe_globals``: weights_only stays on, and any other global in a pickle, such as
+``os.system`` in a crafted file, is still refused.
+"""
+from typing import List
+
+import numpy as np
+import torch
+
+
+def _numpy_globals() -> List[object]:
+    """The numpy callables and classes that pickled arrays, dtypes and scalars refer to."""
+    try:  # numpy >= 2 keeps them in numpy._core; pickles written under numpy 1.x name numpy.core
+        from numpy._core import multiarray
+        legacy_prefix = 'numpy.core.multiarray'
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray
+        legacy_prefix = None
+    items: List[object] = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
+    if legacy_prefix is not None:
+        items += [(multiarray._reconstruct, f'{legacy_prefix}._reconstruct'),
+                  (multiarray.scalar, f'{legacy_prefix}.scalar')]
+    dtype_names = ('bool_', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64',
+                   'float16', 'float32', 'float64', 'longdouble', 'complex64', 'complex128', 'str_')
+    items += [type(np.dtype(getattr(np, name))) for name in dtype_names]
+    return items
+
+
+def _mmengine_globals() -> List[object]:
+    from mmengine.logging import HistoryBuffer
+    return [HistoryBuffer]
+
+
+def mmengine_safe_globals() -> List[object]:
+    """Every non-tensor global an mmengine 0.10 Runner checkpoint refers to."""
+    return _mmengine_globals() + _numpy_globals()
+
+
+MMENGINE_SAFE_GLOBALS = mmengine_safe_globals()
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Allow-list mmengine's checkpoint types for weights_only loading (no-op on torch < 2.4)."""
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is not None:
+        add_safe_globals(MMENGINE_SAFE_GLOBALS)

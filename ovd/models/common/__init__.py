@@ -1,0 +1,1 @@
+"""Model parts used by two or more methods: alignment losses, matchers, positive-map utilities, CLIP teacher."""
