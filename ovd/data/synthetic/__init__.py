@@ -1,0 +1,12 @@
+"""Small synthetic datasets written in the real on-disk formats of COCO, LVIS v1, Flickr30k Entities and
+Objects365, with JPEG images in which every category has its own learnable look (see ``looks.py``).
+
+Deterministic by seed: the same arguments write byte-identical files. Used by the demo, the tests and the tiny
+training configs. Documented in ``docs/synthetic_data.md``.
+"""
+from .coco import OV_COCO_BASE, OV_COCO_NOVEL, generate_coco
+from .common import MANIFEST_NAME
+from .looks import MAX_LOOKS, Look, category_look
+
+__all__ = ['generate_coco', 'category_look', 'Look', 'MAX_LOOKS', 'MANIFEST_NAME', 'OV_COCO_BASE',
+           'OV_COCO_NOVEL']
