@@ -98,9 +98,9 @@ def test_coco_boxes_masks_and_pixels_agree(coco_root):
             assert 0 <= x and 0 <= y and x + w <= img['width'] and y + h <= img['height']
             mask = coco.annToMask(ann).astype(bool)
             ys, xs = np.nonzero(mask)
-            # the segmentation's extent is the box (within the rasterisation's pixel)
-            assert abs(xs.min() - x) <= 1 and abs(ys.min() - y) <= 1
-            assert abs(xs.max() + 1 - (x + w)) <= 1 and abs(ys.max() + 1 - (y + h)) <= 1
+            # the segmentation's extent is the box (pycocotools' raster may drop a sharp apex's last pixels)
+            assert abs(xs.min() - x) <= 2 and abs(ys.min() - y) <= 2
+            assert abs(xs.max() + 1 - (x + w)) <= 2 and abs(ys.max() + 1 - (y + h)) <= 2
             assert ann['area'] == pytest.approx(mask.sum(), rel=0.15, abs=15)
             # the painted pixels around the box are exactly the object's: their extent is the box
             x0, y0 = max(int(x) - 3, 0), max(int(y) - 3, 0)
