@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ovd.data.synthetic import (MANIFEST_NAME, MAX_LOOKS, OV_COCO_BASE, OV_COCO_NOVEL, category_look,
-                                generate_coco)
+                                generate_coco, generate_lvis)
 from ovd.data.synthetic.io import atomic_write_json
 
 COCO_SMALL = {'train2017': 24, 'val2017': 12}
@@ -22,8 +22,31 @@ def _tree(root: Path):
 
 def _foreground(pixels: np.ndarray) -> np.ndarray:
     """Pixels of painted objects: every palette colour has a channel <= 18 or >= 237 (after jitter) while
-    backgrounds stay within 75..170, so a loose threshold separates them even after JPEG."""
-    return (pixels.min(axis=2) <= 55) | (pixels.max(axis=2) >= 195)
+    backgrounds stay within 84..161, so a loose threshold separates them even after JPEG; a pixel counts only
+    with at least 2 of its 8 neighbours, which drops the odd JPEG-noise pixel of the background."""
+    fg = (pixels.min(axis=2) <= 50) | (pixels.max(axis=2) >= 205)
+    padded = np.pad(fg, 1).astype(np.int8)
+    neighbours = sum(np.roll(np.roll(padded, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                     if dy or dx)[1:-1, 1:-1]
+    return fg & (neighbours >= 2)
+
+
+def _assert_box_is_painted_extent(fg: np.ndarray, bbox) -> None:
+    """The foreground pixels within 3 px around ``bbox`` [x, y, w, h] span exactly the box (+-2 px)."""
+    x, y, w, h = bbox
+    x0, y0 = max(int(x) - 3, 0), max(int(y) - 3, 0)
+    x1, y1 = min(int(np.ceil(x + w)) + 3, fg.shape[1]), min(int(np.ceil(y + h)) + 3, fg.shape[0])
+    fys, fxs = np.nonzero(fg[y0:y1, x0:x1])
+    assert abs(fxs.min() + x0 - x) <= 2 and abs(fys.min() + y0 - y) <= 2, bbox
+    assert abs(fxs.max() + x0 + 1 - (x + w)) <= 2 and abs(fys.max() + y0 + 1 - (y + h)) <= 2, bbox
+
+
+def _unexplained_foreground(fg: np.ndarray, bboxes) -> int:
+    """Foreground pixels farther than 3 px from every box: paint that no annotation accounts for."""
+    covered = np.zeros_like(fg)
+    for x, y, w, h in bboxes:
+        covered[max(int(y) - 3, 0):int(np.ceil(y + h)) + 3, max(int(x) - 3, 0):int(np.ceil(x + w)) + 3] = True
+    return int((fg & ~covered).sum())
 
 
 @pytest.fixture(scope='module')
@@ -103,11 +126,7 @@ def test_coco_boxes_masks_and_pixels_agree(coco_root):
             assert abs(xs.max() + 1 - (x + w)) <= 2 and abs(ys.max() + 1 - (y + h)) <= 2
             assert ann['area'] == pytest.approx(mask.sum(), rel=0.15, abs=15)
             # the painted pixels around the box are exactly the object's: their extent is the box
-            x0, y0 = max(int(x) - 3, 0), max(int(y) - 3, 0)
-            x1, y1 = min(int(np.ceil(x + w)) + 3, img['width']), min(int(np.ceil(y + h)) + 3, img['height'])
-            fys, fxs = np.nonzero(fg[y0:y1, x0:x1])
-            assert abs(fxs.min() + x0 - x) <= 2 and abs(fys.min() + y0 - y) <= 2
-            assert abs(fxs.max() + x0 + 1 - (x + w)) <= 2 and abs(fys.max() + y0 + 1 - (y + h)) <= 2
+            _assert_box_is_painted_extent(fg, ann['bbox'])
             # inside the mask (eroded away from JPEG-blurred edges) the colour is the category's look
             look = category_look(look_index[ann['category_id']])
             inner = mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0) & np.roll(mask, 2, 1) & np.roll(mask, -2, 1)
@@ -115,6 +134,9 @@ def test_coco_boxes_masks_and_pixels_agree(coco_root):
                 mean = pixels[inner].mean(axis=0)
                 assert np.abs(mean - np.asarray(look.colour[1])).max() < 30, (ann, look)
             checked += 1
+        # and nothing is painted that no annotation explains
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=img['id']))
+        assert _unexplained_foreground(fg, [a['bbox'] for a in anns]) == 0
     assert checked == manifest['splits'][split]['annotations']
 
 
@@ -157,6 +179,121 @@ def test_coco_category_subset_and_bad_arguments(tmp_path):
         generate_coco(tmp_path, category_ids=[12])
     with pytest.raises(ValueError, match='unknown split'):
         generate_coco(tmp_path, splits=['test2017'])
+
+
+# ------------------------------------------------------------------------------------------------ LVIS
+LVIS_SMALL = {'train': 20, 'val': 16}
+
+
+@pytest.fixture(scope='module')
+def lvis_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('synth') / 'lvis'
+    return root, generate_lvis(root, splits=LVIS_SMALL, seed=2, num_categories=(4, 4, 4))
+
+
+def _lvis_metadata():
+    path = Path(__file__).resolve().parents[2] / 'ovd/data/metadata/lvis_v1_categories.json'
+    return {c['id']: c for c in json.loads(path.read_text())}
+
+
+def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
+    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
+    from lvis import LVIS
+    root, manifest = lvis_root
+    meta = _lvis_metadata()
+    image_ids = {}
+    for split, n_images in LVIS_SMALL.items():
+        info = manifest['splits'][split]
+        lvis = LVIS(str(root / info['ann_file']))
+        assert len(lvis.get_img_ids()) == info['images'] == n_images
+        assert len(lvis.get_ann_ids()) == info['annotations']
+        cats = lvis.dataset['categories']
+        assert len(cats) == 1203 and [c['id'] for c in cats] == sorted(meta)
+        assert all(c['frequency'] == meta[c['id']]['frequency'] and c['synonyms'] == meta[c['id']]['synonyms']
+                   and c['synset'] == meta[c['id']]['synset'] and c['def'] == meta[c['id']]['def'] for c in cats)
+        # counts are recomputed for this file's own annotations
+        anns = lvis.dataset['annotations']
+        for c in cats:
+            mine = [a for a in anns if a['category_id'] == c['id']]
+            assert c['instance_count'] == len(mine) and c['image_count'] == len({a['image_id'] for a in mine})
+        assert sorted({a['category_id'] for a in anns}) == info['categories_used']
+        assert set(anns[0]) == {'id', 'image_id', 'category_id', 'segmentation', 'area', 'bbox'}
+        image_ids[split] = set(lvis.get_img_ids())
+        sources = []
+        for img in lvis.dataset['images']:
+            assert 'file_name' not in img
+            prefix = 'http://images.cocodataset.org/'
+            assert img['coco_url'].startswith(prefix)
+            rel = img['coco_url'][len(prefix):]
+            coco_split, name = rel.split('/')
+            assert name == f"{img['id']:012d}.jpg" and coco_split in ('train2017', 'val2017')
+            sources.append(coco_split)
+            with Image.open(root / rel) as im:
+                assert im.size == (img['width'], img['height'])
+        assert sources.count('train2017') == info['images_from_train2017']
+        assert sources.count('val2017') == info['images_from_val2017']
+    # train comes from COCO train2017 only; val from both, and shares no image with train
+    assert manifest['splits']['train']['images_from_val2017'] == 0
+    assert manifest['splits']['val']['images_from_val2017'] > 0 and manifest['splits']['val']['images_from_train2017'] > 0
+    assert not image_ids['train'] & image_ids['val']
+
+
+def test_lvis_negative_and_not_exhaustive_labels_match_the_pixels(lvis_root):
+    root, manifest = lvis_root
+    meta = _lvis_metadata()
+    seen_not_exhaustive = seen_neg = 0
+    for split in LVIS_SMALL:
+        data = json.loads((root / manifest['splits'][split]['ann_file']).read_text())
+        for img in data['images']:
+            anns = [a for a in data['annotations'] if a['image_id'] == img['id']]
+            present = {a['category_id'] for a in anns}
+            assert not set(img['neg_category_ids']) & present
+            assert set(img['not_exhaustive_category_ids']) <= present
+            seen_neg += bool(img['neg_category_ids'])
+            rel = img['coco_url'].split('images.cocodataset.org/')[1]
+            fg = _foreground(np.asarray(Image.open(root / rel).convert('RGB')).astype(np.int16))
+            for a in anns:
+                _assert_box_is_painted_extent(fg, a['bbox'])
+            # a not-exhaustive category has a painted instance that no annotation explains
+            unexplained = _unexplained_foreground(fg, [a['bbox'] for a in anns])
+            if img['not_exhaustive_category_ids']:
+                seen_not_exhaustive += 1
+                assert unexplained >= 100
+            else:
+                assert unexplained == 0
+    assert seen_not_exhaustive >= 1 and seen_neg >= 1
+    # rare categories: in val, and in at most one train image each (real LVIS rare: 1-10 train images)
+    rare = [c for c in manifest['category_ids'] if meta[c]['frequency'] == 'r']
+    assert len(rare) == 4 and set(rare) <= set(manifest['splits']['val']['categories_used'])
+    train = json.loads((root / manifest['splits']['train']['ann_file']).read_text())
+    for c in rare:
+        assert len({a['image_id'] for a in train['annotations'] if a['category_id'] == c}) <= 1
+
+
+def test_lvis_eval_of_the_ground_truth_is_perfect(lvis_root):
+    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
+    from lvis import LVIS, LVISEval, LVISResults
+    root, manifest = lvis_root
+    gt = LVIS(str(root / manifest['splits']['val']['ann_file']))
+    dets = [{'image_id': a['image_id'], 'category_id': a['category_id'], 'bbox': a['bbox'], 'score': 0.9}
+            for a in gt.dataset['annotations']]
+    evaluator = LVISEval(gt, LVISResults(gt, dets), iou_type='bbox')
+    evaluator.params.cat_ids = manifest['splits']['val']['categories_used']
+    evaluator.run()
+    assert evaluator.results['AP'] == pytest.approx(1.0)
+
+
+def test_lvis_is_deterministic_and_checks_arguments(tmp_path):
+    kwargs = dict(splits={'train': 4, 'val': 4}, num_categories=(2, 2, 2))
+    generate_lvis(tmp_path / 'a', seed=1, **kwargs)
+    generate_lvis(tmp_path / 'b', seed=1, **kwargs)
+    files = _tree(tmp_path / 'a')
+    assert files == _tree(tmp_path / 'b')
+    assert not filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)[1]
+    with pytest.raises(ValueError, match='not LVIS v1 category ids'):
+        generate_lvis(tmp_path / 'c', category_ids=[0, 1204])
+    with pytest.raises(ValueError, match='unknown split'):
+        generate_lvis(tmp_path / 'c', splits={'minival': 3})
 
 
 # ------------------------------------------------------------------------------------------------ writes

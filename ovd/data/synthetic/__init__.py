@@ -5,8 +5,9 @@ Deterministic by seed: the same arguments write byte-identical files. Used by th
 training configs. Documented in ``docs/synthetic_data.md``.
 """
 from .coco import OV_COCO_BASE, OV_COCO_NOVEL, generate_coco
+from .lvis import generate_lvis
 from .common import MANIFEST_NAME
 from .looks import MAX_LOOKS, Look, category_look
 
-__all__ = ['generate_coco', 'category_look', 'Look', 'MAX_LOOKS', 'MANIFEST_NAME', 'OV_COCO_BASE',
+__all__ = ['generate_coco', 'generate_lvis', 'category_look', 'Look', 'MAX_LOOKS', 'MANIFEST_NAME', 'OV_COCO_BASE',
            'OV_COCO_NOVEL']

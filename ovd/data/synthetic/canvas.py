@@ -75,8 +75,9 @@ class Canvas:
     def __init__(self, rng: np.random.Generator, width: int, height: int):
         self.rng = rng
         self.width, self.height = width, height
-        base = rng.integers(95, 151) + rng.integers(-10, 11, size=3)
-        noise = rng.integers(-10, 11, size=(height, width, 3), dtype=np.int16)
+        # grey-ish background, channels within 84..161, far from every palette colour (see looks.PALETTE)
+        base = rng.integers(100, 146) + rng.integers(-8, 9, size=3)
+        noise = rng.integers(-8, 9, size=(height, width, 3), dtype=np.int16)
         pixels = np.clip(base[None, None, :] + noise, 0, 255).astype(np.uint8)
         self.image = Image.fromarray(pixels, 'RGB')
         self._draw = ImageDraw.Draw(self.image)

@@ -10,7 +10,8 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from .canvas import Canvas
 from .common import (DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, SYNTHETIC_LICENSE, ProgressFn, draw_objects,
-                     image_rng, image_size, load_metadata_json, report, spread_categories, split_rng,
+                     image_rng, image_size, load_metadata_json, report, resolve_splits, spread_categories,
+                     split_rng,
                      write_image, write_manifest)
 from .io import atomic_write_json
 from .looks import category_look
@@ -34,25 +35,6 @@ COCO_INFO = {'description': 'ovd synthetic dataset in COCO 2017 instances format
 def coco_categories() -> list:
     """The 80 COCO categories (``id``, ``name``, ``supercategory``) sorted by id."""
     return sorted(load_metadata_json('coco_categories.json'), key=lambda c: c['id'])
-
-
-def _resolve_splits(splits: Optional[Union[Mapping[str, int], Sequence[str]]], num_images: Optional[int],
-                    default: Mapping[str, int]) -> Dict[str, int]:
-    if splits is None:
-        out = dict(default)
-    elif isinstance(splits, Mapping):
-        out = {str(k): int(v) for k, v in splits.items()}
-    else:
-        unknown = [s for s in splits if s not in default]
-        if unknown:
-            raise ValueError(f'unknown split(s) {unknown}; expected some of {list(default)}')
-        out = {s: default[s] for s in splits}
-    if num_images is not None:
-        out = {s: int(num_images) for s in out}
-    bad = {s: n for s, n in out.items() if n < 1}
-    if bad:
-        raise ValueError(f'every split needs at least one image, got {bad}')
-    return out
 
 
 def generate_coco(root: Union[str, Path], *, splits: Optional[Union[Mapping[str, int], Sequence[str]]] = None,
@@ -82,7 +64,7 @@ def generate_coco(root: Union[str, Path], *, splits: Optional[Union[Mapping[str,
         The manifest (also written to ``root/synthetic_manifest.json``) plus ``root``.
     """
     root = Path(root)
-    split_sizes = _resolve_splits(splits, num_images, DEFAULT_SPLITS)
+    split_sizes = resolve_splits(splits, num_images, DEFAULT_SPLITS)
     categories = coco_categories()
     look_of = {c['id']: i for i, c in enumerate(categories)}  # contiguous label index = look index
     if category_ids is None:

@@ -5,13 +5,13 @@ import json
 import zlib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .canvas import Canvas, DrawnObject
 from .io import atomic_write_bytes, atomic_write_json
-from .looks import MAX_LOOKS, category_look
+from .looks import category_look
 
 MANIFEST_NAME = 'synthetic_manifest.json'
 DEFAULT_MIN_SIZE = (160, 128)
@@ -101,11 +101,6 @@ def draw_objects(canvas: Canvas, look_indices: Sequence[int], crowd_look: Option
     return objects, crowd
 
 
-def check_look_range(n: int, what: str) -> None:
-    if n > MAX_LOOKS:
-        raise ValueError(f'{what}: {n} categories exceed the {MAX_LOOKS} distinct looks available')
-
-
 def write_image(path: Path, canvas: Canvas) -> None:
     atomic_write_bytes(path, canvas.jpeg())
 
@@ -120,3 +115,24 @@ def write_manifest(root: Path, manifest: Dict[str, Any]) -> Dict[str, Any]:
 def report(progress: Optional[ProgressFn], done: int, total: int, label: str) -> None:
     if progress is not None:
         progress(done, total, label)
+
+
+def resolve_splits(splits: Optional[Union[Mapping[str, int], Sequence[str]]], num_images: Optional[int],
+                   default: Mapping[str, int]) -> Dict[str, int]:
+    """Images per split from a mapping, a list of split names (default counts) or None (all defaults);
+    ``num_images`` overrides every count."""
+    if splits is None:
+        splits = dict(default)
+    unknown = [s for s in splits if s not in default]
+    if unknown:
+        raise ValueError(f'unknown split(s) {unknown}; expected some of {list(default)}')
+    if isinstance(splits, Mapping):
+        out = {str(k): int(v) for k, v in splits.items()}
+    else:
+        out = {s: default[s] for s in splits}
+    if num_images is not None:
+        out = {s: int(num_images) for s in out}
+    bad = {s: n for s, n in out.items() if n < 1}
+    if bad:
+        raise ValueError(f'every split needs at least one image, got {bad}')
+    return out

@@ -17,7 +17,7 @@ SHAPES = ('rectangle', 'ellipse', 'triangle', 'diamond', 'cross', 'ring', 'hexag
 TEXTURES = ('solid', 'hstripes', 'vstripes', 'dstripes', 'checker')
 
 # Saturated or extreme colours: each has a channel <= 10 or >= 245, far from the grey backgrounds
-# (channels 75..170), so an object's pixels always stand out from the background.
+# (channels 84..161, see canvas.Canvas), so an object's pixels always stand out from the background.
 PALETTE = (
     ('red', (245, 30, 30)),
     ('green', (20, 200, 20)),
