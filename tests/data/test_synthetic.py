@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from ovd.data.synthetic import (MANIFEST_NAME, MAX_LOOKS, OV_COCO_BASE, OV_COCO_NOVEL, category_look,
-                                generate_coco, generate_lvis)
+                                generate_coco, generate_flickr30k, generate_lvis, noun_look_index)
+from ovd.data.synthetic.looks import shape_polygon
 from ovd.data.synthetic.io import atomic_write_json
 
 COCO_SMALL = {'train2017': 24, 'val2017': 12}
@@ -31,14 +32,20 @@ def _foreground(pixels: np.ndarray) -> np.ndarray:
     return fg & (neighbours >= 2)
 
 
-def _assert_box_is_painted_extent(fg: np.ndarray, bbox) -> None:
-    """The foreground pixels within 3 px around ``bbox`` [x, y, w, h] span exactly the box (+-2 px)."""
+def _assert_box_is_painted_extent(fg: np.ndarray, bbox) -> np.ndarray:
+    """The foreground pixels within 3 px around ``bbox`` [x, y, w, h] span the box (+-2 px each side).
+
+    Returns:
+        The signed deviations of the painted extent's (left, top, right, bottom) from the box's.
+    """
     x, y, w, h = bbox
     x0, y0 = max(int(x) - 3, 0), max(int(y) - 3, 0)
     x1, y1 = min(int(np.ceil(x + w)) + 3, fg.shape[1]), min(int(np.ceil(y + h)) + 3, fg.shape[0])
     fys, fxs = np.nonzero(fg[y0:y1, x0:x1])
-    assert abs(fxs.min() + x0 - x) <= 2 and abs(fys.min() + y0 - y) <= 2, bbox
-    assert abs(fxs.max() + x0 + 1 - (x + w)) <= 2 and abs(fys.max() + y0 + 1 - (y + h)) <= 2, bbox
+    dev = np.array([fxs.min() + x0 - x, fys.min() + y0 - y, fxs.max() + x0 + 1 - (x + w),
+                    fys.max() + y0 + 1 - (y + h)])
+    assert np.abs(dev).max() <= 2, (bbox, dev)
+    return dev
 
 
 def _unexplained_foreground(fg: np.ndarray, bboxes) -> int:
@@ -112,7 +119,7 @@ def test_coco_boxes_masks_and_pixels_agree(coco_root):
     split = 'val2017'
     coco = COCO(str(root / manifest['splits'][split]['ann_file']))
     look_index = {c: i for i, c in enumerate(sorted(coco.getCatIds()))}
-    checked = 0
+    checked, deviations = 0, []
     for img in coco.dataset['images']:
         pixels = np.asarray(Image.open(root / split / img['file_name']).convert('RGB')).astype(np.int16)
         fg = _foreground(pixels)
@@ -126,7 +133,7 @@ def test_coco_boxes_masks_and_pixels_agree(coco_root):
             assert abs(xs.max() + 1 - (x + w)) <= 2 and abs(ys.max() + 1 - (y + h)) <= 2
             assert ann['area'] == pytest.approx(mask.sum(), rel=0.15, abs=15)
             # the painted pixels around the box are exactly the object's: their extent is the box
-            _assert_box_is_painted_extent(fg, ann['bbox'])
+            deviations.append(_assert_box_is_painted_extent(fg, ann['bbox']))
             # inside the mask (eroded away from JPEG-blurred edges) the colour is the category's look
             look = category_look(look_index[ann['category_id']])
             inner = mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0) & np.roll(mask, 2, 1) & np.roll(mask, -2, 1)
@@ -138,6 +145,8 @@ def test_coco_boxes_masks_and_pixels_agree(coco_root):
         anns = coco.loadAnns(coco.getAnnIds(imgIds=img['id']))
         assert _unexplained_foreground(fg, [a['bbox'] for a in anns]) == 0
     assert checked == manifest['splits'][split]['annotations']
+    # the boxes sit on the painted pixels: a one-pixel offset would show here
+    assert np.abs(np.array(deviations)).mean(axis=0).max() < 0.5, np.array(deviations).mean(axis=0)
 
 
 def test_coco_crowd_regions_are_rle_of_the_painted_union(coco_root):
@@ -294,6 +303,137 @@ def test_lvis_is_deterministic_and_checks_arguments(tmp_path):
         generate_lvis(tmp_path / 'c', category_ids=[0, 1204])
     with pytest.raises(ValueError, match='unknown split'):
         generate_lvis(tmp_path / 'c', splits={'minival': 3})
+
+
+# ------------------------------------------------------------------------------------------- Flickr30k
+FLICKR_SMALL = {'train': 8, 'val': 4, 'test': 4}
+FLICKR_TYPES = {'people', 'clothing', 'bodyparts', 'animals', 'vehicles', 'instruments', 'scene', 'other',
+                'notvisual'}
+
+
+def _parse_sentence(line: str):
+    """(entity id, types, words) per bracketed phrase, read token by token as the release's reader does."""
+    phrases, current = [], None
+    for token in line.split():
+        if current is None and token.startswith('[/EN#'):
+            parts = token[1:].split('/')
+            current = (parts[1][3:], parts[2:], [])
+        elif current is not None:
+            current[2].append(token.rstrip(']'))
+            if token.endswith(']'):
+                phrases.append(current)
+                current = None
+    assert current is None, f'unclosed phrase in {line!r}'
+    return phrases
+
+
+def _parse_xml(path: Path):
+    import xml.etree.ElementTree as ET
+    root = ET.parse(path).getroot()
+    size = {el.tag: int(el.text) for el in root.find('size')}
+    boxes, scene, nobox = {}, set(), set()
+    for obj in root.findall('object'):
+        names = [n.text for n in obj.findall('name')]
+        bnd = obj.find('bndbox')
+        if bnd is not None:
+            box = [int(bnd.find(t).text) - 1 for t in ('xmin', 'ymin', 'xmax', 'ymax')]
+            for n in names:
+                boxes.setdefault(n, []).append(box)
+        else:
+            assert len(names) == 1
+            if int(obj.find('scene').text):
+                scene.add(names[0])
+            if int(obj.find('nobndbox').text):
+                nobox.add(names[0])
+    return root.find('filename').text, size, boxes, scene, nobox
+
+
+@pytest.fixture(scope='module')
+def flickr_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('synth') / 'flickr30k'
+    return root, generate_flickr30k(root, splits=FLICKR_SMALL, seed=4)
+
+
+def test_flickr30k_layout_and_split_lists(flickr_root):
+    root, manifest = flickr_root
+    seen = set()
+    for split, n in FLICKR_SMALL.items():
+        ids = (root / f'{split}.txt').read_text().split()
+        assert len(ids) == n == manifest['splits'][split]['images'] and all(i.isdigit() for i in ids)
+        assert not seen & set(ids)
+        seen |= set(ids)
+        for image_id in ids:
+            for rel in (f'flickr30k-images/{image_id}.jpg', f'Sentences/{image_id}.txt',
+                        f'Annotations/{image_id}.xml'):
+                assert (root / rel).is_file(), rel
+            filename, size, _, _, _ = _parse_xml(root / f'Annotations/{image_id}.xml')
+            assert filename == f'{image_id}.jpg'
+            with Image.open(root / f'flickr30k-images/{image_id}.jpg') as im:
+                assert im.format == 'JPEG' and im.size == (size['width'], size['height']) and size['depth'] == 3
+
+
+def test_flickr30k_sentences_and_xml_agree_and_boxes_show_the_named_noun(flickr_root):
+    root, manifest = flickr_root
+    totals = {'multi': 0, 'shared': 0, 'scene': 0, 'nobox': 0, 'notvisual': 0, 'several_sentences': 0}
+    deviations = []
+    for split, info in manifest['splits'].items():
+        phrases_n = boxes_n = 0
+        for image_id in (root / f'{split}.txt').read_text().split():
+            lines = (root / f'Sentences/{image_id}.txt').read_text().splitlines()
+            assert len(lines) == 5 and all(line.endswith(' .') for line in lines)
+            _, size, boxes, scene, nobox = _parse_xml(root / f'Annotations/{image_id}.xml')
+            pixels = np.asarray(Image.open(root / f'flickr30k-images/{image_id}.jpg').convert('RGB'))
+            fg = _foreground(pixels.astype(np.int16))
+            mentions = {}
+            for line in lines:
+                for entity, types, words in _parse_sentence(line):
+                    assert set(types) <= FLICKR_TYPES and types, types
+                    phrases_n += 1
+                    if 'notvisual' in types:
+                        assert entity == '0' and entity not in boxes
+                        totals['notvisual'] += 1
+                        continue
+                    mentions[entity] = mentions.get(entity, 0) + 1
+                    if 'scene' in types and entity in scene:
+                        continue
+                    if entity in nobox:
+                        continue
+                    # every other bracketed entity has its boxes in the XML, and they show the noun's look
+                    assert entity in boxes, (image_id, entity, words)
+                    look = category_look(noun_look_index(words[-1]))
+                    assert (len(boxes[entity]) > 1) == (words[0] in ('two', 'three')), words
+                    for x0, y0, x1, y1 in boxes[entity]:
+                        assert 0 <= x0 < x1 < size['width'] and 0 <= y0 < y1 < size['height']
+                        deviations.append(_assert_box_is_painted_extent(fg, [x0, y0, x1 - x0 + 1, y1 - y0 + 1]))
+                        mask = Image.new('L', (size['width'], size['height']))
+                        ImageDraw.Draw(mask).polygon(shape_polygon(look.shape, x0, y0, x1, y1), fill=1)
+                        m = np.asarray(mask).astype(bool)
+                        inner = m & np.roll(m, 2, 0) & np.roll(m, -2, 0) & np.roll(m, 2, 1) & np.roll(m, -2, 1)
+                        mean = pixels[inner].astype(float).mean(axis=0)
+                        assert np.abs(mean - np.asarray(look.colour[1])).max() < 30, (words, look)
+            # every XML entity is mentioned; scene/nobox entities are typed accordingly
+            assert set(boxes) | scene | nobox == set(mentions)
+            totals['multi'] += sum(len(b) > 1 for b in boxes.values())
+            all_boxes = [tuple(b) for bs in boxes.values() for b in bs]
+            totals['shared'] += len(all_boxes) - len(set(all_boxes))
+            boxes_n += len(set(all_boxes))
+            totals['scene'] += len(scene)
+            totals['nobox'] += len(nobox)
+            totals['several_sentences'] += sum(n > 1 for n in mentions.values())
+        assert phrases_n == info['phrases'] and boxes_n == info['boxes']
+    assert all(v >= 1 for v in totals.values()), totals
+    # the 1-based inclusive XML coordinates sit on the painted pixels: a one-pixel offset would show here
+    assert np.abs(np.array(deviations)).mean(axis=0).max() < 0.5, np.array(deviations).mean(axis=0)
+    assert totals['multi'] == sum(i['multi_box_entities'] for i in manifest['splits'].values())
+    assert totals['shared'] == sum(i['shared_boxes'] for i in manifest['splits'].values())
+
+
+def test_flickr30k_is_deterministic(tmp_path):
+    generate_flickr30k(tmp_path / 'a', num_images=3, seed=9)
+    generate_flickr30k(tmp_path / 'b', num_images=3, seed=9)
+    files = _tree(tmp_path / 'a')
+    assert files == _tree(tmp_path / 'b') and len(files) == 9 * 3 + 3 + 1
+    assert not filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)[1]
 
 
 # ------------------------------------------------------------------------------------------------ writes

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 
 from .looks import Look, Point, shape_polygon
 
-Box = Tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, x1/y1 exclusive of nothing: the shape spans [x0, x1]
+# x0, y0, x1, y1 in pixels, COCO's continuous convention: the object covers pixel columns x0 .. x1 - 1
+Box = Tuple[int, int, int, int]
 
 JPEG_QUALITY = 90
 _JITTER = 8  # per-instance colour jitter (+-), keeps looks recognisable yet not pixel-identical
@@ -138,11 +139,19 @@ class Canvas:
         tex = np.where(on[..., None], np.asarray(fill, np.uint8), np.asarray(self._jittered(look.second[1]), np.uint8))
         self.image.paste(Image.fromarray(tex.astype(np.uint8), 'RGB'), (x0, y0), mask)
 
+    def _paint_in(self, look: Look, box: Sequence[float]) -> List[Point]:
+        """Paint ``look`` over the pixels of ``box`` (continuous coordinates) and return the annotation polygon.
+
+        PIL fills every pixel whose integer coordinate lies in the polygon, end points included, so the
+        painted polygon spans x0 .. x1 - 1 while the annotated one spans x0 .. x1: pixel i covers [i, i + 1).
+        """
+        x0, y0, x1, y1 = box
+        self._paint(look, shape_polygon(look.shape, x0, y0, x1 - 1, y1 - 1))
+        return shape_polygon(look.shape, x0, y0, x1, y1)
+
     def draw_object(self, look: Look, box: Box) -> DrawnObject:
         """Paint one instance of ``look`` filling ``box``; returns its annotation geometry."""
-        polygon = shape_polygon(look.shape, *box)
-        self._paint(look, polygon)
-        flat = _flat(polygon)
+        flat = _flat(self._paint_in(look, box))
         xs, ys = flat[0::2], flat[1::2]
         bbox = [round(min(xs), 2), round(min(ys), 2), round(max(xs) - min(xs), 2), round(max(ys) - min(ys), 2)]
         return DrawnObject(look, [flat], bbox, round(polygon_area(flat), 2), box=box)
@@ -161,12 +170,10 @@ class Canvas:
                 if self.rng.random() < 0.2 and polygons:
                     continue  # a gap: crowds are irregular
                 pad_x, pad_y = cw * self.rng.uniform(0.05, 0.2), ch * self.rng.uniform(0.05, 0.2)
-                sub = (x0 + c * cw + pad_x, y0 + r * ch + pad_y, x0 + (c + 1) * cw - pad_x,
-                       y0 + (r + 1) * ch - pad_y)
-                polygon = shape_polygon(look.shape, *sub)
-                self._paint(look, polygon)
-                mask_draw.polygon(polygon, fill=1)
-                polygons.append(_flat(polygon))
+                sub = (round(x0 + c * cw + pad_x), round(y0 + r * ch + pad_y), round(x0 + (c + 1) * cw - pad_x),
+                       round(y0 + (r + 1) * ch - pad_y))
+                polygons.append(_flat(self._paint_in(look, sub)))
+                mask_draw.polygon(shape_polygon(look.shape, sub[0], sub[1], sub[2] - 1, sub[3] - 1), fill=1)
         mask = np.asarray(mask_img, dtype=np.uint8)
         ys, xs = np.nonzero(mask)
         bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
