@@ -1,6 +1,7 @@
 """Tests of the synthetic dataset generators (ovd.data.synthetic): real formats, pixels that match the
 annotations, determinism by seed, distinct looks, manifests that match what was written."""
 import filecmp
+from collections import Counter
 import json
 import os
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from ovd.data.synthetic import (MANIFEST_NAME, MAX_LOOKS, OV_COCO_BASE, OV_COCO_NOVEL, category_look,
-                                generate_coco, generate_flickr30k, generate_lvis, noun_look_index)
+                                generate_coco, generate_flickr30k, generate_lvis, generate_objects365,
+                                noun_look_index)
 from ovd.data.synthetic.looks import shape_polygon
 from ovd.data.synthetic.io import atomic_write_json
 
@@ -222,9 +224,10 @@ def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
                    and c['synset'] == meta[c['id']]['synset'] and c['def'] == meta[c['id']]['def'] for c in cats)
         # counts are recomputed for this file's own annotations
         anns = lvis.dataset['annotations']
-        for c in cats:
-            mine = [a for a in anns if a['category_id'] == c['id']]
-            assert c['instance_count'] == len(mine) and c['image_count'] == len({a['image_id'] for a in mine})
+        instances = Counter(a['category_id'] for a in anns)
+        images = Counter(c for _, c in {(a['image_id'], a['category_id']) for a in anns})
+        assert all(c['instance_count'] == instances[c['id']] and c['image_count'] == images[c['id']] for c in cats)
+        assert sum(c['instance_count'] for c in cats) == len(anns)
         assert sorted({a['category_id'] for a in anns}) == info['categories_used']
         assert set(anns[0]) == {'id', 'image_id', 'category_id', 'segmentation', 'area', 'bbox'}
         image_ids[split] = set(lvis.get_img_ids())
@@ -434,6 +437,74 @@ def test_flickr30k_is_deterministic(tmp_path):
     files = _tree(tmp_path / 'a')
     assert files == _tree(tmp_path / 'b') and len(files) == 9 * 3 + 3 + 1
     assert not filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)[1]
+
+
+# ------------------------------------------------------------------------------------------ Objects365
+O365_SMALL = {'train': 12, 'val': 6}
+
+
+@pytest.fixture(scope='module')
+def o365_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('synth') / 'objects365'
+    return root, generate_objects365(root, splits=O365_SMALL, seed=1, num_categories=12)
+
+
+def test_objects365_v2_layout_names_and_missing_images(o365_root):
+    import csv
+    import re
+    from pycocotools.coco import COCO
+    root, manifest = o365_root
+    csv_path = Path(__file__).resolve().parents[2] / 'ovd/data/metadata/objects365_v2_names_fix.csv'
+    original = {int(r[0]): r[1] for r in csv.reader(csv_path.open()) if r}
+    pattern = re.compile(r'^images/v([12])/patch(\d+)/objects365_v([12])_(\d{8})\.jpg$')
+    for split, n_written in O365_SMALL.items():
+        info = manifest['splits'][split]
+        coco = COCO(str(root / info['ann_file']))
+        assert {c['id']: c['name'] for c in coco.dataset['categories']} == original and len(original) == 365
+        assert coco.dataset['categories'][37] == {'name': 'Moniter/TV', 'id': 38}  # the unfixed name
+        assert len(coco.getImgIds()) == info['images'] and len(coco.getAnnIds()) == info['annotations']
+        assert info['renamed_categories_used']
+        missing = []
+        for img in coco.dataset['images']:
+            m = pattern.match(img['file_name'])
+            assert m, img['file_name']
+            version, patch, number = int(m.group(1)), int(m.group(2)), int(m.group(4))
+            assert m.group(3) == m.group(1) and number == img['id'] and (version == 1) == (patch <= 15)
+            assert patch <= (50 if split == 'train' else 43)
+            path = root / split / f'patch{patch}' / img['file_name'].rsplit('/', 1)[1]
+            if not path.is_file():
+                missing.append(img['file_name'])
+                continue
+            with Image.open(path) as im:
+                assert im.size == (img['width'], img['height'])
+            fg = _foreground(np.asarray(Image.open(path).convert('RGB')).astype(np.int16))
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=img['id']))
+            for a in anns:
+                assert set(a) == {'id', 'iscrowd', 'isfake', 'area', 'isreflected', 'bbox', 'image_id',
+                                  'category_id'}
+                assert a['area'] == pytest.approx(a['bbox'][2] * a['bbox'][3])
+                _assert_box_is_painted_extent(fg, a['bbox'])
+            assert _unexplained_foreground(fg, [a['bbox'] for a in anns]) == 0
+        assert missing == info['missing_images']
+        assert len(coco.getImgIds()) - len(missing) == n_written == info['images_written']
+    assert sorted(manifest['splits']['train']['missing_images']) == [
+        'images/v1/patch6/objects365_v1_00320532.jpg', 'images/v1/patch6/objects365_v1_00320534.jpg',
+        'images/v2/patch16/objects365_v2_00908726.jpg']
+    assert manifest['splits']['train']['crowd_annotations'] >= 1
+
+
+def test_objects365_options(tmp_path):
+    m = generate_objects365(tmp_path / 'a', num_images=3, include_missing=False, category_ids=[1, 38], seed=0)
+    assert m['splits']['train']['missing_images'] == [] and m['splits']['train']['images'] == 3
+    assert set(m['splits']['train']['categories_used']) <= {1, 38}
+    generate_objects365(tmp_path / 'b', num_images=3, include_missing=False, category_ids=[1, 38], seed=0)
+    files = _tree(tmp_path / 'a')
+    assert files == _tree(tmp_path / 'b')
+    assert not filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)[1]
+    with pytest.raises(ValueError, match="only Objects365 version 'v2'"):
+        generate_objects365(tmp_path / 'c', version='v1')
+    with pytest.raises(ValueError, match='not Objects365 v2 category ids'):
+        generate_objects365(tmp_path / 'c', category_ids=[366])
 
 
 # ------------------------------------------------------------------------------------------------ writes

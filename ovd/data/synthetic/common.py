@@ -48,6 +48,21 @@ def split_rng(seed: int, dataset: str, what: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(dataset.encode()), zlib.crc32(what.encode())])
 
 
+def unique_ids(rng: np.random.Generator, low: int, high: int, n: int, exclude=()) -> List[int]:
+    """``n`` distinct integers in [low, high) not in ``exclude``, in random order (no O(high) permutation)."""
+    exclude = set(exclude)
+    if high - low - len(exclude) < n:
+        raise ValueError(f'cannot draw {n} distinct ids from [{low}, {high})')
+    out: List[int] = []
+    seen = set(exclude)
+    while len(out) < n:
+        for v in rng.integers(low, high, size=2 * (n - len(out)) + 8).tolist():
+            if v not in seen and len(out) < n:
+                seen.add(v)
+                out.append(int(v))
+    return out
+
+
 def image_size(rng: np.random.Generator, min_size: Tuple[int, int], max_size: Tuple[int, int]) -> Tuple[int, int]:
     """A random (width, height) with min_size <= size <= max_size (both (width, height))."""
     if min_size[0] > max_size[0] or min_size[1] > max_size[1]:
