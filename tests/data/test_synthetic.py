@@ -1,7 +1,7 @@
 """Tests of the synthetic dataset generators (ovd.data.synthetic): real formats, pixels that match the
 annotations, determinism by seed, distinct looks, manifests that match what was written."""
-import filecmp
 from collections import Counter
+import filecmp
 import json
 import os
 from pathlib import Path

@@ -50,8 +50,9 @@ def _flat(polygon: Sequence[Point]) -> List[float]:
 
 def polygon_area(flat: Sequence[float]) -> float:
     """Shoelace area of a flat polygon [x1, y1, x2, y2, ...]."""
-    xs, ys = np.asarray(flat[0::2], dtype=np.float64), np.asarray(flat[1::2], dtype=np.float64)
-    return float(abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))) / 2)
+    xs, ys = flat[0::2], flat[1::2]
+    n = len(xs)
+    return abs(sum(xs[i] * ys[(i + 1) % n] - ys[i] * xs[(i + 1) % n] for i in range(n))) / 2
 
 
 def mask_to_rle(mask: np.ndarray) -> Dict:
@@ -77,9 +78,9 @@ class Canvas:
         self.rng = rng
         self.width, self.height = width, height
         # grey-ish background, channels within 84..161, far from every palette colour (see looks.PALETTE)
-        base = rng.integers(100, 146) + rng.integers(-8, 9, size=3)
-        noise = rng.integers(-8, 9, size=(height, width, 3), dtype=np.int16)
-        pixels = np.clip(base[None, None, :] + noise, 0, 255).astype(np.uint8)
+        low = (rng.integers(100, 146) + rng.integers(-8, 9, size=3) - 8).astype(np.uint8)  # 84..145
+        noise = rng.integers(0, 17, size=(height, width, 3), dtype=np.uint8)
+        pixels = noise + low  # no overflow: at most 161
         self.image = Image.fromarray(pixels, 'RGB')
         self._draw = ImageDraw.Draw(self.image)
         self._occupied: List[Box] = []
@@ -113,8 +114,8 @@ class Canvas:
 
     # ---------------------------------------------------------------- drawing
     def _jittered(self, rgb: Tuple[int, int, int]) -> Tuple[int, int, int]:
-        j = self.rng.integers(-_JITTER, _JITTER + 1, size=3)
-        return tuple(int(v) for v in np.clip(np.asarray(rgb) + j, 0, 255))
+        j = self.rng.integers(-_JITTER, _JITTER + 1, size=3).tolist()
+        return tuple(min(255, max(0, c + d)) for c, d in zip(rgb, j))
 
     def _paint(self, look: Look, polygon: Sequence[Point]) -> None:
         fill = self._jittered(look.colour[1])
