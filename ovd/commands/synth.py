@@ -10,7 +10,8 @@ DATASETS = ('coco', 'lvis', 'flickr30k', 'objects365', 'all')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--dataset', choices=DATASETS, default='all', help='which dataset format (default: all)')
+    parser.add_argument('--dataset', choices=DATASETS, default='all',
+                        help='which dataset format (default: all)')
     parser.add_argument('--out', required=True, type=Path,
                         help="output folder (for 'all': gets coco/, lvis/, flickr30k/, objects365/)")
     parser.add_argument('--seed', type=int, default=0, help='random seed; same seed = byte-identical files')

@@ -1,20 +1,29 @@
 """Tests of the synthetic dataset generators (ovd.data.synthetic): real formats, pixels that match the
 annotations, determinism by seed, distinct looks, manifests that match what was written."""
-from collections import Counter
 import filecmp
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from ovd.data.synthetic import (MANIFEST_NAME, MAX_LOOKS, OV_COCO_BASE, OV_COCO_NOVEL, category_look,
-                                generate_coco, generate_flickr30k, generate_lvis, generate_objects365,
-                                noun_look_index)
-from ovd.data.synthetic.looks import shape_polygon
+from ovd.data.synthetic import (
+    MANIFEST_NAME,
+    MAX_LOOKS,
+    OV_COCO_BASE,
+    OV_COCO_NOVEL,
+    category_look,
+    generate_coco,
+    generate_flickr30k,
+    generate_lvis,
+    generate_objects365,
+    noun_look_index,
+)
 from ovd.data.synthetic.io import atomic_write_json
+from ovd.data.synthetic.looks import shape_polygon
 
 COCO_SMALL = {'train2017': 24, 'val2017': 12}
 
@@ -48,6 +57,11 @@ def _assert_box_is_painted_extent(fg: np.ndarray, bbox) -> np.ndarray:
                     fys.max() + y0 + 1 - (y + h)])
     assert np.abs(dev).max() <= 2, (bbox, dev)
     return dev
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    """``mask`` without a 2-pixel border (away from the JPEG-blurred edges)."""
+    return mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0) & np.roll(mask, 2, 1) & np.roll(mask, -2, 1)
 
 
 def _unexplained_foreground(fg: np.ndarray, bboxes) -> int:
@@ -138,7 +152,7 @@ def test_coco_boxes_masks_and_pixels_agree(coco_root):
             deviations.append(_assert_box_is_painted_extent(fg, ann['bbox']))
             # inside the mask (eroded away from JPEG-blurred edges) the colour is the category's look
             look = category_look(look_index[ann['category_id']])
-            inner = mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0) & np.roll(mask, 2, 1) & np.roll(mask, -2, 1)
+            inner = _eroded(mask)
             if inner.sum() >= 10 and look.texture == 'solid':
                 mean = pixels[inner].mean(axis=0)
                 assert np.abs(mean - np.asarray(look.colour[1])).max() < 30, (ann, look)
@@ -174,7 +188,7 @@ def test_coco_is_deterministic_by_seed(tmp_path):
     c = generate_coco(tmp_path / 'c', splits={'train2017': 6, 'val2017': 3}, seed=8)
     files = _tree(tmp_path / 'a')
     assert files == _tree(tmp_path / 'b') and len(files) == 9 + 2 + 1
-    match, mismatch, errors = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)
     assert not mismatch and not errors
     assert a['splits'] == b['splits']
     assert (tmp_path / 'a/annotations/instances_train2017.json').read_bytes() != \
@@ -208,8 +222,9 @@ def _lvis_metadata():
 
 
 def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
-    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     from lvis import LVIS
+
+    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     root, manifest = lvis_root
     meta = _lvis_metadata()
     image_ids = {}
@@ -221,12 +236,14 @@ def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
         cats = lvis.dataset['categories']
         assert len(cats) == 1203 and [c['id'] for c in cats] == sorted(meta)
         assert all(c['frequency'] == meta[c['id']]['frequency'] and c['synonyms'] == meta[c['id']]['synonyms']
-                   and c['synset'] == meta[c['id']]['synset'] and c['def'] == meta[c['id']]['def'] for c in cats)
+                   and c['synset'] == meta[c['id']]['synset'] and c['def'] == meta[c['id']]['def']
+                   for c in cats)
         # counts are recomputed for this file's own annotations
         anns = lvis.dataset['annotations']
         instances = Counter(a['category_id'] for a in anns)
         images = Counter(c for _, c in {(a['image_id'], a['category_id']) for a in anns})
-        assert all(c['instance_count'] == instances[c['id']] and c['image_count'] == images[c['id']] for c in cats)
+        assert all(c['instance_count'] == instances[c['id']] and c['image_count'] == images[c['id']]
+                   for c in cats)
         assert sum(c['instance_count'] for c in cats) == len(anns)
         assert sorted({a['category_id'] for a in anns}) == info['categories_used']
         assert set(anns[0]) == {'id', 'image_id', 'category_id', 'segmentation', 'area', 'bbox'}
@@ -246,7 +263,8 @@ def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
         assert sources.count('val2017') == info['images_from_val2017']
     # train comes from COCO train2017 only; val from both, and shares no image with train
     assert manifest['splits']['train']['images_from_val2017'] == 0
-    assert manifest['splits']['val']['images_from_val2017'] > 0 and manifest['splits']['val']['images_from_train2017'] > 0
+    val = manifest['splits']['val']
+    assert val['images_from_val2017'] > 0 and val['images_from_train2017'] > 0
     assert not image_ids['train'] & image_ids['val']
 
 
@@ -283,8 +301,9 @@ def test_lvis_negative_and_not_exhaustive_labels_match_the_pixels(lvis_root):
 
 
 def test_lvis_eval_of_the_ground_truth_is_perfect(lvis_root):
-    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     from lvis import LVIS, LVISEval, LVISResults
+
+    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     root, manifest = lvis_root
     gt = LVIS(str(root / manifest['splits']['val']['ann_file']))
     dets = [{'image_id': a['image_id'], 'category_id': a['category_id'], 'bbox': a['bbox'], 'score': 0.9}
@@ -296,7 +315,7 @@ def test_lvis_eval_of_the_ground_truth_is_perfect(lvis_root):
 
 
 def test_lvis_is_deterministic_and_checks_arguments(tmp_path):
-    kwargs = dict(splits={'train': 4, 'val': 4}, num_categories=(2, 2, 2))
+    kwargs = {'splits': {'train': 4, 'val': 4}, 'num_categories': (2, 2, 2)}
     generate_lvis(tmp_path / 'a', seed=1, **kwargs)
     generate_lvis(tmp_path / 'b', seed=1, **kwargs)
     files = _tree(tmp_path / 'a')
@@ -372,7 +391,8 @@ def test_flickr30k_layout_and_split_lists(flickr_root):
             filename, size, _, _, _ = _parse_xml(root / f'Annotations/{image_id}.xml')
             assert filename == f'{image_id}.jpg'
             with Image.open(root / f'flickr30k-images/{image_id}.jpg') as im:
-                assert im.format == 'JPEG' and im.size == (size['width'], size['height']) and size['depth'] == 3
+                assert im.format == 'JPEG' and im.size == (size['width'], size['height'])
+                assert size['depth'] == 3
 
 
 def test_flickr30k_sentences_and_xml_agree_and_boxes_show_the_named_noun(flickr_root):
@@ -407,11 +427,12 @@ def test_flickr30k_sentences_and_xml_agree_and_boxes_show_the_named_noun(flickr_
                     assert (len(boxes[entity]) > 1) == (words[0] in ('two', 'three')), words
                     for x0, y0, x1, y1 in boxes[entity]:
                         assert 0 <= x0 < x1 < size['width'] and 0 <= y0 < y1 < size['height']
-                        deviations.append(_assert_box_is_painted_extent(fg, [x0, y0, x1 - x0 + 1, y1 - y0 + 1]))
+                        bbox = [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
+                        deviations.append(_assert_box_is_painted_extent(fg, bbox))
                         mask = Image.new('L', (size['width'], size['height']))
                         ImageDraw.Draw(mask).polygon(shape_polygon(look.shape, x0, y0, x1, y1), fill=1)
                         m = np.asarray(mask).astype(bool)
-                        inner = m & np.roll(m, 2, 0) & np.roll(m, -2, 0) & np.roll(m, 2, 1) & np.roll(m, -2, 1)
+                        inner = _eroded(m)
                         mean = pixels[inner].astype(float).mean(axis=0)
                         assert np.abs(mean - np.asarray(look.colour[1])).max() < 30, (words, look)
             # every XML entity is mentioned; scene/nobox entities are typed accordingly
@@ -452,6 +473,7 @@ def o365_root(tmp_path_factory):
 def test_objects365_v2_layout_names_and_missing_images(o365_root):
     import csv
     import re
+
     from pycocotools.coco import COCO
     root, manifest = o365_root
     csv_path = Path(__file__).resolve().parents[2] / 'ovd/data/metadata/objects365_v2_names_fix.csv'
@@ -519,3 +541,22 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
         atomic_write_json(target, {'a': 2})
     assert json.loads(target.read_text()) == {'a': 1}
     assert [p.name for p in tmp_path.iterdir()] == ['x.json']
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def test_ovd_synth_cli_writes_and_reports(tmp_path, capsys):
+    from ovd.cli import main
+    argv = ['synth', '--dataset', 'all', '--out', str(tmp_path), '--num-images', '2', '--seed', '5']
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    top = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    assert set(top['datasets']) == {'coco', 'lvis', 'flickr30k', 'objects365'} and top['seed'] == 5
+    for name, info in top['datasets'].items():
+        sub = json.loads((tmp_path / name / MANIFEST_NAME).read_text())
+        assert sub['splits'] == info['splits'] and f'{name}: {tmp_path / name}' in out
+        for split in sub['splits'].values():
+            assert split.get('images_written', split['images']) == 2
+    assert (tmp_path / 'coco/annotations/instances_val2017.json').is_file()
+    assert main(['synth', '--dataset', 'coco', '--out', str(tmp_path / 'x'), '--num-images', '0']) == 2
+    assert '--num-images must be >= 1' in capsys.readouterr().err
+    assert not (tmp_path / 'x').exists()

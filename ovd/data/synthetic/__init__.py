@@ -12,6 +12,19 @@ from .looks import MAX_LOOKS, Look, category_look
 from .lvis import generate_lvis
 from .objects365 import generate_objects365
 
-__all__ = ['generate_all', 'generate_coco', 'generate_lvis', 'generate_flickr30k', 'generate_objects365',
-           'GENERATORS', 'MANIFEST_NAME', 'category_look', 'Look', 'MAX_LOOKS', 'noun_look_index', 'BOX_NOUNS',
-           'OV_COCO_BASE', 'OV_COCO_NOVEL']
+__all__ = [
+           'BOX_NOUNS',
+           'GENERATORS',
+           'MANIFEST_NAME',
+           'MAX_LOOKS',
+           'OV_COCO_BASE',
+           'OV_COCO_NOVEL',
+           'Look',
+           'category_look',
+           'generate_all',
+           'generate_coco',
+           'generate_flickr30k',
+           'generate_lvis',
+           'generate_objects365',
+           'noun_look_index',
+]

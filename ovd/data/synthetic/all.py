@@ -31,5 +31,6 @@ def generate_all(root: Union[str, Path], seed: int = 0, *, num_images: Optional[
     manifests = {name: generate(root / name, seed=seed, num_images=num_images, progress=progress)
                  for name, generate in GENERATORS.items()}
     write_manifest(root, {'dataset': 'all', 'generator': 'ovd.data.synthetic.generate_all', 'seed': seed,
-                          'datasets': {name: {'root': name, 'splits': m['splits']} for name, m in manifests.items()}})
+                          'datasets': {name: {'root': name, 'splits': m['splits']}
+                                       for name, m in manifests.items()}})
     return manifests

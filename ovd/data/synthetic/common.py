@@ -63,7 +63,8 @@ def unique_ids(rng: np.random.Generator, low: int, high: int, n: int, exclude=()
     return out
 
 
-def image_size(rng: np.random.Generator, min_size: Tuple[int, int], max_size: Tuple[int, int]) -> Tuple[int, int]:
+def image_size(rng: np.random.Generator, min_size: Tuple[int, int],
+               max_size: Tuple[int, int]) -> Tuple[int, int]:
     """A random (width, height) with min_size <= size <= max_size (both (width, height))."""
     if min_size[0] > max_size[0] or min_size[1] > max_size[1]:
         raise ValueError(f'min_size {min_size} must not exceed max_size {max_size}')
