@@ -194,7 +194,7 @@ def test_coco_is_deterministic_by_seed(tmp_path):
     b = generate_coco(tmp_path / 'b', splits={'train2017': 6, 'val2017': 3}, seed=7)
     c = generate_coco(tmp_path / 'c', splits={'train2017': 6, 'val2017': 3}, seed=8)
     files = _tree(tmp_path / 'a')
-    assert files == _tree(tmp_path / 'b') and len(files) == 9 + 2 + 1
+    assert files == _tree(tmp_path / 'b') and len(files) == 9 + 2 + 1 + 1  # images, JSONs, manifest, marker
     _, mismatch, errors = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)
     assert not mismatch and not errors
     assert a['splits'] == b['splits']
@@ -463,7 +463,7 @@ def test_flickr30k_is_deterministic(tmp_path):
     generate_flickr30k(tmp_path / 'a', num_images=3, seed=9)
     generate_flickr30k(tmp_path / 'b', num_images=3, seed=9)
     files = _tree(tmp_path / 'a')
-    assert files == _tree(tmp_path / 'b') and len(files) == 9 * 3 + 3 + 1
+    assert files == _tree(tmp_path / 'b') and len(files) == 9 * 3 + 3 + 1 + 1
     assert not filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)[1]
 
 
@@ -573,6 +573,27 @@ def test_mmdet_dataset_classes_read_the_synthetic_files(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ writes
+def test_refuses_a_foreign_folder_and_cleans_its_own_reruns(tmp_path):
+    real = tmp_path / 'real_coco'
+    (real / 'annotations').mkdir(parents=True)
+    (real / 'annotations/instances_val2017.json').write_text('{"real": true}')
+    with pytest.raises(ValueError, match='not empty and was not written by ovd synth'):
+        generate_coco(real)
+    assert (real / 'annotations/instances_val2017.json').read_text() == '{"real": true}'
+
+    root = tmp_path / 'synth'
+    generate_coco(root, splits={'train2017': 6, 'val2017': 3}, seed=1)
+    generate_coco(tmp_path / 'fresh', splits={'train2017': 2, 'val2017': 1}, seed=1)
+    # a killed rerun: marker present, manifest gone, stray partial files
+    (root / MANIFEST_NAME).unlink()
+    (root / 'train2017/.000000000001.jpg.tmp').write_bytes(b'partial')
+    generate_coco(root, splits={'train2017': 2, 'val2017': 1}, seed=1)
+    # nothing stale is left: the folder equals a fresh generation with the same arguments
+    assert _tree(root) == _tree(tmp_path / 'fresh')
+    assert not filecmp.cmpfiles(root, tmp_path / 'fresh', _tree(root), shallow=False)[1]
+
+
+
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / 'x.json'
     atomic_write_json(target, {'a': 1})

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Dict, Optional, Union
 
 from .coco import generate_coco
-from .common import ProgressFn, write_manifest
+from .common import MANIFEST_NAME, ProgressFn, write_manifest
 from .flickr30k import generate_flickr30k
 from .lvis import generate_lvis
 from .objects365 import generate_objects365
@@ -28,6 +28,7 @@ def generate_all(root: Union[str, Path], seed: int = 0, *, num_images: Optional[
         their folders and counts.
     """
     root = Path(root)
+    (root / MANIFEST_NAME).unlink(missing_ok=True)  # a rerun killed half-way must not look complete
     manifests = {name: generate(root / name, seed=seed, num_images=num_images, progress=progress)
                  for name, generate in GENERATORS.items()}
     write_manifest(root, {'dataset': 'all', 'generator': 'ovd.data.synthetic.generate_all', 'seed': seed,

@@ -14,6 +14,7 @@ from .common import (
     DEFAULT_MIN_SIZE,
     SYNTHETIC_LICENSE,
     ProgressFn,
+    claim_root,
     draw_objects,
     image_rng,
     image_size,
@@ -87,6 +88,7 @@ def generate_coco(root: Union[str, Path], *, splits: Optional[Union[Mapping[str,
     if unknown:
         raise ValueError(f'category_ids {unknown} are not COCO category ids')
 
+    claim_root(root, 'generate_coco', ['annotations', *DEFAULT_SPLITS])
     id_rng = split_rng(seed, 'coco', 'image_ids')
     # real COCO 2017 image ids lie in 1..581929; draw unique ids from that range for all splits together
     all_ids = (id_rng.choice(581929, size=sum(split_sizes.values()), replace=False) + 1).tolist()

@@ -28,6 +28,7 @@ from .common import (
     DEFAULT_MIN_SIZE,
     MIN_OBJECT_SIDE,
     ProgressFn,
+    claim_root,
     image_rng,
     image_size,
     report,
@@ -151,6 +152,8 @@ def generate_flickr30k(root: Union[str, Path], *,
         raise ValueError(f'max_entities must be >= 1, got {max_entities}')
     root = Path(root)
     split_sizes = resolve_splits(splits, num_images, DEFAULT_SPLITS)
+    claim_root(root, 'generate_flickr30k', ['Sentences', 'Annotations', 'flickr30k-images',
+                                            *(f'{s}.txt' for s in DEFAULT_SPLITS)])
     total = sum(split_sizes.values())
     id_rng = split_rng(seed, 'flickr30k', 'image_ids')
     all_ids = sorted({int(i) for i in id_rng.integers(10_000_000, 9_999_999_999, size=total * 2)})

@@ -11,8 +11,8 @@ have ``id``, ``image_id``, ``category_id``, polygon ``segmentation``, ``area`` a
 The JSON lists all 1203 categories with their real ``name``, ``synonyms``, ``def``, ``synset`` and
 ``frequency`` (so the OV-LVIS rare/base split is the real one); ``image_count``/``instance_count`` are
 RECOMPUTED for the synthetic split the file describes (the real ones describe the real train set and would
-mislead e.g. a federated loss trained on this data). Objects use a configurable subset of categories mixing r/c/f; rare
-categories appear in at most one train image (the real ones are in 1-10) and in val.
+mislead e.g. a federated loss trained on this data). Objects use a configurable subset of categories mixing
+r/c/f; rare categories appear in at most one train image (the real ones are in 1-10) and in val.
 """
 from collections import Counter
 from pathlib import Path
@@ -25,6 +25,7 @@ from .common import (
     MIN_OBJECT_SIDE,
     SYNTHETIC_LICENSE,
     ProgressFn,
+    claim_root,
     draw_objects,
     image_rng,
     image_size,
@@ -109,6 +110,7 @@ def generate_lvis(root: Union[str, Path], *, splits: Optional[Union[Mapping[str,
     rare = [c for c in category_ids if by_id[c]['frequency'] == 'r']
     non_rare = [c for c in category_ids if by_id[c]['frequency'] != 'r'] or rare
 
+    claim_root(root, 'generate_lvis', ['annotations', 'train2017', 'val2017'])
     # COCO-2017-like image ids, unique over everything written
     id_rng = split_rng(seed, 'lvis', 'image_ids')
     pool = (id_rng.choice(581929, size=sum(split_sizes.values()), replace=False) + 1).tolist()

@@ -22,6 +22,7 @@ from .common import (
     DEFAULT_MIN_SIZE,
     SYNTHETIC_LICENSE,
     ProgressFn,
+    claim_root,
     draw_objects,
     image_rng,
     image_size,
@@ -128,6 +129,7 @@ def generate_objects365(root: Union[str, Path], version: str = 'v2', *,
     json_categories = [{'name': original, 'id': cid} for cid, original, _ in categories]
     renamed = {cid for cid, original, fixed in categories if original != fixed}
 
+    claim_root(root, 'generate_objects365', ['annotations', *DEFAULT_SPLITS])
     reserved = {m[3] for m in KNOWN_MISSING}
     id_rng = split_rng(seed, 'objects365', 'image_ids')
     pool = unique_ids(id_rng, 0, 2_100_000, sum(split_sizes.values()), exclude=reserved)
