@@ -64,12 +64,42 @@ class _AnnotationCollector:
             self.segmentations.append(rec.get('segmentation'))
         self.count += 1
 
-    def hook(self, obj: dict) -> Any:
-        # Annotations are the only records with 'image_id' or 'bbox'; images, categories, RLE dicts have neither.
-        if 'image_id' in obj or 'bbox' in obj:
-            self.add(obj)
+    def make_hook(self):
+        """The ``json.load`` object hook: annotations go into the arrays (fast path, locals bound once); any
+        record the fast path does not accept goes through :meth:`add`, which raises the precise error."""
+        ids, image_ids, category_ids = self.ids.append, self.image_ids.append, self.category_ids.append
+        bboxes, iscrowd = self.bboxes.extend, self.iscrowd.append
+        segms = self.segmentations.append if self.segmentations is not None else None
+        add = self.add
+
+        def hook(obj: dict) -> Any:
+            # Annotations are the only records with 'image_id' or 'bbox'; images, categories, RLE dicts have
+            # neither.
+            if 'image_id' not in obj and 'bbox' not in obj:
+                return obj
+            try:
+                bbox, ann_id, image_id, cat = obj['bbox'], obj['id'], obj['image_id'], obj['category_id']
+                ok = (type(ann_id) is int and type(image_id) is int and type(cat) is int
+                      and type(bbox) is list and len(bbox) == 4)
+            except KeyError:
+                ok = False
+            if not ok:
+                add(obj)  # raises
+                return None
+            try:
+                bboxes(bbox)
+            except TypeError:  # a non-number: the load fails, so the partial append is harmless
+                add(obj)  # raises
+            ids(ann_id)
+            image_ids(image_id)
+            category_ids(cat)
+            iscrowd(1 if obj.get('iscrowd', 0) else 0)
+            if segms is not None:
+                segms(obj.get('segmentation'))
+            self.count += 1
             return None
-        return obj
+
+        return hook
 
 
 @dataclass
@@ -166,7 +196,7 @@ def load_coco_index(path: PathLike, keep_segmentation: bool = False) -> CocoInde
     collector = _AnnotationCollector(path, keep_segmentation)
     try:
         with open(path, 'rb') as f:
-            data = json.load(f, object_hook=collector.hook)
+            data = json.load(f, object_hook=collector.make_hook())
     except json.JSONDecodeError as err:
         raise AnnotationError(path, f'malformed JSON at line {err.lineno} column {err.colno}: {err.msg}') \
             from None

@@ -11,8 +11,9 @@ dicts; :meth:`get_data_info` expands it on access, so mmdet's transforms see the
 ``serialize_data`` keeps its mmengine meaning.
 """
 import os.path as osp
+import pickle
 import warnings
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmdet.datasets import BaseDetDataset
@@ -187,6 +188,16 @@ class CocoStyleDetDataset(BaseDetDataset):
         return [info for info in self.data_list
                 if (not filter_empty_gt or len(info['_instances']) > 0)
                 and min(info['width'], info['height']) >= min_size]
+
+    def _serialize_data(self) -> Tuple[np.ndarray, np.ndarray]:
+        """mmengine's serialization (same pickle protocol, same ``data_bytes``/``data_address`` layout), minus
+        its per-record numpy arrays and its ``gc.collect()``: our records hold no reference cycles, so clearing
+        ``data_list`` frees them at once, and a full collection costs seconds in a process holding torch."""
+        buffers = [pickle.dumps(info, protocol=4) for info in self.data_list]
+        data_address = np.cumsum(np.fromiter(map(len, buffers), dtype=np.int64, count=len(buffers)))
+        data_bytes = np.frombuffer(bytearray().join(buffers), dtype=np.uint8)  # writable, no extra copy
+        self.data_list.clear()
+        return data_bytes, data_address
 
     # -- access -------------------------------------------------------------------------------------
     def get_data_info(self, idx: int) -> dict:
