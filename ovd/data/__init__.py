@@ -1,1 +1,2 @@
 """The dataset layer: vocabularies, datasets, prompts and transforms, OV split preparation, synthetic data."""
+from . import datasets  # noqa: F401  (registers the detection datasets)
