@@ -37,7 +37,7 @@ def save_tiny_bert(directory: Union[str, Path], seed: int = 0) -> Path:
                         **_TINY_ARCH)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = BertModel(config)
+        model = BertModel(config, add_pooling_layer=False)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
@@ -61,7 +61,7 @@ def save_tiny_roberta(directory: Union[str, Path], seed: int = 0) -> Path:
                            eos_token_id=tokenizer.eos_token_id, **_TINY_ARCH)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = RobertaModel(config)
+        model = RobertaModel(config, add_pooling_layer=False)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
