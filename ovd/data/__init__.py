@@ -1,1 +1,2 @@
 """The dataset layer: vocabularies, datasets, prompts and transforms, OV split preparation, synthetic data."""
+from . import flickr30k  # noqa: F401  (registers the Flickr30k Entities datasets)
