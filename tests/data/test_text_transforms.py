@@ -73,7 +73,8 @@ def test_positive_map_and_packing_from_a_tokenizer_directory():
     ids = tok(meta['text'])['input_ids']
     hair_dryer_tokens = tok.convert_ids_to_tokens([ids[i] for i in pm[3].nonzero().flatten().tolist()])
     assert hair_dryer_tokens == ['hair', 'dr', '##y', '##er']
-    assert packed['data_samples'].gt_instances.labels.tolist() == [3, 0, 3]
+    assert packed['data_samples'].gt_instances.labels.tolist() == [3, 0]
+    assert packed['data_samples'].ignored_instances.labels.tolist() == [3]
 
 
 def test_grounding_sample_keeps_its_phrases():
