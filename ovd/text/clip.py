@@ -6,6 +6,7 @@ constructor for all weight sources with a clear error when weights cannot be fet
 by default, and an ``identity()`` that includes a hash of the actual weights, so the embedding cache
 (:mod:`ovd.text.cache`) can never confuse two checkpoints.
 """
+import functools
 import hashlib
 import os
 from typing import Any, Dict, Optional, Sequence, Union
@@ -40,10 +41,10 @@ class OpenCLIPEncoder(nn.Module):
         if model_cfg is not None:
             self.model = self._from_config(open_clip, model_cfg, self.pretrained)
             context_length = model_cfg['text_cfg'].get('context_length', 77)
-            self.tokenizer = open_clip.SimpleTokenizer(context_length=context_length)
+            self.tokenizer = _simple_tokenizer(context_length)
         else:
             self.model = self._from_name(open_clip, model_name, self.pretrained, cache_dir)
-            self.tokenizer = open_clip.get_tokenizer(model_name)
+            self.tokenizer = _named_tokenizer(model_name)
         self.model.to(device)
         if freeze:
             self.model.eval()
@@ -146,6 +147,19 @@ class OpenCLIPEncoder(nn.Module):
     def identity(self) -> str:
         """A string naming the encoder exactly: architecture, weight source and weights hash."""
         return f'open_clip:{self.model_name}:{self.pretrained or "random"}:sha256={self.weights_sha256()}'
+
+
+@functools.lru_cache(maxsize=None)
+def _simple_tokenizer(context_length: int):
+    # open_clip's BPE tokenizer takes about a second to build (262k merges); it is stateless, so share it.
+    import open_clip
+    return open_clip.SimpleTokenizer(context_length=context_length)
+
+
+@functools.lru_cache(maxsize=None)
+def _named_tokenizer(model_name: str):
+    import open_clip
+    return open_clip.get_tokenizer(model_name)
 
 
 def _download_hint(model_name: str, pretrained: str) -> str:

@@ -62,8 +62,8 @@ def test_clear_errors():
 
 def test_class_embeddings_follow_vild_recipe_and_use_cache(weights, tmp_path):
     enc = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG, pretrained=str(weights))
-    names = ['cat', 'hair dryer', 'apple']
-    templates = VILD_TEMPLATES[:5]
+    names = ['cat', 'hair dryer']
+    templates = VILD_TEMPLATES[:3]
     got = encode_class_prompts(enc, names, templates, batch_size=4)
     # by hand: normalise each prompt embedding, average per class, normalise again
     for i, name in enumerate(names):
@@ -77,4 +77,3 @@ def test_class_embeddings_follow_vild_recipe_and_use_cache(weights, tmp_path):
     other = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG, pretrained=None)  # other weights: other key
     build_class_embeddings(other, names, templates=templates, cache=cache)
     assert cache.misses == 2
-    assert build_class_embeddings(enc, ['cat'], templates='vild', cache=False).shape == (1, TINY_CLIP_EMBED_DIM)
