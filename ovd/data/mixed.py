@@ -109,8 +109,9 @@ class MixedRatioSampler(Sampler):
 
     def __init__(self, dataset, ratios: Sequence[float], num_samples: Optional[int] = None,
                  seed: Optional[int] = None) -> None:
-        if not hasattr(dataset, 'cumulative_sizes'):
+        if not hasattr(dataset, 'datasets'):
             raise TypeError('MixedRatioSampler needs a concatenated dataset (MixedSourceDataset)')
+        length = len(dataset)  # also completes a lazily initialised dataset (cumulative_sizes)
         sizes = np.diff([0] + list(dataset.cumulative_sizes)).tolist()
         if len(ratios) != len(sizes):
             raise ValueError(f'{len(ratios)} ratios for {len(sizes)} sources')
@@ -122,7 +123,7 @@ class MixedRatioSampler(Sampler):
         self.offsets = [0] + list(dataset.cumulative_sizes[:-1])
         self.ratios = list(ratios)
         self.rank, self.world_size = get_dist_info()
-        self.total = int(num_samples) if num_samples is not None else len(dataset)
+        self.total = int(num_samples) if num_samples is not None else length
         self.counts = source_counts(self.ratios, self.total)
         self.num_samples = math.ceil(self.total / self.world_size)
         self.seed = sync_random_seed() if seed is None else seed

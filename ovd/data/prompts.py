@@ -210,7 +210,8 @@ def sample_detection_prompt(names: Sequence[str], positive_labels: Sequence[int]
                 kept.remove(victim)
                 dropped.append(victim)
             caption, spans = build_caption([names[i] for i in order], separator) if order else ('', [])
-    label_to_phrase = {label: j for j, label in enumerate(order) if label in set(kept)}
+    kept_set = set(kept)
+    label_to_phrase = {label: j for j, label in enumerate(order) if label in kept_set}
     return SampledPrompt(caption=caption, label_ids=list(order), spans=spans, label_to_phrase=label_to_phrase,
                          positive_label_ids=[i for i in order if i in label_to_phrase],
                          dropped_label_ids=sorted(dropped), negative_label_ids=[i for i in order if i in negatives],

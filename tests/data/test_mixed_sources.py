@@ -93,6 +93,8 @@ def test_config_build_and_errors():
     ds = DATASETS.build(dict(type='MixedSourceDataset', datasets=[
         dict(type='Flickr30kEntitiesDataset', ann_file='missing.txt', lazy_init=True)], lazy_init=True))
     assert ds.source_names == ['source0']
+    lazy = MixedSourceDataset([ListDataset(4, {}, 'a'), ListDataset(2, {}, 'b')], lazy_init=True)
+    assert len(list(MixedRatioSampler(lazy, ratios=[1, 1], seed=0))) == 6
     with pytest.raises(ValueError, match='2 ratios for 1 sources'):
         MixedRatioSampler(MixedSourceDataset([ListDataset(3, {}, 'a')]), ratios=[1, 1])
     with pytest.raises(ValueError, match='empty'):
