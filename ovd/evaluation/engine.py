@@ -19,9 +19,10 @@ operation so that the numbers are equal, not just close:
 Matching is sequential only *within* a group, so the loop runs over the rank of a detection inside its
 group (a few dozen steps), each step handling every group at once; only (detection, ground truth) pairs
 with IoU >= the lowest threshold can ever match, so all other pairs are dropped before the loop.
-Accumulation needs no per-category loop: integer cumulative sums with category offsets give exact
-recall look-ups by ``searchsorted``, and ``maximum.reduceat`` over the looked-up blocks gives the
-suffix maxima.
+Accumulation needs no per-category loop: the rank at which recall first reaches a threshold is the
+rank of the c-th true positive, c the smallest count with ``c / num_gt >= threshold`` in float64 (so
+the look-up is exact), and ``maximum.reduceat`` over the blocks between look-ups gives the suffix
+maxima of precision.
 
 Array conventions (used by the protocol modules): T IoU thresholds, R recall thresholds, K categories,
 A area ranges, M max-detection settings. ``precision`` is [T, R, K, A, M] and ``recall`` [T, K, A, M],
@@ -180,31 +181,34 @@ def accumulate(dt_cat: np.ndarray, tp: np.ndarray, fp: np.ndarray, num_gt: np.nd
     seg_end = np.r_[seg_start[1:], n]
     seg_len = seg_end - seg_start
     seg_cat = dt_cat[seg_start]
-    seg_idx = np.repeat(np.arange(len(seg_start)), seg_len)
     valid = has_gt[seg_cat]
     ng = num_gt[seg_cat].astype(np.float64)  # [S]
 
-    # Smallest integer count c with float(c) / num_gt >= threshold: rc >= thr  <=>  tp_cum >= c.
+    # Smallest integer count c with float(c) / num_gt >= threshold: rc >= thr  <=>  tp_cum >= c, so
+    # searchsorted(rc, thr, 'left') is the position of the c-th true positive (the start for c = 0).
     with np.errstate(divide='ignore', invalid='ignore'):
         need = np.ceil(rec_thrs[None, :] * ng[:, None])
         for _ in range(2):
             need = np.where((need - 1 >= 0) & ((need - 1) / ng[:, None] >= rec_thrs[None, :]), need - 1, need)
             need = np.where(need / ng[:, None] < rec_thrs[None, :], need + 1, need)
-    big = n + 2  # > any cumulative count, so category offsets keep the keys sorted
-    need = np.minimum(np.nan_to_num(need, nan=0.0), big - 1).astype(np.int64)
-    query = need + (np.arange(len(seg_start)) * big)[:, None]  # [S, R]
-    seg_base = seg_idx * big
+    need = np.minimum(np.nan_to_num(need, nan=0.0), n + 1).astype(np.int64)  # [S, R]
 
     for t in range(num_thr):
         tp_cum = np.cumsum(tp[t], dtype=np.int64)
         fp_cum = np.cumsum(fp[t], dtype=np.int64)
-        tp_cum -= np.repeat(np.r_[0, tp_cum][seg_start], seg_len)
+        tp_before = np.r_[0, tp_cum][seg_start]  # [S] true positives in earlier segments
+        tp_cum -= np.repeat(tp_before, seg_len)
         fp_cum -= np.repeat(np.r_[0, fp_cum][seg_start], seg_len)
         tp_f = tp_cum.astype(np.float64)
         pr = tp_f / (fp_cum.astype(np.float64) + tp_f + np.spacing(1))
         recall[t, seg_cat[valid]] = tp_f[seg_end - 1][valid] / ng[valid]
-        q = np.searchsorted(tp_cum + seg_base, query, side='left')  # [S, R]
-        found = q < seg_end[:, None]
+        tp_pos = np.flatnonzero(tp[t])
+        seg_tp = tp_cum[seg_end - 1]  # [S]
+        found = need <= seg_tp[:, None]
+        gather = np.where(found & (need > 0), tp_before[:, None] + need - 1, 0)
+        q = np.where(need > 0, tp_pos[np.minimum(gather, max(len(tp_pos) - 1, 0))] if len(tp_pos) else 0,
+                     seg_start[:, None])
+        q = np.where(found, q, seg_end[:, None])  # [S, R] first rank reaching each recall threshold
         blocks = np.maximum.reduceat(np.r_[pr, -np.inf], q.ravel()).reshape(q.shape)
         blocks[~found] = -np.inf
         suffix = np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1]

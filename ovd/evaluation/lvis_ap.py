@@ -33,6 +33,12 @@ FREQUENCIES = ('r', 'c', 'f')
 
 def _top_k_in_groups(groups: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     """[D] bool: the k highest-scoring detections of each group (ties: earlier in file order first)."""
+    if len(groups) == 0:
+        return np.ones(0, bool)
+    small = groups.min() >= 0 and groups.max() < 4 * len(groups) + 10 ** 6
+    counts = np.bincount(groups) if small else np.unique(groups, return_counts=True)[1]
+    if counts.max() <= k:
+        return np.ones(len(scores), bool)
     order = np.lexsort((-scores, groups))
     keep = np.zeros(len(scores), bool)
     keep[order[engine.group_ranks(groups[order]) < k]] = True

@@ -5,6 +5,7 @@ JSON) into them and reject bad input with an error naming the file, the record a
 official tools silently drop records (detections of unknown categories; for LVIS, zero-area
 detections), the same records are dropped here and a warning gives the count.
 """
+import itertools
 import json
 import math
 import os
@@ -233,7 +234,12 @@ def load_results(results: PathOrData, gt: GroundTruth) -> Detections:
         img = np.array([d['image_id'] for d in data], dtype=np.int64)
         cat = np.array([d['category_id'] for d in data], dtype=np.int64)
         scores = np.array([d['score'] for d in data], dtype=np.float64)
-        boxes = np.array([d['bbox'] for d in data], dtype=np.float64) if has_box else None
+        boxes = None
+        if has_box:
+            flat = list(itertools.chain.from_iterable([d['bbox'] for d in data]))
+            if len(flat) != 4 * n:
+                raise ValueError('a bbox is not [x, y, w, h]')
+            boxes = np.array(flat, dtype=np.float64).reshape(n, 4)
     except (KeyError, TypeError, ValueError):
         img, cat, scores, boxes = _slow_parse(data, source, has_box)
     if boxes is not None and boxes.shape != (n, 4):
