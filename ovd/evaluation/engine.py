@@ -111,11 +111,11 @@ def greedy_match(num_dt: int, dt_group: np.ndarray, pair_dt: np.ndarray, pair_gt
         iou_thrs: [T] IoU thresholds.
 
     Returns:
-        [A, T, D] int64: index of the matched ground truth, -1 if unmatched.
+        [A, T, D] int32: index of the matched ground truth, -1 if unmatched.
     """
     num_area = gt_ignore.shape[0]
     thrs = np.minimum(iou_thrs, 1 - 1e-10)
-    match = np.full((num_area, len(thrs), num_dt), -1, np.int64)
+    match = np.full((num_area, len(thrs), num_dt), -1, np.int32)
     keep = pair_iou >= thrs.min()
     pair_dt, pair_gt, pair_iou = pair_dt[keep], pair_gt[keep], pair_iou[keep]
     if len(pair_dt) == 0:
@@ -169,8 +169,8 @@ def accumulate(dt_cat: np.ndarray, tp: np.ndarray, fp: np.ndarray, num_gt: np.nd
     assert rec_thrs[0] == 0, 'the block-maximum look-up needs a first recall threshold of 0'
     num_thr, n = tp.shape
     num_cat, num_rec = len(num_gt), len(rec_thrs)
-    precision = -np.ones((num_thr, num_rec, num_cat))
-    recall = -np.ones((num_thr, num_cat))
+    precision = np.full((num_thr, num_rec, num_cat), -1.0)
+    recall = np.full((num_thr, num_cat), -1.0)
     has_gt = num_gt > 0
     precision[:, :, has_gt] = 0.0
     recall[:, has_gt] = 0.0
@@ -283,8 +283,8 @@ def evaluate_groups(
     d_nel = dt_ignore_unmatched[dt_order]
     g_zero = gt_id_is_zero[gt_order]
 
-    precision = -np.ones((num_thr, num_rec, num_cat, num_area, len(limits)))
-    recall = -np.ones((num_thr, num_cat, num_area, len(limits)))
+    precision = np.full((num_thr, num_rec, num_cat, num_area, len(limits)), -1.0)
+    recall = np.full((num_thr, num_cat, num_area, len(limits)), -1.0)
     for a in range(num_area):
         m = match[a]  # [T, D]
         hit = m >= 0
