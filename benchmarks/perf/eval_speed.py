@@ -109,11 +109,11 @@ def worker(name: str, gt_path: str, res_path: str) -> dict:
         raise ValueError(name)
     _reset_peak()
     start_kb = _rss_kb('VmRSS')
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     metrics = run()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_kb = _rss_kb('VmHWM')
-    return {'seconds': seconds, 'peak_mib': (peak_kb - start_kb) / 1024,
+    return {'seconds': seconds, 'cpu_seconds': cpu, 'peak_mib': (peak_kb - start_kb) / 1024,
             'metrics': {k: float(v) for k, v in metrics.items()}}
 
 
@@ -154,32 +154,38 @@ def main() -> int:
         rows = {}
         for name in args.evaluators:
             rows[name] = run_worker(name, gt_path, res_path)
-            print(f'  {size} images: {name:17s} {rows[name]["seconds"]:8.2f} s  '
+            print(f'  {size} images: {name:17s} {rows[name]["seconds"]:8.2f} s wall '
+                  f'{rows[name]["cpu_seconds"]:8.2f} s CPU  '
                   f'peak +{rows[name]["peak_mib"]:7.0f} MiB', file=sys.stderr, flush=True)
         figures[size] = rows
 
     print(f'\nLVIS-v1-like data, {args.dets} detections per image (real LVIS v1 category frequencies)')
-    print(f'{"images":>7} {"evaluator":17} {"seconds":>9} {"s/1k img":>9} {"peak MiB":>9} {"max |diff| vs lvis-api":>23}')
+    print('(wall = elapsed seconds; CPU = process CPU seconds, the steadier figure on a shared machine)')
+    print(f'{"images":>7} {"evaluator":17} {"wall s":>8} {"CPU s":>8} {"wall s/1k":>9} {"CPU s/1k":>9} '
+          f'{"peak MiB":>9} {"max |diff| vs lvis-api":>23}')
     for size, rows in figures.items():
         for name, r in rows.items():
             ref = rows.get('lvis-api-fixed' if name.endswith('fixed') else 'lvis-api')
             diff = '' if ref is None else max(abs(v - ref['metrics'][k]) for k, v in r['metrics'].items()
                                                if k in ref['metrics'])
-            print(f'{size:>7} {name:17} {r["seconds"]:9.2f} {1000 * r["seconds"] / size:9.3f} '
+            print(f'{size:>7} {name:17} {r["seconds"]:8.2f} {r["cpu_seconds"]:8.2f} '
+                  f'{1000 * r["seconds"] / size:9.3f} {1000 * r["cpu_seconds"] / size:9.3f} '
                   f'{r["peak_mib"]:9.0f} {diff if diff == "" else f"{diff:.1e}":>23}')
-    print('\nratios (peer seconds / ovd seconds; ovd peak memory / lvis-api peak memory):')
+    print('\nratios (peer / ovd, wall and CPU seconds; ovd peak memory / lvis-api peak memory):')
+
+    def ratio(peer: str, ours: str, rows: dict) -> str:
+        return (f'{peer} / {ours}: {rows[peer]["seconds"] / rows[ours]["seconds"]:.1f}x wall, '
+                f'{rows[peer]["cpu_seconds"] / rows[ours]["cpu_seconds"]:.1f}x CPU')
+
     for size, rows in figures.items():
         parts = []
         if 'ovd' in rows:
-            for peer in ('lvis-api', 'faster-coco-eval'):
-                if peer in rows:
-                    parts.append(f'standard vs {peer}: {rows[peer]["seconds"] / rows["ovd"]["seconds"]:.1f}x')
+            parts += [ratio(peer, 'ovd', rows) for peer in ('lvis-api', 'faster-coco-eval') if peer in rows]
             if 'lvis-api' in rows:
-                parts.append(f'memory ovd/lvis-api: {rows["ovd"]["peak_mib"] / rows["lvis-api"]["peak_mib"]:.2f}')
+                parts.append(f'memory ovd / lvis-api: {rows["ovd"]["peak_mib"] / rows["lvis-api"]["peak_mib"]:.2f}')
         if 'ovd-fixed' in rows and 'lvis-api-fixed' in rows:
-            parts.append(f'Fixed AP vs lvis-api: '
-                         f'{rows["lvis-api-fixed"]["seconds"] / rows["ovd-fixed"]["seconds"]:.1f}x')
-        print(f'  {size} images: ' + '; '.join(parts))
+            parts.append('Fixed AP ' + ratio('lvis-api-fixed', 'ovd-fixed', rows))
+        print(f'  {size} images:\n    ' + '\n    '.join(parts))
     if args.json:
         tmp = args.json + '.tmp'
         with open(tmp, 'w') as f:
