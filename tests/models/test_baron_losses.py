@@ -101,7 +101,6 @@ def _two_rank_worker(rank: int, init_file: str, out_dir: str) -> None:
     dist.destroy_process_group()
 
 
-@pytest.mark.slow
 def test_queue_gathers_across_ranks(tmp_path):
     import torch.multiprocessing as mp
     mp.start_processes(_two_rank_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=2,
