@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmdet.models.layers import multiclass_nms
-from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
+from mmdet.models.roi_heads.bbox_heads import BBoxHead, ConvFCBBoxHead
 from mmdet.models.utils import empty_instances
 from mmdet.structures.bbox import get_box_tensor, scale_boxes
 from mmengine.config import ConfigDict
@@ -33,6 +33,8 @@ from .ensemble import ensemble_probabilities
 from .frozen_clip import FrozenCLIP, pack_pseudo_text
 
 EmbeddingSource = Union[str, dict, Tensor, np.ndarray]
+LAYER_COUNTS = ('num_shared_convs', 'num_shared_fcs', 'num_cls_convs', 'num_cls_fcs', 'num_reg_convs',
+                'num_reg_fcs')
 
 
 def base_class_mask(base_classes: Union[None, str, Sequence[int]], num_classes: int) -> Tensor:
@@ -114,7 +116,11 @@ class BaronBBoxHead(ConvFCBBoxHead):
                  base_classes: Union[None, str, Sequence[int]] = None, cls_temp: float = 50.0,
                  test_cls_temp: Optional[float] = None, words_drop_ratio: float = 0.5,
                  reg_class_agnostic: bool = True, **kwargs) -> None:
-        super().__init__(reg_class_agnostic=reg_class_agnostic, **kwargs)
+        layer_counts = [kwargs.get(k, 0) for k in LAYER_COUNTS]
+        if sum(layer_counts) == 0:
+            self._init_without_trunk(reg_class_agnostic=reg_class_agnostic, **kwargs)
+        else:
+            super().__init__(reg_class_agnostic=reg_class_agnostic, **kwargs)
         if not 0.0 <= words_drop_ratio < 1.0:
             raise ValueError(f'words_drop_ratio must lie in [0, 1), got {words_drop_ratio}')
         self.num_words, self.word_dim = int(num_words), int(word_dim)
@@ -128,6 +134,21 @@ class BaronBBoxHead(ConvFCBBoxHead):
         self.register_buffer('class_embeddings', torch.zeros(0))
         self.bg_embedding: Optional[nn.Parameter] = None
         self.__dict__['clip'] = None  # not a submodule: the RoI head owns the frozen CLIP
+
+    def _init_without_trunk(self, **kwargs) -> None:
+        """R50-C4: the res5 RoI head already is the trunk and the classifier reads its pooled features directly, a
+        layout ``ConvFCBBoxHead`` refuses (it asserts at least one layer), so build mmdet's ``BBoxHead`` and give it
+        the empty layer lists this class's forward expects."""
+        for key in LAYER_COUNTS + ('conv_out_channels', 'fc_out_channels', 'conv_cfg', 'norm_cfg'):
+            kwargs.pop(key, None)
+        BBoxHead.__init__(self, **kwargs)
+        for name in ('shared_convs', 'shared_fcs', 'cls_convs', 'cls_fcs', 'reg_convs', 'reg_fcs'):
+            setattr(self, name, nn.ModuleList())
+        for key in LAYER_COUNTS:
+            setattr(self, key, 0)
+        last_dim = self.in_channels if self.with_avg_pool else self.in_channels * self.roi_feat_area
+        self.cls_last_dim = self.reg_last_dim = last_dim
+        self.relu = nn.ReLU(inplace=True)
 
     def bind_clip(self, clip: FrozenCLIP) -> None:
         """Attach the frozen CLIP and compute the class embeddings (called by the RoI head)."""

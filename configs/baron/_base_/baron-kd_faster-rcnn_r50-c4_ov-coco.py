@@ -1,0 +1,35 @@
+# BARON-KD, Faster R-CNN R50-C4 (caffe-style ResNet, res5 as the RoI head), OV-COCO.
+# Values from ovdet configs/baron/ov_coco/baron_kd_faster_rcnn_r50_caffe_c4_90k.py: 4 pseudo words (that config's
+# value; the FPN config uses 6), temperature 50, bag / region weights 1.0 / 0.1 and temperatures 30 / 50,
+# queues 1024, top 300 proposals, 3 bags x 2 orders. The caffe preprocessor keeps BGR; the teacher flips to RGB.
+_base_ = 'mmdet::_base_/models/faster-rcnn_r50-caffe-c4.py'
+
+clip = dict(model_name='ViT-B-32', pretrained='openai')
+vocabulary = 'ov_coco'
+
+model = dict(
+    _scope_='ovd',
+    type='Baron',
+    train_label_space='base',
+    rpn_head=dict(anchor_generator=dict(scale_major=False)),
+    roi_head=dict(
+        type='BaronRoIHead',
+        clip=clip,
+        distill=dict(
+            bag_weight=1.0, single_weight=0.1, bag_temp=30.0, single_temp=50.0, queue_length=1024,
+            seeds=dict(topk=300, use_gt=True, shape_ratio_thr=0.25, area_ratio_thr=0.01, objectness_thr=0.85,
+                       nms_thr=0.1),
+            sampling=dict(max_groups=3, max_permutations=2, alpha=3.0, cut_off_thr=0.3, base_probability=0.3,
+                          interval=-0.1)),
+        bbox_head=dict(
+            _delete_=True,
+            type='BaronBBoxHead',
+            num_words=4, word_dim=512, words_drop_ratio=0.5, cls_temp=50.0,
+            class_embeddings=dict(vocabulary=vocabulary, templates='vild'),
+            base_classes=vocabulary, num_classes=65,
+            in_channels=2048, roi_feat_size=7, with_avg_pool=True, num_shared_fcs=0,
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
+                            target_stds=[0.1, 0.1, 0.2, 0.2]),
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=1.0))),
+    test_cfg=dict(rcnn=dict(score_thr=0.05)))
