@@ -1,6 +1,6 @@
-# Base-only baseline (Faster R-CNN, ovdet's faster_rcnn / mask_rcnn configs) of baron-kd_r50-c4_90k_ov-coco.py: the same detector,
-# pseudo-word classifier and schedule, trained on base classes only, without bags of regions (no
-# distillation, no CLIP teacher).
+# Base-only baseline (Faster R-CNN; ovdet's faster_rcnn / mask_rcnn configs) of baron-kd_r50-c4_90k_ov-coco.py:
+# the same detector, pseudo-word classifier and schedule, trained on base classes only, without bags of
+# regions (no distillation, no CLIP teacher).
 _base_ = ['./_base_/baron-kd_faster-rcnn_r50-c4_ov-coco.py', '../_base_/datasets/ov_coco.py',
           './_base_/schedule_90k.py', '../_base_/default_runtime.py']
 

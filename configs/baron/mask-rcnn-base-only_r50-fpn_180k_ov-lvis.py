@@ -1,6 +1,6 @@
-# Base-only baseline (Mask R-CNN, ovdet's faster_rcnn / mask_rcnn configs) of baron-kd_r50-fpn_180k_ov-lvis.py: the same detector,
-# pseudo-word classifier and schedule, trained on base classes only, without bags of regions (no
-# distillation, no CLIP teacher).
+# Base-only baseline (Mask R-CNN; ovdet's faster_rcnn / mask_rcnn configs) of baron-kd_r50-fpn_180k_ov-lvis.py:
+# the same detector, pseudo-word classifier and schedule, trained on base classes only, without bags of
+# regions (no distillation, no CLIP teacher).
 _base_ = ['./_base_/baron-kd_mask-rcnn_r50-fpn_ov-lvis.py', '../_base_/datasets/ov_lvis.py',
           './_base_/schedule_180k.py', '../_base_/default_runtime.py']
 
