@@ -1,4 +1,4 @@
-"""Bad input to the detection protocols: clear errors naming the record, or the official drop plus a warning."""
+"""Bad input to the detection protocols: errors naming the record, or the official tools' drop + a warning."""
 import copy
 import json
 import math
@@ -12,8 +12,9 @@ from ovd.evaluation.protocols import evaluate_files
 from ovd.evaluation.records import Detections, EvaluationInputError, load_ground_truth, load_results
 
 GT = {
-    'images': [{'id': 1, 'width': 100, 'height': 100, 'neg_category_ids': [2], 'not_exhaustive_category_ids': []},
-               {'id': 2, 'width': 100, 'height': 100, 'neg_category_ids': [], 'not_exhaustive_category_ids': []}],
+    'images': [
+        {'id': 1, 'width': 100, 'height': 100, 'neg_category_ids': [2], 'not_exhaustive_category_ids': []},
+        {'id': 2, 'width': 100, 'height': 100, 'neg_category_ids': [], 'not_exhaustive_category_ids': []}],
     'categories': [{'id': 1, 'name': 'cat', 'frequency': 'f'}, {'id': 2, 'name': 'dog', 'frequency': 'r'}],
     'annotations': [{'id': 1, 'image_id': 1, 'category_id': 1, 'bbox': [10, 10, 20, 20], 'area': 400.0},
                     {'id': 2, 'image_id': 2, 'category_id': 2, 'bbox': [0, 0, 50, 50], 'area': 2500.0}],

@@ -9,9 +9,11 @@ import pytest
 import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+from test_flickr30k_recall import EXPECTED
+from test_flickr30k_recall import GT as FLICKR_GT
+from test_flickr30k_recall import PRED as FLICKR_PRED
 
 from ovd.registry import METRICS
-from test_flickr30k_recall import EXPECTED, GT as FLICKR_GT, PRED as FLICKR_PRED
 
 
 def _samples(results, label_of):
