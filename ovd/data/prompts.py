@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 
 Span = Tuple[int, int]
@@ -268,16 +269,23 @@ def build_positive_map(tokenized, tokens_positive: Sequence[Sequence[Span]],
     Returns:
         Tensor[num_phrases, max_tokens], float32, 1 (or 1/k normalised) on the phrase's tokens.
     """
-    offsets = _offsets_of(tokenized)[:max_tokens]
-    positive_map = torch.zeros((len(tokens_positive), max_tokens), dtype=torch.float32)
-    for j, spans in enumerate(tokens_positive):
-        for span in spans:
+    offsets = np.asarray(_offsets_of(tokenized)[:max_tokens], dtype=np.int64).reshape(-1, 2)  # [T, 2]
+    phrase_of_span, spans = [], []
+    for j, phrase_spans in enumerate(tokens_positive):
+        for span in phrase_spans:
             start, end = int(span[0]), int(span[1])
             if end <= start:
                 raise ValueError(f'phrase {j}: empty or reversed span {tuple(span)}')
-            for t, (ts, te) in enumerate(offsets):
-                if te > ts and ts < end and te > start:
-                    positive_map[j, t] = 1.0
+            phrase_of_span.append(j)
+            spans.append((start, end))
+    hits = np.zeros((len(tokens_positive), max_tokens), dtype=bool)
+    if spans and len(offsets):
+        span_arr = np.asarray(spans, dtype=np.int64)  # [S, 2]
+        ts, te = offsets[:, 0], offsets[:, 1]
+        overlap = (te > ts)[None] & (ts[None] < span_arr[:, 1:]) & (te[None] > span_arr[:, :1])  # [S, T]
+        for k, j in enumerate(phrase_of_span):  # numpy rather than torch: no thread pool for a tiny op
+            hits[j, :len(offsets)] |= overlap[k]
+    positive_map = torch.from_numpy(hits.astype(np.float32))
     if normalize:
         sums = positive_map.sum(-1, keepdim=True)
         positive_map = torch.where(sums > 0, positive_map / sums.clamp(min=1e-6), positive_map)

@@ -123,3 +123,19 @@ def test_positive_map_truncation_and_errors(bert_tok):
         build_positive_map({'input_ids': [1, 2]}, [[(0, 1)]])
     with pytest.raises(ValueError, match='phrase 0'):
         build_positive_map(enc, [[(3, 3)]])
+
+
+def test_positive_map_equals_mmdet_glip_on_random_prompts(bert_tok, roberta_tok):
+    """Parity with mmdet's GLIP ``create_positive_map`` (char_to_token based) on sub-word-heavy captions."""
+    from mmdet.models.detectors.glip import create_positive_map
+    vocab = ['hair dryer', 'teddy bear', 'refrigerator', 'cat', 'baseball glove', 'wine glass', 'toothbrush',
+             'fire hydrant', 'person', 'traffic light', 'aerosol can', 'alarm clock']
+    rng = random.Random(3)
+    for tok in (bert_tok, roberta_tok):
+        for _ in range(10):
+            names = rng.sample(vocab, 6)
+            caption, spans = build_caption(names)
+            enc = tok(caption, return_offsets_mapping=True)
+            ours = build_positive_map(enc, [[s] for s in spans], max_tokens=64, normalize=True)
+            theirs = create_positive_map(enc, [[s] for s in spans], max_num_entities=64)
+            assert torch.allclose(ours, theirs, atol=1e-5)
