@@ -18,18 +18,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from .validation import AnnotationError
+
 PathLike = Union[str, os.PathLike]
 PHRASE_TYPES = ('people', 'clothing', 'bodyparts', 'animals', 'vehicles', 'instruments', 'scene', 'other',
                 'notvisual')
 
 
-class Flickr30kFormatError(ValueError):
-    """Bad input in a Flickr30k Entities file; the message names the file, the line/record and the field."""
+class Flickr30kFormatError(AnnotationError):
+    """Bad input in a Flickr30k Entities file; the message names the file, the line/object and the field.
+
+    An :class:`~ovd.data.validation.AnnotationError` (so ``ovd prepare`` reports it the same way), with the
+    record given as text: ``'line 3'`` for a sentence file, ``'object 2'`` or ``'<size>'`` for an XML file.
+    """
 
     def __init__(self, file: PathLike, problem: str, record: Optional[str] = None, field: Optional[str] = None):
-        self.file, self.problem, self.record, self.field = str(file), problem, record, field
-        parts = [self.file] + ([record] if record else []) + ([f'field {field!r}'] if field else [])
-        super().__init__(': '.join(parts + [problem]))
+        super().__init__(file, problem, section=record, field=field)
+        self.record = record
 
 
 @dataclass
