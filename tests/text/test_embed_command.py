@@ -53,3 +53,21 @@ def test_embed_without_network_fails_clearly(setup, capsys):
     err = capsys.readouterr().err
     assert code == 1 and 'ovd embed:' in err and '--pretrained' in err
     assert not (tmp_path / 'x.pt').exists()
+
+
+def test_embed_builtin_vocabulary(setup):
+    tmp_path, _, cfg, weights = setup
+    out = tmp_path / 'ov_coco.pt'
+    assert main(['embed', '--vocab', 'ov_coco', '--model-config', str(cfg), '--pretrained', str(weights),
+                 '--templates', 'single', '--out', str(out)]) == 0
+    saved = torch.load(out, weights_only=True)
+    from ovd.data.vocab import get_vocabulary
+    assert saved['names'] == list(get_vocabulary('ov_coco').prompt_names)
+    assert saved['embeddings'].shape == (len(saved['names']), 32)
+
+
+def test_embed_unknown_vocabulary(setup, capsys):
+    tmp_path, _, cfg, _ = setup
+    assert main(['embed', '--vocab', 'no_such_vocab', '--model-config', str(cfg), '--pretrained', 'none',
+                 '--out', str(tmp_path / 'x.pt')]) == 1
+    assert 'no_such_vocab' in capsys.readouterr().err

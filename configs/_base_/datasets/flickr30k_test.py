@@ -23,3 +23,8 @@ test_dataloader = dict(
         data_prefix=dict(img='flickr30k-images/'), merge_boxes=False, test_mode=True,
         pipeline=test_pipeline, backend_args=backend_args))
 val_dataloader = test_dataloader
+
+# Any-box protocol (a hit if a top-k box matches any of the phrase's boxes); for the merged-box protocol set
+# protocol='merged-box' (the metric merges each phrase's boxes itself, so the dataset keeps them separate).
+val_evaluator = dict(type='Flickr30kRecallMetric', protocol='any-box', topk=(1, 5, 10))
+test_evaluator = val_evaluator
