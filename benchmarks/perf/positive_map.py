@@ -6,6 +6,7 @@ the ratio ours / mmdet's (lower is better), and checks the two maps agree.
 
 Run: ``PYTHONPATH=. python benchmarks/perf/positive_map.py [--captions 200]``
 """
+
 import argparse
 import json
 import random
@@ -18,8 +19,12 @@ import torch
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--captions', type=int, default=200)
-    parser.add_argument('--names', type=int, default=60, help='names per caption (GLIP: positives + 85 negatives '
-                        'until 256 tokens)')
+    parser.add_argument(
+        '--names',
+        type=int,
+        default=60,
+        help='names per caption (GLIP: positives + 85 negatives until 256 tokens)',
+    )
     args = parser.parse_args()
 
     from mmdet.models.detectors.glip import create_positive_map
@@ -46,13 +51,18 @@ def main() -> None:
 
     ours_t, ours = run(lambda e, tp: build_positive_map(e, tp, 256, normalize=True))
     mmdet_t, theirs = run(lambda e, tp: create_positive_map(e, tp, 256))
+
     # A name cut by truncation at 256 tokens keeps its visible sub-words in ours and nothing in mmdet's;
     # compare the phrases that lie entirely inside the kept tokens.
     def inside(enc, tp):
         last = max(e for _, e in enc['offset_mapping'])
         return [i for i, ((_, e),) in enumerate(tp) if e <= last]
-    agree = all(torch.allclose(a[idx], b[idx], atol=1e-5)
-                for (enc, tp), a, b in zip(prompts, ours, theirs) for idx in [inside(enc, tp)])
+
+    agree = all(
+        torch.allclose(a[idx], b[idx], atol=1e-5)
+        for (enc, tp), a, b in zip(prompts, ours, theirs)
+        for idx in [inside(enc, tp)]
+    )
     print(f'captions: {len(prompts)} x {args.names} LVIS names, max 256 tokens (tiny WordPiece tokenizer)')
     print(f'ovd build_positive_map:      {ours_t * 1e3:.3f} ms/caption')
     print(f'mmdet create_positive_map:   {mmdet_t * 1e3:.3f} ms/caption')

@@ -1,4 +1,5 @@
 """The Flickr30k base dataset configs load and build their dataset and pipeline on synthetic data."""
+
 import pytest
 from mmengine.config import Config
 from mmengine.dataset import Compose
@@ -25,8 +26,10 @@ def test_flickr30k_config_builds_on_synthetic_data(split, repo_root, tmp_path):
 
 
 def test_flickr30k_val_pipeline_and_metric_score_perfect_predictions(repo_root, tmp_path):
-    """Dataset + pipeline + the configured evaluator end to end: the ground truth as predictions gives R@1 = 1."""
+    """Dataset + pipeline + the configured evaluator end to end: the ground truth as predictions gives R@1 =
+    1."""
     from mmengine.structures import InstanceData
+
     cfg = Config.fromfile(repo_root / 'configs' / '_base_' / 'datasets' / 'flickr30k_val.py')
     generate_flickr30k(tmp_path, splits={'val': 3}, seed=2)
     ds_cfg = cfg.val_dataloader.dataset.copy()
@@ -38,8 +41,11 @@ def test_flickr30k_val_pipeline_and_metric_score_perfect_predictions(repo_root, 
     for i in range(len(dataset)):
         sample = pipeline(dataset[i])['data_samples']
         gt = sample.gt_instances
-        sample.pred_instances = InstanceData(bboxes=gt.bboxes.tensor if hasattr(gt.bboxes, 'tensor') else gt.bboxes,
-                                             scores=gt.labels.new_ones(len(gt.labels)).float(), labels=gt.labels)
+        sample.pred_instances = InstanceData(
+            bboxes=gt.bboxes.tensor if hasattr(gt.bboxes, 'tensor') else gt.bboxes,
+            scores=gt.labels.new_ones(len(gt.labels)).float(),
+            labels=gt.labels,
+        )
         samples.append(sample.to_dict())
     metric.process({}, samples)
     result = metric.compute_metrics(metric.results)

@@ -1,5 +1,6 @@
-"""The open_clip wrapper on the tiny model: random init, local weights file, local-dir, clear errors; ViLD class
-embeddings through the cache."""
+"""The open_clip wrapper on the tiny model: random init, local weights file, local-dir, clear errors; ViLD
+class embeddings through the cache."""
+
 import pytest
 import torch
 

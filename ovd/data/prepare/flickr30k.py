@@ -4,6 +4,7 @@ The work is done by :mod:`ovd.data.prepare_flickr30k` (usable without the CLI); 
 preparer protocol of :mod:`ovd.data.prepare`: the inputs are the split lists plus every listed sentence and
 annotation file, the outputs ``<root>/ovd_flickr30k/flickr30k_entities_<split>.json``.
 """
+
 import argparse
 from pathlib import Path
 
@@ -13,12 +14,19 @@ from .common import SplitCounts
 
 NAME = 'flickr30k'
 VERSION = 1
-HELP = 'Flickr30k Entities: validate Sentences/Annotations/split lists and write a fast-loading index per split'
+HELP = (
+    'Flickr30k Entities: validate Sentences/Annotations/split lists and write a fast-loading index per split'
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--splits', nargs='+', default=None, choices=('train', 'val', 'test'),
-                        help='splits to prepare (default: every split whose list file exists)')
+    parser.add_argument(
+        '--splits',
+        nargs='+',
+        default=None,
+        choices=('train', 'val', 'test'),
+        help='splits to prepare (default: every split whose list file exists)',
+    )
 
 
 def inputs(args: argparse.Namespace):
@@ -34,10 +42,18 @@ def build(args: argparse.Namespace):
             for image in index['images']:
                 image_path = root / 'flickr30k-images' / image['file_name']
                 if not image_path.is_file():
-                    raise AnnotationError(image_path, f'image file not found (listed in {index["split"]}.txt)')
+                    raise AnnotationError(
+                        image_path, f'image file not found (listed in {index["split"]}.txt)'
+                    )
     rows = []
     for (path, index), (split, c) in zip(outputs.items(), counts.items()):
-        rows.append(SplitCounts(split=split, images=c['images'], boxes_kept=c['entity_boxes'],
-                                dropped={'bad boxes': c['bad_boxes_dropped']},
-                                output=str(path.relative_to(root))))
+        rows.append(
+            SplitCounts(
+                split=split,
+                images=c['images'],
+                boxes_kept=c['entity_boxes'],
+                dropped={'bad boxes': c['bad_boxes_dropped']},
+                output=str(path.relative_to(root)),
+            )
+        )
     return outputs, rows
