@@ -17,19 +17,12 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from ovd.data.vocab import OV_COCO_BASE, OV_COCO_NOVEL  # the one definition of the split
+
 from . import engine
 from .coco_ap import coco_arrays
 from .records import Detections, EvaluationInputError, GroundTruth
 
-OV_COCO_BASE: List[str] = [
-    'person', 'bicycle', 'car', 'motorcycle', 'train', 'truck', 'boat', 'bench', 'bird', 'horse', 'sheep',
-    'bear', 'zebra', 'giraffe', 'backpack', 'handbag', 'suitcase', 'frisbee', 'skis', 'kite', 'surfboard',
-    'bottle', 'fork', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'pizza',
-    'donut', 'chair', 'bed', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'microwave', 'oven', 'toaster',
-    'refrigerator', 'book', 'clock', 'vase', 'toothbrush']
-OV_COCO_NOVEL: List[str] = [
-    'airplane', 'bus', 'cat', 'dog', 'cow', 'elephant', 'umbrella', 'tie', 'snowboard', 'skateboard', 'cup',
-    'knife', 'cake', 'couch', 'keyboard', 'sink', 'scissors']
 VARIANTS = ('65', '80')
 
 
