@@ -161,6 +161,30 @@ class OpenCLIPEncoder(nn.Module):
         """
         return self.model.encode_image(images.to(self.device), normalize=normalize)
 
+    def prepare_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Resize images (e.g. region crops) to the model's input size and normalise them with its mean/std.
+
+        Crops are resized straight to ``image_size x image_size`` (bicubic), as ViLD feeds region crops to CLIP,
+        rather than resized-and-center-cropped like whole images in open_clip's preprocessing.
+
+        Args:
+            images: Tensor[B, 3, H, W], RGB, values in [0, 255].
+
+        Returns:
+            Tensor[B, 3, image_size, image_size], float32, ready for :meth:`encode_image`.
+        """
+        import open_clip
+        from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+        cfg = open_clip.get_model_preprocess_cfg(self.model)
+        mean = torch.tensor(cfg.get('mean') or OPENAI_DATASET_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(cfg.get('std') or OPENAI_DATASET_STD, dtype=torch.float32).view(1, 3, 1, 1)
+        size = self.image_size
+        x = images.float() / 255.0
+        if x.shape[-2:] != (size, size):
+            x = torch.nn.functional.interpolate(x, size=(size, size), mode='bicubic', align_corners=False)
+        return ((x.clamp(0, 1) - mean.to(x.device)) / std.to(x.device)).to(self.device)
+
     def weights_sha256(self) -> str:
         """SHA-256 over the state dict (names, dtypes, shapes, bytes), computed once."""
         if self._weights_sha256 is None:

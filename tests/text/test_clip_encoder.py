@@ -40,6 +40,18 @@ def test_random_init_encodes_text_and_images():
     assert enc.identity().startswith('open_clip:custom:random:sha256=')
 
 
+def test_prepare_images_resizes_and_normalises():
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+    enc = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG)
+    crops = torch.full((2, 3, 50, 70), 255.0)
+    x = enc.prepare_images(crops)
+    assert x.shape == (2, 3, 32, 32)
+    expected = (1 - torch.tensor(OPENAI_DATASET_MEAN)) / torch.tensor(OPENAI_DATASET_STD)
+    assert torch.allclose(x[0, :, 5, 5], expected, atol=1e-4)
+    assert enc.encode_image(x).shape == (2, TINY_CLIP_EMBED_DIM)
+
+
 def test_weights_file_and_local_dir_load_the_same_weights(weights):
     ref = build_tiny_clip(seed=1)
     from_file = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG, pretrained=str(weights))
