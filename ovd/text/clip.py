@@ -164,8 +164,8 @@ class OpenCLIPEncoder(nn.Module):
     def prepare_images(self, images: torch.Tensor) -> torch.Tensor:
         """Resize images (e.g. region crops) to the model's input size and normalise them with its mean/std.
 
-        Crops are resized straight to ``image_size x image_size`` (bicubic), as ViLD feeds region crops to CLIP,
-        rather than resized-and-center-cropped like whole images in open_clip's preprocessing.
+        Crops are resized straight to ``image_size x image_size`` (bicubic), as ViLD feeds region crops to
+        CLIP, rather than resized-and-center-cropped like whole images in open_clip's preprocessing.
 
         Args:
             images: Tensor[B, 3, H, W], RGB, values in [0, 255].
