@@ -40,6 +40,17 @@ def test_random_init_encodes_text_and_images():
     assert enc.identity().startswith('open_clip:custom:random:sha256=')
 
 
+def test_trimmed_text_encoding_equals_open_clip():
+    enc = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG)
+    prompts = ['a cat', 'This is a jpeg corrupted photo of a hair dryer.', 'x', 'There is an apple in the scene.']
+    tokens = enc.tokenize(prompts)
+    assert enc._can_trim()
+    ours = enc.encode_text(tokens)
+    ref = enc.model.encode_text(tokens)
+    assert torch.allclose(ours, ref, atol=1e-5)
+    assert torch.allclose(enc.encode_text(prompts[:1]), ref[:1], atol=1e-5)  # batch trimmed to its own length
+
+
 def test_prepare_images_resizes_and_normalises():
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
