@@ -42,7 +42,8 @@ def test_random_init_encodes_text_and_images():
 
 def test_trimmed_text_encoding_equals_open_clip():
     enc = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG)
-    prompts = ['a cat', 'This is a jpeg corrupted photo of a hair dryer.', 'x', 'There is an apple in the scene.']
+    prompts = ['a cat', 'This is a jpeg corrupted photo of a hair dryer.', 'x',
+               'There is an apple in the scene.']
     tokens = enc.tokenize(prompts)
     assert enc._can_trim()
     ours = enc.encode_text(tokens)
