@@ -13,7 +13,6 @@ are broken lexicographically here: the same corpus and size give the same tokeni
 
 import functools
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -175,4 +174,6 @@ def build_tiny_roberta_tokenizer(vocab_size: int = TINY_ROBERTA_VOCAB_SIZE):
         model_max_length=MODEL_MAX_LENGTH)
 
 
-__all__: Sequence[str] = ['build_tiny_bert_tokenizer', 'build_tiny_roberta_tokenizer', 'learn_bpe', 'tiny_corpus']
+__all__: Sequence[str] = [
+    'build_tiny_bert_tokenizer', 'build_tiny_roberta_tokenizer', 'learn_bpe', 'tiny_corpus',
+]

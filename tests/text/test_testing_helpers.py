@@ -57,18 +57,19 @@ def test_learn_bpe_merges_by_count_then_text():
 
 
 def test_tokenizers_are_identical_across_processes():
-    """The library's own trainers break ties by hash order (a different vocabulary per process); ours do not."""
+    """The library's trainers break ties by hash order (a new vocabulary per process); ours do not."""
     import subprocess
     import sys
     from pathlib import Path
 
     from ovd.testing.tokenizers import _byte_level_bpe, _wordpiece_vocab
     root = Path(__file__).resolve().parents[2]
-    # a bare process that loads only this module's file (not ovd, torch or transformers): it starts in a second
+    # a bare process loading only the module's file (not ovd, torch or transformers): it starts in a second
     code = ('import sys, importlib.util as u; s = u.spec_from_file_location("t", sys.argv[1]); '
             'm = u.module_from_spec(s); s.loader.exec_module(m); '
             'print(repr((m._wordpiece_vocab(400), m._byte_level_bpe(600))))')
     module_file = str(root / 'ovd' / 'testing' / 'tokenizers.py')
-    out = subprocess.run([sys.executable, '-c', code, module_file], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, '-c', code, module_file], capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert eval(out.stdout) == (_wordpiece_vocab(400), _byte_level_bpe(600))
