@@ -168,3 +168,17 @@ def test_missing_image_files(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(AnnotationError, match='file not found'):
         load_coco_index(tmp_path / 'nope.json')
+
+
+@pytest.mark.parametrize('name', ['coco_instances_val2014_100.json', 'lvis_v0.5_val_100.json'])
+def test_polygon_blanking_changes_nothing_else(fixtures_dir, name):
+    """The fast path (polygons blanked before parsing) reads the same boxes as a plain json.load."""
+    fast = load_coco_index(fixtures_dir / name)
+    with open(fixtures_dir / name) as f:
+        data = json.load(f)
+    slow = coco_index_from_dict(data, fixtures_dir / name)
+    for key in ('image_ids', 'ann_ids', 'ann_image_ids', 'ann_category_ids', 'ann_bboxes', 'ann_iscrowd'):
+        np.testing.assert_array_equal(getattr(fast, key), getattr(slow, key))
+    assert fast.images == data['images'] and fast.categories == data['categories']
+    full = load_coco_index(fixtures_dir / name, keep_segmentation=True)
+    assert full.ann_segmentations == [a['segmentation'] for a in data['annotations']]
