@@ -20,10 +20,10 @@ from .validation import AnnotationError, PathLike, require_keys, require_section
 
 ANNOTATION_KEYS = ('id', 'image_id', 'category_id', 'bbox')
 
-# A polygon segmentation value: a list of lists holding only numbers. Parsing these floats is most of the cost of
-# an LVIS/COCO file, so when masks are not wanted they are blanked in the text before parsing. The character
-# class cannot cross a string or an object (no quotes, colons or braces), so nothing else can match, and a value
-# it does not recognise is simply parsed as usual.
+# A polygon segmentation value: a list of lists holding only numbers. Parsing these floats is most of the cost
+# of an LVIS/COCO file, so when masks are not wanted they are blanked in the text before parsing. The
+# character class cannot cross a string or an object (no quotes, colons or braces), so nothing else can match,
+# and a value it does not recognise is simply parsed as usual.
 _POLYGONS = re.compile(r'"segmentation"\s*:\s*\[\s*\[[-+0-9.eE,\s\[\]]*\]\s*\]')
 IMAGE_KEYS = ('id', 'height', 'width')
 CATEGORY_KEYS = ('id', 'name')

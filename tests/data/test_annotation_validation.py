@@ -1,4 +1,4 @@
-"""Bad-input cases of the annotation reader and validator: each stops with file, record (index, id) and field."""
+"""Bad input to the annotation reader and validator: each stops naming file, record (index, id) and field."""
 import json
 
 import numpy as np
@@ -114,7 +114,8 @@ def test_non_integer_id(tmp_path):
 def test_category_not_in_file(tmp_path):
     data = small_coco()
     data['annotations'][2]['category_id'] = 3
-    expect(tmp_path, data, "category_id 3 is not in the file's categories", 'annotations', 2, 3, 'category_id')
+    expect(tmp_path, data, "category_id 3 is not in the file's categories", 'annotations', 2, 3,
+           'category_id')
 
 
 def test_category_not_in_vocabulary(tmp_path):

@@ -37,8 +37,9 @@ def test_coco_ov_on_synthetic(tmp_path):
         raw = json.loads((root / 'annotations' / f'instances_{split}.json').read_text())
         keep_ids = set(get_vocabulary(vocab).ids.tolist())
         expected = sum(a['category_id'] in keep_ids for a in raw['annotations'])
-        ds = OVCocoDataset(ann_file=str(root / 'annotations' / out_name), data_prefix=dict(img=str(root / split)),
-                           category_split=category_split, vocabulary=ov, pipeline=[])
+        ds = OVCocoDataset(ann_file=str(root / 'annotations' / out_name),
+                           data_prefix=dict(img=str(root / split)), category_split=category_split,
+                           vocabulary=ov, pipeline=[])
         assert len(ds) == len(raw['images'])
         assert ds.load_stats['boxes'] == expected
         _images_load(ds)
@@ -48,12 +49,12 @@ def test_lvis_on_synthetic(tmp_path):
     root = tmp_path / 'lvis'
     generate_lvis(root, splits={'train': 6, 'val': 8})
     args = ['--root', str(root), '--image-root', str(root), '--check-images']
-    assert main(['prepare', 'lvis-ov'] + args) == 0
-    assert main(['prepare', 'lvis-minival'] + args) == 0
+    assert main(['prepare', 'lvis-ov', *args]) == 0
+    assert main(['prepare', 'lvis-minival', *args]) == 0
     train_raw = json.loads((root / 'annotations' / 'lvis_v1_train.json').read_text())
     rare = set(get_vocabulary('ov_lvis:novel').ids.tolist())
-    ds = OVLVISDataset(ann_file=str(root / 'annotations' / 'lvis_v1_train_ov_base.json'), category_split='base',
-                       data_prefix=dict(img=str(root)), pipeline=[])
+    ds = OVLVISDataset(ann_file=str(root / 'annotations' / 'lvis_v1_train_ov_base.json'),
+                       category_split='base', data_prefix=dict(img=str(root)), pipeline=[])
     assert len(ds) == len(train_raw['images'])
     assert ds.load_stats['boxes'] == sum(a['category_id'] not in rare for a in train_raw['annotations'])
     _images_load(ds)

@@ -61,4 +61,4 @@ def run_preparer(module: ModuleType, args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ['PREPARERS', 'load_preparer', 'add_common_arguments', 'run_preparer']
+__all__ = ['PREPARERS', 'add_common_arguments', 'load_preparer', 'run_preparer']

@@ -53,7 +53,8 @@ def build(args: argparse.Namespace):
                    'bad box': int((~checked.good_box).sum())}
         categories = [dict(c, split=split_of[c['id']]) for c in data['categories']
                       if split_of.get(c['id']) in keep_splits]
-        out = dict(data, annotations=[a for a, k in zip(data['annotations'], keep) if k], categories=categories)
+        out = dict(data, annotations=[a for a, k in zip(data['annotations'], keep) if k],
+                   categories=categories)
         out_path = path.parent / out_name
         outputs[out_path] = out
         rows.append(SplitCounts(split, len(data['images']), int(keep.sum()), dropped, output=str(out_path)))

@@ -4,7 +4,8 @@ A preparer reads and validates every input, builds every output in memory, then 
 writes each output to a temporary file beside its target and only renames them into place once all were
 written; a crash or an error leaves earlier outputs untouched and no half files. A manifest
 (``<root>/.ovd_prepare/<preparer>.json``) records the inputs (size, mtime), the options and the outputs; a
-second run with the same inputs and options whose outputs are unchanged reports "up to date" and writes nothing.
+second run with the same inputs and options whose outputs are unchanged reports "up to date" and writes
+nothing.
 """
 import json
 import os
@@ -139,7 +140,7 @@ def print_report(title: str, rows: Sequence[SplitCounts], stream=None) -> None:
         Console(file=stream, width=160).print(table)
     except ImportError:  # rich is a dependency, but the report must never be what fails
         print(title, file=stream)
-        for row in [headers] + table_rows:
+        for row in [headers, *table_rows]:
             print('  '.join(row), file=stream)
 
 
@@ -156,8 +157,9 @@ def progress(iterable, total: Optional[int] = None, desc: str = ''):
     return tqdm(iterable, total=total, desc=desc, disable=not sys.stderr.isatty(), leave=False)
 
 
-def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'error', bad_boxes: str = 'error',
-                   image_paths: Optional[Callable[[dict], str]] = None, allowed_missing: Sequence[str] = ()):
+def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'error',
+                   bad_boxes: str = 'error', image_paths: Optional[Callable[[dict], str]] = None,
+                   allowed_missing: Sequence[str] = ()):
     """Read a COCO-format file and run every check of :func:`~ovd.data.validation.validate_coco_index`.
 
     Args:
@@ -178,8 +180,8 @@ def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'er
     if image_paths is not None:
         paths = progress((image_paths(im) for im in index.images), total=len(index.images),
                          desc=f'checking images of {path.name}')
-    checked = validate_coco_index(index, vocabulary, unknown_categories=unknown_categories, bad_boxes=bad_boxes,
-                                  image_paths=paths, allowed_missing=allowed_missing)
+    checked = validate_coco_index(index, vocabulary, unknown_categories=unknown_categories,
+                                  bad_boxes=bad_boxes, image_paths=paths, allowed_missing=allowed_missing)
     return data, index, checked
 
 

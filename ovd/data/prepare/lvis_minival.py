@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--val-ann', default='annotations/lvis_v1_val.json',
                         help='LVIS v1 val annotations, relative to --root (default: %(default)s)')
     parser.add_argument('--coco-train-ann', default=None,
-                        help='COCO train2017 instances file: exclude its image ids instead of reading coco_url')
+                        help='COCO train2017 instances file: exclude its image ids instead of reading '
+                             'coco_url')
     parser.add_argument('--image-root', default=None,
                         help='COCO image root for --check-images (default: <root>/../coco)')
 
@@ -69,8 +70,9 @@ def build(args: argparse.Namespace):
     out = dict(data, images=[im for im, k in zip(data['images'], keep_image) if k],
                annotations=[a for a, k in zip(data['annotations'], keep) if k])
     out_path = path.parent / 'lvis_v1_minival.json'
+    dropped_train = int((checked.good_box & ~keep_image[checked.image_pos]).sum())
     row = SplitCounts('minival', int(keep_image.sum()), int(keep.sum()),
-                      {'image in COCO train2017': int((checked.good_box & ~keep_image[checked.image_pos]).sum()),
+                      {'image in COCO train2017': dropped_train,
                        'bad box': int((~checked.good_box).sum())},
                       images_dropped=int(in_train.sum()), output=str(out_path))
     return {out_path: out}, [row]
