@@ -222,21 +222,6 @@ class Vocabulary:
         """The dataset ``metainfo`` entries for this vocabulary: ``vocabulary`` and mmdet's ``classes``."""
         return dict(vocabulary=self, classes=self.names)
 
-    def to_records(self) -> List[dict]:
-        """Plain dicts (JSON-ready), one per category, in label order."""
-        out = []
-        for c in self._categories:
-            record = dict(id=c.id, name=c.name, prompt_name=c.prompt_name)
-            if c.synonyms:
-                record['synonyms'] = list(c.synonyms)
-            for key in ('frequency', 'split'):
-                if getattr(c, key) is not None:
-                    record[key] = getattr(c, key)
-            if c.source_name != c.name:
-                record['source_name'] = c.source_name
-            out.append(record)
-        return out
-
 
 # -- built-ins --------------------------------------------------------------------------------------
 
