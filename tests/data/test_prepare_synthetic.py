@@ -85,3 +85,23 @@ def test_objects365_on_synthetic(tmp_path):
     assert [direct.get_data_info(i)['instances'] for i in range(len(direct))] == \
         [ds.get_data_info(i)['instances'] for i in range(len(ds))]
     assert 'Monitor/TV' in ds.metainfo['classes'] and 'Moniter/TV' not in ds.metainfo['classes']
+
+
+def test_config_pipelines_on_synthetic_images(tmp_path, repo_root):
+    """The OV-COCO config's own train and test pipelines run on prepared synthetic data."""
+    from mmengine.config import Config
+
+    from ovd.registry import DATASETS
+    init_default_scope('ovd')
+    root = tmp_path / 'coco'
+    generate_coco(root, splits={'train2017': 4, 'val2017': 3})
+    assert main(['prepare', 'coco-ov', '--root', str(root)]) == 0
+    cfg = Config.fromfile(str(repo_root / 'configs' / '_base_' / 'datasets' / 'ov_coco.py'))
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        loader.dataset.data_root = str(root) + '/'
+        ds = DATASETS.build(loader.dataset)
+        sample = ds[0]
+        inputs, data_sample = sample['inputs'], sample['data_samples']
+        assert inputs.shape[0] == 3 and max(inputs.shape[1:]) <= 1333
+        assert data_sample.text == ds.metainfo['vocabulary'].prompt_names
+        assert data_sample.gt_instances.labels.max() < len(ds.metainfo['classes'])
