@@ -96,14 +96,15 @@ class CocoStyleDetDataset(BaseDetDataset):
                              f'got {image_path_source!r}')
         self.skip_images = tuple(skip_images)
         self._text = vocab.prompt_names
-        #: What loading kept and dropped, e.g. ``{'images': 100, 'boxes': 839, 'dropped_crowd': 0, ...}``.
+        #: What loading kept and dropped: ``images``, ``boxes``, ``crowd_boxes``, ``skipped_images`` and
+        #: ``dropped_{not_in_vocabulary,other_split,bad_box,tiny_or_outside}``.
         self.load_stats: Dict[str, int] = {}
         super().__init__(*args, metainfo=metainfo, **kwargs)
 
     # -- loading ------------------------------------------------------------------------------------
     def image_relpath(self, image: dict) -> str:
         """The image's path relative to ``data_prefix['img']``."""
-        if self.image_path_source == 'coco_url' and 'coco_url' in image:
+        if 'coco_url' in image and (self.image_path_source == 'coco_url' or 'file_name' not in image):
             return image_relpath_from_coco_url(image['coco_url'])
         return image['file_name']
 
@@ -154,10 +155,12 @@ class CocoStyleDetDataset(BaseDetDataset):
         skipped: List[str] = []
         img_prefix = self.data_prefix.get('img', '') or ''
         data_list = []
+        included = np.ones(len(index.images), dtype=bool)
         for i, image in enumerate(index.images):
             rel = self.image_relpath(image)
             if rel in skip:
                 skipped.append(rel)
+                included[i] = False
                 continue
             s, e = int(starts[i]), int(starts[i + 1])
             info = {
@@ -177,8 +180,10 @@ class CocoStyleDetDataset(BaseDetDataset):
         if skipped:
             warnings.warn(f'{path}: skipped {len(skipped)} images known to be missing: {", ".join(skipped)}',
                           stacklevel=2)
-        stats.update(images=len(data_list), boxes=len(kept), skipped_images=len(skipped),
-                     crowd_boxes=int(packed['ignore'].sum()))
+        box_image = np.repeat(np.arange(len(index.images)), np.diff(starts))  # image of each packed box
+        in_data = included[box_image]
+        stats.update(images=len(data_list), boxes=int(in_data.sum()), skipped_images=len(skipped),
+                     crowd_boxes=int(packed['ignore'][in_data].sum()))
         self.load_stats = stats
         return data_list
 
