@@ -176,7 +176,8 @@ def test_objects365_v2_paths_names_and_missing_images(tmp_path):
         ds = Objects365V2Dataset(ann_file=str(tmp_path / 'o365.json'), data_prefix=dict(img='train/'),
                                  pipeline=[])
     assert len(ds) == 2
-    assert (ds.load_stats['boxes'], ds.load_stats['crowd_boxes'], ds.load_stats['skipped_images']) == (3, 1, 1)
+    stats = ds.load_stats
+    assert (stats['boxes'], stats['crowd_boxes'], stats['skipped_images']) == (3, 1, 1)
     assert [ds.get_data_info(i)['img_path'] for i in range(2)] == \
         ['train/patch0/objects365_v1_00000001.jpg', 'train/patch16/objects365_v2_00900001.jpg']
     vocab = get_vocabulary('objects365_v2')
