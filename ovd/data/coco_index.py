@@ -29,7 +29,7 @@ IMAGE_KEYS = ('id', 'height', 'width')
 CATEGORY_KEYS = ('id', 'name')
 
 
-class _AnnotationCollector:
+class AnnotationCollector:
     """Appends annotation records to typed arrays; shared by the streaming hook and the dict path."""
 
     def __init__(self, file: PathLike, keep_segmentation: bool = False) -> None:
@@ -156,7 +156,8 @@ class CocoIndex:
         return order[np.minimum(pos, max(len(order) - 1, 0))]
 
 
-def _finish(path: PathLike, data: dict, collector: _AnnotationCollector) -> CocoIndex:
+def build_index(path: PathLike, data: dict, collector: AnnotationCollector) -> CocoIndex:
+    """Check the image and category records of ``data``; assemble the index with the collected annotations."""
     require_sections(path, data, ('images', 'annotations', 'categories'))
     images = data['images']
     image_ids = np.empty(len(images), dtype=np.int64)
@@ -201,7 +202,7 @@ def load_coco_index(path: PathLike, keep_segmentation: bool = False) -> CocoInde
     """
     if not os.path.isfile(path):
         raise AnnotationError(path, 'file not found')
-    collector = _AnnotationCollector(path, keep_segmentation)
+    collector = AnnotationCollector(path, keep_segmentation)
     try:
         with open(path, 'rb') as f:
             text = f.read().decode('utf-8')
@@ -222,16 +223,16 @@ def load_coco_index(path: PathLike, keep_segmentation: bool = False) -> CocoInde
         for i, rec in enumerate(data['annotations']):
             if rec is not None:  # a record the hook did not recognise: it has neither image_id nor bbox
                 require_keys(path, 'annotations', i, rec, ANNOTATION_KEYS)
-    return _finish(path, data, collector)
+    return build_index(path, data, collector)
 
 
 def coco_index_from_dict(data: Any, path: PathLike, keep_segmentation: bool = False) -> CocoIndex:
     """Build a :class:`CocoIndex` from an already loaded annotation dict (what preparers hold)."""
     require_sections(path, data, ('images', 'annotations', 'categories'))
-    collector = _AnnotationCollector(path, keep_segmentation)
+    collector = AnnotationCollector(path, keep_segmentation)
     for rec in data['annotations']:
         collector.add(rec)
-    return _finish(path, data, collector)
+    return build_index(path, data, collector)
 
 
 def group_by_image(ann_image_pos: np.ndarray, num_images: int) -> Sequence[np.ndarray]:

@@ -173,8 +173,9 @@ def test_lvis_ov_and_minival(tmp_path, capsys):
 
     # Same split from a COCO train2017 file's image ids.
     coco_train = tmp_path / 'instances_train2017.json'
-    coco_train.write_text(json.dumps({'images': [{'id': 100}, {'id': 102}], 'annotations': [],
-                                      'categories': []}))
+    coco_train.write_text(json.dumps({
+        'images': [dict(id=i, file_name=f'{i:012d}.jpg', height=480, width=640) for i in (100, 102)],
+        'annotations': [], 'categories': []}))
     (root / 'annotations' / 'lvis_v1_minival.json').unlink()
     assert main(['prepare', 'lvis-minival', '--root', str(root), '--coco-train-ann', str(coco_train)]) == 0
     assert json.loads((root / 'annotations' / 'lvis_v1_minival.json').read_text()) == minival

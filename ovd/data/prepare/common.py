@@ -27,6 +27,9 @@ def _stat(path: Path) -> Dict[str, int]:
 
 def write_json_compact(data: Any, f) -> None:
     """JSON the way the official annotation files are written (no indentation), UTF-8; bytes/str as is."""
+    if isinstance(data, Rewrite):
+        data.source.write(f, data.replace, data.keep_annotations)
+        return
     if isinstance(data, bytes):
         f.write(data)
         return
@@ -157,6 +160,15 @@ def progress(iterable, total: Optional[int] = None, desc: str = ''):
     return tqdm(iterable, total=total, desc=desc, disable=not sys.stderr.isatty(), leave=False)
 
 
+@dataclass
+class Rewrite:
+    """An output that is its source file with some top-level values replaced and only some annotations kept;
+    written by streaming from the source text (see :mod:`ovd.data.prepare.coco_file`)."""
+    source: Any
+    replace: Dict[str, Any] = field(default_factory=dict)
+    keep_annotations: Optional[Any] = None
+
+
 def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'error',
                    bad_boxes: str = 'error', image_paths: Optional[Callable[[dict], str]] = None,
                    allowed_missing: Sequence[str] = ()):
@@ -169,22 +181,18 @@ def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'er
         allowed_missing (Sequence[str]): Full paths that may be missing (reported, not fatal).
 
     Returns:
-        tuple: ``(data, index, checked)``: the raw dict, its :class:`~ovd.data.coco_index.CocoIndex` and the
+        tuple: ``(source, index, checked)``: the :class:`~ovd.data.prepare.coco_file.CocoSource` (small
+        top-level values parsed, annotations as spans), its :class:`~ovd.data.coco_index.CocoIndex` and the
         :class:`~ovd.data.validation.CocoValidation`.
     """
-    from ..coco_index import coco_index_from_dict
-    from ..validation import load_json, validate_coco_index
-    data = load_json(path)
-    index = coco_index_from_dict(data, path)
+    from ..validation import validate_coco_index
+    from .coco_file import read_coco_source
+    source = read_coco_source(path)
+    index = source.index
     paths = None
     if image_paths is not None:
         paths = progress((image_paths(im) for im in index.images), total=len(index.images),
                          desc=f'checking images of {path.name}')
     checked = validate_coco_index(index, vocabulary, unknown_categories=unknown_categories,
                                   bad_boxes=bad_boxes, image_paths=paths, allowed_missing=allowed_missing)
-    return data, index, checked
-
-
-def with_fields(records: Sequence[dict], **fields) -> List[dict]:
-    """Copies of ``records`` with extra fields set (the originals stay untouched)."""
-    return [dict(r, **fields) for r in records]
+    return source, index, checked

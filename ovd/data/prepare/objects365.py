@@ -15,7 +15,7 @@ import numpy as np
 
 from ..image_paths import OBJECTS365_V2_MISSING_IMAGES, objects365_v2_relpath
 from ..vocab import get_vocabulary
-from .common import SplitCounts, load_validated, require_file
+from .common import Rewrite, SplitCounts, load_validated, require_file
 
 NAME = 'objects365'
 VERSION = 1
@@ -59,8 +59,8 @@ def build(args: argparse.Namespace):
         image_dir = root / split
         allowed = [str(image_dir / p) for p in OBJECTS365_V2_MISSING_IMAGES] if is_v2 else []
         image_paths = (lambda im, d=image_dir, rel=relpath: str(d / rel(im))) if args.check_images else None
-        data, index, checked = load_validated(path, vocab, bad_boxes=args.bad_boxes, image_paths=image_paths,
-                                              allowed_missing=allowed)
+        source, index, checked = load_validated(path, vocab, bad_boxes=args.bad_boxes,
+                                                image_paths=image_paths, allowed_missing=allowed)
         relpaths = [relpath(im) for im in index.images]
         known_missing = set(OBJECTS365_V2_MISSING_IMAGES) if is_v2 else set()
         keep_image = np.asarray([p not in known_missing for p in relpaths], dtype=bool)
@@ -69,16 +69,15 @@ def build(args: argparse.Namespace):
             warnings.warn(f'{path}: removed {len(names)} images missing from the Objects365 release: '
                           f'{", ".join(names)}', stacklevel=2)
         keep = checked.good_box & keep_image[checked.image_pos]
-        images = [dict(im, file_name=p) for im, p, k in zip(data['images'], relpaths, keep_image) if k]
+        images = [dict(im, file_name=p) for im, p, k in zip(index.images, relpaths, keep_image) if k]
         categories = []
-        for rec in sorted(data['categories'], key=lambda c: c['id']):
+        for rec in sorted(index.categories, key=lambda c: c['id']):
             cat = vocab[vocab.index_of_id(rec['id'])]
             fixed = dict(rec, name=cat.name)
             if cat.source_name != cat.name:
                 fixed['source_name'] = cat.source_name
             categories.append(fixed)
-        out = dict(data, images=images, annotations=[a for a, k in zip(data['annotations'], keep) if k],
-                   categories=categories)
+        out = Rewrite(source, {'images': images, 'categories': categories}, keep)
         out_path = path.parent / f'objects365_{args.version}_{split}_ovd.json'
         outputs[out_path] = out
         rows.append(SplitCounts(split, len(images), int(keep.sum()),
