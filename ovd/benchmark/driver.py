@@ -14,6 +14,7 @@ requeued job resumes from that checkpoint. After SIGTERM it records the entry as
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from .records import (SCHEMA, annotation_files, git_info, hardware_info, hash_fi
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
 from .state import EntryDir, log_tail
 
+_EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*')
 EXIT_CHECKPOINTED = 75  # same value as hooks.EXIT_CHECKPOINTED (not imported: that module needs mmengine)
 
 
@@ -79,6 +81,14 @@ def format_cfg_options(options: Mapping[str, Any]) -> List[str]:
     return out
 
 
+def last_error(log_text: str) -> str:
+    """The last exception line of a log (``KeyError: ...``), or ''."""
+    for line in reversed(log_text.splitlines()):
+        if _EXCEPTION_LINE.match(line):
+            return line.strip()
+    return ''
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -92,6 +102,7 @@ class Driver:
         path = Path(entry_dir).resolve()
         self.edir = EntryDir(str(path.parent), path.name)
         self.entry: Entry = self.edir.load_entry()
+        os.environ.update(self.entry.env)  # configs read them at parse time ({{$VAR:default}})
         self.attempt_id = attempt_id
         self.child: Optional[subprocess.Popen] = None
         self.signal: Optional[int] = None
@@ -144,6 +155,7 @@ class Driver:
 
     def _env(self) -> Dict[str, str]:
         env = dict(os.environ)
+        env.update(self.entry.env)
         repo = str(Path(__file__).resolve().parents[2])
         env['PYTHONPATH'] = repo + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
         env.setdefault('OMP_NUM_THREADS', str(self.entry.resources.cpus_per_task))
@@ -171,9 +183,9 @@ class Driver:
         return rc
 
     def _fail(self, phase: str, rc: int) -> StepFailed:
-        log = os.environ.get('OVD_LOG_FILE')
-        tail = log_tail(log, lines=12) if log else ''
-        return StepFailed(f'{phase} failed with exit status {rc}' + (f'; log tail:\n{tail}' if tail else ''))
+        tail = log_tail(os.environ.get('OVD_LOG_FILE'), lines=12)
+        return StepFailed(f'{phase} failed with exit status {rc}' + (f': {last_error(tail)}' if last_error(tail)
+                                                                    else '') + (f'\nlog tail:\n{tail}' if tail else ''))
 
     # -- steps -----------------------------------------------------------------------------------------------
     def train(self, status: Dict[str, Any]) -> str:

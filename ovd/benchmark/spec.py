@@ -98,6 +98,7 @@ class Entry:
     resources: Resources
     retries: int
     training_data: str = ''
+    env: Mapping[str, str] = field(default_factory=dict)
     leaderboard_dir: Optional[str] = None
     references: Optional[str] = None
 
@@ -121,7 +122,7 @@ class Entry:
         """Hash of everything that changes the result (not time limits, partitions or retry counts)."""
         res = self.resources
         key = dict(method=self.method, train_config=self.train_config, checkpoint=self.checkpoint,
-                   seed=self.seed, grid=self.grid, cfg_options=self.cfg_options,
+                   seed=self.seed, env=self.env, grid=self.grid, cfg_options=self.cfg_options,
                    evals=[asdict(e) for e in self.evals],
                    world=(res.nodes, res.tasks, res.gpus_per_node))
         return sha256_text(json.dumps(key, sort_keys=True, default=str))[:12]
@@ -142,7 +143,7 @@ class Sweep:
 _RESOURCE_FIELDS = {f: t for f, t in Resources.__annotations__.items()}
 _INT_RESOURCES = {'nodes', 'tasks', 'cpus_per_task', 'gpus_per_node', 'signal_grace_s'}
 _EXPERIMENT_KEYS = {'name', 'method', 'train', 'checkpoint', 'training_data', 'seeds', 'retries',
-                    'resources', 'cfg_options', 'grid', 'evaluate', 'optional'}
+                    'resources', 'cfg_options', 'env', 'grid', 'evaluate', 'optional'}
 _EVAL_KEYS = {'name', 'protocol', 'config', 'dataset', 'cfg_options', 'reference', 'metric_scale'}
 _TOP_KEYS = {'name', 'description', 'root', 'leaderboard', 'references', 'vars', 'defaults', 'experiments'}
 
@@ -214,6 +215,14 @@ def _mapping(raw: Any, where: str) -> Dict[str, Any]:
     if not isinstance(raw, dict):
         raise _fail(where, f'expected a mapping of config keys to values, got {type(raw).__name__}')
     return dict(raw)
+
+
+def _env(raw: Any, where: str) -> Dict[str, str]:
+    env = _mapping(raw, where)
+    for key, value in env.items():
+        if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', str(key)) or isinstance(value, (dict, list)):
+            raise _fail(f'{where}.{key}', f'expected NAME: value (an environment variable), got {value!r}')
+    return {str(k): str(v) for k, v in env.items()}
 
 
 def _slug(value: Any) -> str:
@@ -295,12 +304,13 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
     raw = {k: (_substitute(v, spec_vars, f'{path}: {k}') if k != 'vars' else v) for k, v in raw.items()}
 
     search = default_search_dirs(spec_path)
-    defaults = _check_keys(raw.get('defaults') or {}, {'seeds', 'retries', 'resources', 'cfg_options'},
+    defaults = _check_keys(raw.get('defaults') or {}, {'seeds', 'retries', 'resources', 'cfg_options', 'env'},
                            f'{path}: defaults')
     default_seeds = _seeds(defaults.get('seeds', [0]), f'{path}: defaults.seeds')
     default_retries = defaults.get('retries', 1)
     default_res = _resources(Resources(), defaults.get('resources'), f'{path}: defaults.resources')
     default_opts = _mapping(defaults.get('cfg_options'), f'{path}: defaults.cfg_options')
+    default_env = _env(defaults.get('env'), f'{path}: defaults.env')
     sweep_root = str(root or raw.get('root') or os.path.join('work_dirs', 'sweeps', sweep_name))
     leaderboard_dir = str(raw.get('leaderboard') or os.path.join(sweep_root, 'leaderboard'))
     references = raw.get('references')
@@ -331,6 +341,7 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
             raise _fail(f'{where}.retries', f'expected a non-negative integer, got {retries!r}')
         res = _resources(default_res, exp.get('resources'), f'{where}.resources')
         opts = {**default_opts, **_mapping(exp.get('cfg_options'), f'{where}.cfg_options')}
+        env = {**default_env, **_env(exp.get('env'), f'{where}.env')}
         grid = _mapping(exp.get('grid'), f'{where}.grid')
         for key, values in grid.items():
             if not isinstance(values, list) or not values:
@@ -368,7 +379,7 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
                         id=entry_id, sweep=sweep_name, experiment=exp_name, method=method,
                         train_config=config, checkpoint=None if checkpoint is None else str(checkpoint),
                         seed=seed, grid=point_map, cfg_options={**opts, **point_map}, evals=evals,
-                        resources=res, retries=retries, training_data=str(exp.get('training_data', '')),
+                        resources=res, retries=retries, training_data=str(exp.get('training_data', '')), env=env,
                         leaderboard_dir=leaderboard_dir, references=references))
     seen: Dict[str, Entry] = {}
     for e in entries:
