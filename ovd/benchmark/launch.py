@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from mmengine.model import MMDistributedDataParallel
-
-from ovd.registry import MODEL_WRAPPERS
+# mmengine's runner looks model wrappers up in its root registry (not in scope 'ovd'), so register there.
+from mmengine.registry import MODEL_WRAPPERS
 
 
 def tool_path(name: str) -> Path:

@@ -1,4 +1,4 @@
-"""Evaluation protocols the runner knows, their leaderboard table (family) and columns, and the mapping from
+"""Evaluation protocols the runner knows (the names of ``ovd.evaluation``), their leaderboard table (family) and columns, and the mapping from
 the metric names evaluators log (mmdet's ``coco/bbox_mAP_50``, ``lvis/bbox_APr``, ours) to those columns.
 
 Column values are percentages, the way papers print them; mmengine metrics log fractions, so a fraction is
@@ -42,10 +42,10 @@ class Protocol:
 PROTOCOLS: Dict[str, Protocol] = {p.name: p for p in (
     Protocol('lvis', 'lvis', 'std'),
     Protocol('lvis-fixed', 'lvis', 'fixed'),
-    Protocol('ov-coco', 'ov-coco', '65 (48 base + 17 novel)'),
-    Protocol('ov-coco-80', 'ov-coco', '80 (48 base + 17 novel + 15 other)'),
-    Protocol('flickr30k', 'flickr30k', 'any-box'),
-    Protocol('flickr30k-merged', 'flickr30k', 'merged-box'),
+    Protocol('ov-coco-65', 'ov-coco', '65 classes (48 base + 17 novel)'),
+    Protocol('ov-coco-80', 'ov-coco', '80 classes'),
+    Protocol('flickr30k-any-box', 'flickr30k', 'any-box'),
+    Protocol('flickr30k-merged-box', 'flickr30k', 'merged-box'),
     Protocol('coco', 'coco', 'COCO'),
     Protocol('objects365', 'coco', 'Objects365'),
 )}
@@ -64,7 +64,10 @@ def column_for(key: str) -> str:
     Returns:
         e.g. ``AP50``, ``mask_APr``, ``AP50_novel``, ``R@5``; '' if unknown.
     """
-    name = key.rsplit('/', 1)[-1]
+    parts = key.split('/')
+    if len(parts) > 2:  # a breakdown (e.g. flickr30k-any-box/people/R@1), not the headline number
+        return ''
+    name = parts[-1]
     prefix = ''
     low = name.lower()
     if low.startswith(('segm_', 'mask_')):
@@ -95,7 +98,7 @@ def normalize_metrics(raw: Mapping[str, float], protocol: str, scale: str = 'fra
 
     Returns:
         column -> value in percent, rounded to 0.01; the first logged key (in sorted order) wins when two
-        map to the same column.
+        map to the same column; negative values (mmdet's "not computable") are left out.
     """
     family = FAMILIES[PROTOCOLS[protocol].family]
     factor = 100.0 if scale == 'fraction' else 1.0
@@ -105,7 +108,33 @@ def normalize_metrics(raw: Mapping[str, float], protocol: str, scale: str = 'fra
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         col = column_for(key)
-        if col and col in family.columns and col not in out:
-            # mmdet logs -1 for an AP that could not be computed (no ground truth in that group).
-            out[col] = round(float(value) * factor, 2) if value >= 0 else float('nan')
+        # mmdet logs -1 for an AP it could not compute (no ground truth in that group): left out.
+        if col and col in family.columns and col not in out and value >= 0:
+            out[col] = round(float(value) * factor, 2)
     return out
+
+
+# test_evaluator type -> protocol, for ``protocol: auto`` in sweep specs; ovd's metrics carry a ``protocol``.
+_EVALUATOR_PROTOCOLS = {'CocoMetric': 'coco', 'LVISMetric': 'lvis', 'LVISFixedAPMetric': 'lvis-fixed',
+                        'Flickr30kMetric': 'flickr30k-any-box'}
+
+
+def protocol_of_evaluator(evaluator: object) -> str:
+    """The protocol a config's ``test_evaluator`` implements, or '' when it cannot tell.
+
+    Args:
+        evaluator: the config's ``test_evaluator`` (a dict, or a list of dicts: the first one decides).
+    """
+    if isinstance(evaluator, (list, tuple)):
+        evaluator = evaluator[0] if evaluator else {}
+    if not hasattr(evaluator, 'get'):
+        return ''
+    kind = str(evaluator.get('type', '')).split('.')[-1]
+    if kind == 'OVDetectionMetric':
+        proto = str(evaluator.get('protocol', 'coco'))
+    elif kind == 'Flickr30kRecallMetric':
+        proto = str(evaluator.get('protocol', 'any-box'))
+        proto = proto if proto.startswith('flickr30k-') else f'flickr30k-{proto}'
+    else:
+        proto = _EVALUATOR_PROTOCOLS.get(kind, '')
+    return proto if proto in PROTOCOLS else ''

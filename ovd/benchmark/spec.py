@@ -36,7 +36,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import yaml
 
 from .atomic import sha256_text
-from .protocols import PROTOCOLS
+from .protocols import PROTOCOLS, protocol_of_evaluator
 
 _VAR = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 _SLUG = re.compile(r'[^A-Za-z0-9_.=+-]+')
@@ -398,9 +398,11 @@ def _evals(raw_list: List[Any], train_config: Optional[str], search: Sequence[Pa
         w = f'{where}[{j}]'
         raw = _check_keys(raw, _EVAL_KEYS, w)
         protocol = raw.get('protocol')
-        if protocol not in PROTOCOLS:
-            raise _fail(f'{w}.protocol', f'unknown protocol {protocol!r}; known: {sorted(PROTOCOLS)}')
         config = raw.get('config', train_config)
+        if protocol == 'auto' and config is not None:
+            protocol = _detect_protocol(config, search, f'{w}.protocol')
+        if protocol not in PROTOCOLS:
+            raise _fail(f'{w}.protocol', f'unknown protocol {protocol!r}; known: {sorted(PROTOCOLS)} or auto')
         if config is None:
             raise _fail(f'{w}.config', 'an evaluation of a given checkpoint needs a config')
         if resolve_path(str(config), search) is None:
@@ -416,3 +418,20 @@ def _evals(raw_list: List[Any], train_config: Optional[str], search: Sequence[Pa
     if len(set(names)) != len(names):
         raise _fail(where, f'evaluation names must be unique, got {names} (set `name:`)')
     return tuple(evals)
+
+
+def _detect_protocol(config: str, search: Sequence[Path], where: str) -> str:
+    """``protocol: auto``: read the protocol off the config's ``test_evaluator``."""
+    path = resolve_path(config, search)
+    if path is None:
+        raise _fail(where, f'config file not found: {config}')
+    from mmengine.config import Config
+    try:
+        cfg = Config.fromfile(str(path), import_custom_modules=False)
+    except Exception as err:  # noqa: BLE001  (any parse error: report it against the spec field)
+        raise _fail(where, f'cannot read {config} to detect its protocol: {err}') from None
+    protocol = protocol_of_evaluator(cfg.get('test_evaluator'))
+    if not protocol:
+        raise _fail(where, f'cannot tell the protocol of {config} (test_evaluator '
+                           f'{cfg.get("test_evaluator")!r}); name it')
+    return protocol
