@@ -10,13 +10,13 @@
 # apt-get / install failed; the reason is printed), 1 = started but the node never became idle.
 #
 # Variables:
-#   OVD_SLURM_CPUS        CPUs the node offers (default: 4; may exceed the real cores: the tests run tiny
+#   OVD_SLURM_CPUS        CPUs the node offers (default: 6; may exceed the real cores: the tests run six tiny
 #                         CPU jobs side by side, and SlurmdParameters=config_overrides accepts it)
 #   OVD_SLURM_PARTITION   partition name (default: debug)
 #   OVD_SLURM_KILLWAIT    seconds between SIGTERM and SIGKILL when a job is cancelled (default: 30)
 set -euo pipefail
 
-cpus="${OVD_SLURM_CPUS:-4}"
+cpus="${OVD_SLURM_CPUS:-6}"
 partition="${OVD_SLURM_PARTITION:-debug}"
 killwait="${OVD_SLURM_KILLWAIT:-30}"
 conf_dir=/etc/slurm
