@@ -11,12 +11,14 @@ from typing import Any, Union
 PathLike = Union[str, os.PathLike]
 
 
-def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: PathLike, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder + fsync + ``os.replace``).
 
     Args:
         path: destination file; its folder is created if missing.
         data: the complete new content.
+        durable: fsync before the rename (survives a power cut, not only a killed process); bookkeeping files
+            that are rewritten often skip it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,7 +27,8 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -35,14 +38,14 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: PathLike, text: str) -> None:
+def atomic_write_text(path: PathLike, text: str, durable: bool = True) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode('utf-8'))
+    atomic_write_bytes(path, text.encode('utf-8'), durable)
 
 
-def atomic_write_json(path: PathLike, obj: Any) -> None:
+def atomic_write_json(path: PathLike, obj: Any, durable: bool = True) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n')
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n', durable)
 
 
 def read_json(path: PathLike) -> Any:

@@ -14,6 +14,7 @@ import platform
 import re
 import socket
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
@@ -61,24 +62,49 @@ def validate_record(record: Any, path: str) -> Dict[str, Any]:
     return record
 
 
-def find_record_files(dirs: Iterable[str]) -> List[str]:
-    """All ``records/*.json`` files under the given folders (a folder that is itself a ``records`` folder, or
-    a single file, is taken as is)."""
+_SKIP_DIRS = {'work_dir', 'logs', 'leaderboard'}
+
+
+def find_record_files(dirs: Iterable[str], max_depth: int = 4) -> List[str]:
+    """All ``records/*.json`` files under the given folders (a ``records`` folder, or a single file, is taken as
+    is). The search does not enter work dirs, logs or hidden folders, and stops ``max_depth`` levels down (a
+    sweep root is ``<root>/<entry>/records``; a folder of sweeps one level more)."""
     out: List[str] = []
+
+    def scan(path: str, depth: int) -> None:
+        try:
+            entries = list(os.scandir(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if os.path.basename(path) == 'records':
+            out.extend(e.path for e in entries if e.name.endswith('.json') and not e.name.startswith('.')
+                       and e.is_file())
+            return
+        if depth >= max_depth:
+            return
+        for e in entries:
+            if e.name.startswith('.') or e.name in _SKIP_DIRS or not e.is_dir(follow_symlinks=False):
+                continue
+            scan(e.path, depth + 1)
+
     for d in dirs:
         if os.path.isfile(d):
             out.append(d)
-            continue
-        for dirpath, dirnames, filenames in os.walk(d):
-            dirnames[:] = [n for n in dirnames if not n.startswith('.') and n != 'work_dir']
-            if os.path.basename(dirpath) == 'records':
-                out.extend(os.path.join(dirpath, f) for f in filenames if f.endswith('.json')
-                           and not f.startswith('.'))
+        else:
+            scan(d, 0)
     return sorted(out)
 
 
+def _read_bytes(path: str) -> Tuple[str, Optional[bytes], Optional[OSError]]:
+    try:
+        with open(path, 'rb') as f:
+            return path, f.read(), None
+    except OSError as err:
+        return path, None, err
+
+
 def load_records(files: Iterable[str], strict: bool = True) -> Tuple[List[Dict[str, Any]], List[str]]:
-    """Load and validate run records.
+    """Load and validate run records (files are read by a few threads: opening many small files is I/O-bound).
 
     Args:
         files: record paths.
@@ -88,21 +114,23 @@ def load_records(files: Iterable[str], strict: bool = True) -> Tuple[List[Dict[s
         (records, problems): each record gets ``_path``; ``problems`` lists skipped files with the reason.
     """
     records, problems = [], []
-    for path in files:
-        try:
-            with open(path, encoding='utf-8') as f:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for path, data, error in pool.map(_read_bytes, list(files)):
+            try:
+                if error is not None:
+                    raise RecordError(f'{path}: cannot read ({error})')
                 try:
-                    rec = json.load(f)
+                    rec = json.loads(data)
                 except json.JSONDecodeError as err:
                     raise RecordError(f'{path}: not valid JSON ({err.msg} at line {err.lineno})') from None
-            validate_record(rec, path)
-        except (RecordError, OSError) as err:
-            if strict:
-                raise
-            problems.append(str(err))
-            continue
-        rec['_path'] = path
-        records.append(rec)
+                validate_record(rec, path)
+            except RecordError as err:
+                if strict:
+                    raise
+                problems.append(str(err))
+                continue
+            rec['_path'] = path
+            records.append(rec)
     return records, problems
 
 

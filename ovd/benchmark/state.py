@@ -73,7 +73,7 @@ class EntryDir:
             return None
 
     def write_entry(self, entry: Entry) -> None:
-        atomic_write_json(self.entry_file, entry.to_dict())
+        atomic_write_json(self.entry_file, entry.to_dict(), durable=False)
 
     def load_entry(self) -> Entry:
         data = self.read(self.entry_file)

@@ -39,7 +39,7 @@ def python_path() -> str:
 
 def write_submission(sub: Submission, **fields) -> None:
     atomic_write_json(sub.edir.submission_file, dict(attempt_id=sub.attempt_id, entry_id=sub.entry.id,
-                                                     submitted_at=time.time(), **fields))
+                                                     submitted_at=time.time(), **fields), durable=False)
 
 
 class Executor:

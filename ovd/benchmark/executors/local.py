@@ -27,17 +27,20 @@ class LocalExecutor(Executor):
         workers: how many jobs run at once.
         command: builds a job's command line from its entry folder (default: the sweep driver).
         progress: show a progress bar.
+        job_fn: run each job as this in-process call ``job_fn(entry_dir, env) -> exit status`` instead of a
+            process (for measuring the runner's own overhead with instant fake jobs).
     """
     name = 'local'
     blocking = True
 
     def __init__(self, workers: int = 1, command: Optional[Callable[[Path], List[str]]] = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, job_fn: Optional[Callable[[Path, Dict[str, str]], int]] = None) -> None:
         if workers < 1:
             raise ValueError(f'workers must be >= 1, got {workers}')
         self.workers = workers
         self.command = command or driver_command
         self.progress = progress
+        self.job_fn = job_fn
         self._procs: Dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self.exit_codes: Dict[str, int] = {}
@@ -47,6 +50,10 @@ class LocalExecutor(Executor):
         edir.logs_dir.mkdir(parents=True, exist_ok=True)
         log = edir.logs_dir / f'local-{sub.attempt_id}.log'
         env = dict(os.environ, OVD_ATTEMPT_ID=sub.attempt_id, OVD_LOG_FILE=str(log), PYTHONPATH=python_path())
+        if self.job_fn is not None:
+            write_submission(sub, executor='local', job_id=f'{socket.gethostname()}:inline',
+                             host=socket.gethostname(), pid=None, log=str(log))
+            return self.job_fn(edir.path, env)
         with open(log, 'ab') as out:
             proc = subprocess.Popen(self.command(edir.path), stdout=out, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL)
