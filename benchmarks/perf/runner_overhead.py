@@ -26,15 +26,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from ovd.benchmark.executors import LocalExecutor, SlurmExecutor  # noqa: E402
-from ovd.benchmark.executors.base import Submission  # noqa: E402
-from ovd.benchmark.leaderboard import build_leaderboard  # noqa: E402
-from ovd.benchmark.records import SCHEMA  # noqa: E402
-from ovd.benchmark.spec import load_spec  # noqa: E402
-from ovd.benchmark.sweep import collect_status, run_sweep  # noqa: E402
+from ovd.benchmark.executors import LocalExecutor, SlurmExecutor
+from ovd.benchmark.executors.base import Submission
+from ovd.benchmark.leaderboard import build_leaderboard
+from ovd.benchmark.records import SCHEMA
+from ovd.benchmark.spec import load_spec
+from ovd.benchmark.sweep import collect_status, run_sweep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runner_fake_job import fake_job  # noqa: E402
+from runner_fake_job import fake_job
+
 
 def sweep_overhead(n_entries: int, tmp: Path) -> None:
     seeds = 20
@@ -51,7 +52,7 @@ def sweep_overhead(n_entries: int, tmp: Path) -> None:
             evaluate: [{{protocol: coco}}]
     '''))
     job = Path(__file__).resolve().parent / 'runner_fake_job.py'
-    command = lambda d: [sys.executable, '-S', str(job), str(d)]  # noqa: E731
+    command = lambda d: [sys.executable, '-S', str(job), str(d)]
 
     t0 = time.perf_counter()
     sweep = load_spec(str(spec), root=str(tmp / 'root'))

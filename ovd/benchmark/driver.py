@@ -26,8 +26,16 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from .atomic import atomic_write_json, sha256_file, sha256_text
 from .protocols import PROTOCOLS, normalize_metrics
-from .records import (SCHEMA, annotation_files, git_info, hardware_info, hash_files, package_versions,
-                      read_test_metrics, write_record)
+from .records import (
+    SCHEMA,
+    annotation_files,
+    git_info,
+    hardware_info,
+    hash_files,
+    package_versions,
+    read_test_metrics,
+    write_record,
+)
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
 from .state import EntryDir, log_tail
 
@@ -294,7 +302,7 @@ class Driver:
                 self.evaluate(ev, checkpoint, status)
         except Interrupted as why:
             return self._interrupted(str(why))
-        except Exception as err:  # noqa: BLE001  (any failure ends in status.json, with the reason)
+        except Exception as err:  # any failure ends in status.json, with the reason
             if self.signal is not None:
                 return self._interrupted(f'{err} (after {signal.Signals(self.signal).name})')
             message = str(err) if isinstance(err, StepFailed) else ''.join(
@@ -331,7 +339,7 @@ class Driver:
         try:
             from .leaderboard import build_leaderboard
             build_leaderboard([str(self.edir.path.parent)], out, references=self.entry.references)
-        except Exception as err:  # noqa: BLE001  (the run record is written; the table can be rebuilt)
+        except Exception as err:  # the run record is written; the table can be rebuilt
             print(f'[ovd driver] leaderboard update failed (records are safe; rerun `ovd leaderboard build`): '
                   f'{err}', flush=True)
 

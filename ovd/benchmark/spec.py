@@ -428,7 +428,7 @@ def _detect_protocol(config: str, search: Sequence[Path], where: str) -> str:
     from mmengine.config import Config
     try:
         cfg = Config.fromfile(str(path), import_custom_modules=False)
-    except Exception as err:  # noqa: BLE001  (any parse error: report it against the spec field)
+    except Exception as err:
         raise _fail(where, f'cannot read {config} to detect its protocol: {err}') from None
     protocol = protocol_of_evaluator(cfg.get('test_evaluator'))
     if not protocol:

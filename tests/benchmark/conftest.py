@@ -5,7 +5,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from runner_helpers import REPO, make_synthetic_coco
 
 START_SCRIPT = REPO / 'scripts' / 'slurm' / 'start_single_node.sh'

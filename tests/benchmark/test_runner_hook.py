@@ -6,7 +6,6 @@ import sys
 import textwrap
 
 import pytest
-
 from runner_helpers import REPO
 
 pytestmark = pytest.mark.slow

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
+from runner_helpers import REPO, write_spec
 
 from ovd.benchmark.leaderboard import read_table_csv
-from runner_helpers import REPO, write_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -35,13 +35,13 @@ experiments:
   - {name: single, method: smoke, train: @SMOKE@, evaluate: [{protocol: coco}]}
   - {name: dist, method: smoke, train: @SMOKE@, resources: {tasks: 2}, evaluate: [{protocol: coco}]}
 """
-# Long enough (16 iterations, no periodic checkpoint) to be stopped mid-training.
+# Long enough (12 iterations, no periodic checkpoint) to be stopped mid-training.
 RESUME = """
 name: resume
 root: @ROOT@/resume
 defaults:
   env: {OVD_DATA_ROOT: @DATA_ROOT@}
-  cfg_options: {train_cfg.max_epochs: 8, train_cfg.val_interval: 100, default_hooks.checkpoint.interval: 100}
+  cfg_options: {train_cfg.max_epochs: 6, train_cfg.val_interval: 100, default_hooks.checkpoint.interval: 100}
   resources: {time: '00:15:00'}
 experiments:
   - {name: cancelled, method: smoke, train: @SMOKE@, evaluate: [{protocol: coco}]}
@@ -120,11 +120,19 @@ def scenario(slurm_cluster, synthetic_data_root, tmp_path_factory):
     _wait(lambda: _json(resume_root / 'cancelled-s0' / 'status.json').get('state') == 'interrupted', 120,
           'the cancelled job to record itself as interrupted')
 
-    # Re-running the sweep resubmits the cancelled entry (resume) and leaves the requeued one alone.
-    rerun = ovd('sweep', 'run', specs['resume'], '--executor', 'slurm', '--partition', slurm_cluster, '--wait',
-                '--poll', '2', '--timeout', '420')
-    waits = {n: ovd('sweep', 'run', specs[n], '--executor', 'slurm', '--wait', '--poll', '2', '--timeout', '300')
-             for n in ('pair', 'bad')}
+    # Re-running the sweep resubmits the cancelled entry (resume) and leaves the requeued one alone; the other
+    # sweeps are re-run at the same time (their entries are running or done: nothing is submitted twice).
+    calls = {'resume': ['sweep', 'run', specs['resume'], '--partition', slurm_cluster, '--timeout', '480'],
+             'pair': ['sweep', 'run', specs['pair'], '--timeout', '480'],
+             'bad': ['sweep', 'run', specs['bad'], '--timeout', '480']}
+    procs = {n: subprocess.Popen([sys.executable, '-m', 'ovd.cli', *args, '--executor', 'slurm', '--wait',
+                                  '--poll', '2'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=env, cwd=str(REPO)) for n, args in calls.items()}
+    waits = {}
+    for n, p in procs.items():
+        out, err = p.communicate(timeout=600)
+        waits[n] = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    rerun = waits.pop('resume')
     status_bad = ovd('sweep', 'status', specs['bad'], '--executor', 'slurm')
     return dict(root=root, specs=specs, first_runs=first_runs, rerun=rerun, waits=waits, status_bad=status_bad,
                 cancelled_job=cancelled_job, preempted_job=preempted_job, seconds=time.time() - start)

@@ -1,8 +1,8 @@
 """Sweep spec loading and expansion: grid x seeds, globs, variables, and errors that name file and field."""
 import pytest
+from runner_helpers import SMOKE_CONFIG, write_spec
 
 from ovd.benchmark.spec import SpecError, load_spec
-from runner_helpers import SMOKE_CONFIG, write_spec
 
 SPEC = """
 name: grid

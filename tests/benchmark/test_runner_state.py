@@ -5,11 +5,12 @@ import json
 import sys
 import textwrap
 
+from runner_helpers import write_spec
+
 from ovd.benchmark.executors import LocalExecutor
 from ovd.benchmark.spec import load_spec
 from ovd.benchmark.state import EntryDir, State, resolve_state
 from ovd.benchmark.sweep import collect_status, run_sweep
-from runner_helpers import write_spec
 
 # Stand-in for the driver: entries named "bad*" fail, entries with a file "interrupt-once" stop once like a
 # signalled job, everything else writes its record. It writes status.json exactly as the driver does.
