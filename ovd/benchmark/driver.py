@@ -192,8 +192,9 @@ class Driver:
 
     def _fail(self, phase: str, rc: int) -> StepFailed:
         tail = log_tail(os.environ.get('OVD_LOG_FILE'), lines=12)
-        return StepFailed(f'{phase} failed with exit status {rc}' + (f': {last_error(tail)}' if last_error(tail)
-                                                                    else '') + (f'\nlog tail:\n{tail}' if tail else ''))
+        error = last_error(tail)
+        return StepFailed(f'{phase} failed with exit status {rc}' + (f': {error}' if error else '')
+                          + (f'\nlog tail:\n{tail}' if tail else ''))
 
     # -- steps -----------------------------------------------------------------------------------------------
     def train(self, status: Dict[str, Any]) -> str:
@@ -295,7 +296,10 @@ class Driver:
         status.setdefault('first_started_at', status['started_at'])
         self.edir.update_status(**status)
         try:
-            checkpoint = self.train(status) if self.entry.train_config else self._resolve(self.entry.checkpoint)
+            if self.entry.train_config:
+                checkpoint = self.train(status)
+            else:
+                checkpoint = self._resolve(self.entry.checkpoint)
             for ev in self.entry.evals:
                 if self.edir.record_file(ev.name).is_file():
                     continue
@@ -327,7 +331,8 @@ class Driver:
             if os.environ.get('SLURM_ARRAY_JOB_ID'):
                 job = f'{os.environ["SLURM_ARRAY_JOB_ID"]}_{os.environ["SLURM_ARRAY_TASK_ID"]}'
             out = subprocess.run(['scontrol', 'requeue', job], capture_output=True, text=True)
-            print(f'[ovd driver] scontrol requeue {job}: status {out.returncode} {out.stderr.strip()}', flush=True)
+            print(f'[ovd driver] scontrol requeue {job}: status {out.returncode} {out.stderr.strip()}',
+                  flush=True)
             if out.returncode == 0:
                 time.sleep(30)  # SLURM ends this instance of the job now; do not report an exit status first
         return EXIT_CHECKPOINTED

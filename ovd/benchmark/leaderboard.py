@@ -69,7 +69,8 @@ def _match_reference(rec: Dict[str, Any], refs: Dict[str, Reference]) -> Optiona
         return refs.get(rec['reference'])
     config = (rec.get('eval_config') or {}).get('path')
     for ref in refs.values():
-        if ref.config and ref.config == config and ref.protocol == rec['protocol'] and ref.method == rec['method']:
+        same = ref.protocol == rec['protocol'] and ref.method == rec['method']
+        if ref.config and ref.config == config and same:
             return ref
     return None
 
@@ -81,7 +82,8 @@ def our_row(rec: Dict[str, Any], refs: Dict[str, Reference]) -> Dict[str, Any]:
     ref = _match_reference(rec, refs)
     row: Dict[str, Any] = {
         'source': 'ours', 'method': rec['method'], 'variant': rec.get('experiment', ''),
-        'protocol': proto.variant, 'dataset': rec.get('dataset', ''), 'training_data': rec.get('training_data', ''),
+        'protocol': proto.variant, 'dataset': rec.get('dataset', ''),
+        'training_data': rec.get('training_data', ''),
         'seed': rec['seed'], 'config': (rec.get('config') or {}).get('path', ''),
         'eval_config': (rec.get('eval_config') or {}).get('path', ''),
         'checkpoint_sha256': ((rec.get('checkpoint') or {}).get('sha256') or '')[:12],
@@ -116,7 +118,8 @@ def _num(value: Any) -> bool:
 def _iso(ts: Any) -> str:
     import datetime
     try:
-        return datetime.datetime.fromtimestamp(float(ts), datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        when = datetime.datetime.fromtimestamp(float(ts), datetime.timezone.utc)
+        return when.strftime('%Y-%m-%dT%H:%M:%SZ')
     except (TypeError, ValueError, OverflowError):
         return ''
 

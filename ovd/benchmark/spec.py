@@ -182,8 +182,8 @@ def _resources(base: Resources, raw: Any, where: str) -> Resources:
     values = {}
     for key, val in raw.items():
         if key in _INT_RESOURCES:
-            if not isinstance(val, int) or isinstance(val, bool) or val < (1 if key in ('nodes', 'tasks',
-                                                                                        'cpus_per_task') else 0):
+            least = 1 if key in ('nodes', 'tasks', 'cpus_per_task') else 0
+            if not isinstance(val, int) or isinstance(val, bool) or val < least:
                 raise _fail(f'{where}.{key}', f'expected a positive integer, got {val!r}')
         elif key == 'sbatch_args':
             if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
@@ -379,7 +379,8 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
                         id=entry_id, sweep=sweep_name, experiment=exp_name, method=method,
                         train_config=config, checkpoint=None if checkpoint is None else str(checkpoint),
                         seed=seed, grid=point_map, cfg_options={**opts, **point_map}, evals=evals,
-                        resources=res, retries=retries, training_data=str(exp.get('training_data', '')), env=env,
+                        resources=res, retries=retries, env=env,
+                        training_data=str(exp.get('training_data', '')),
                         leaderboard_dir=leaderboard_dir, references=references))
     seen: Dict[str, Entry] = {}
     for e in entries:
@@ -428,7 +429,7 @@ def _detect_protocol(config: str, search: Sequence[Path], where: str) -> str:
     from mmengine.config import Config
     try:
         cfg = Config.fromfile(str(path), import_custom_modules=False)
-    except Exception as err:
+    except Exception as err:  # any parse error: reported against the spec field
         raise _fail(where, f'cannot read {config} to detect its protocol: {err}') from None
     protocol = protocol_of_evaluator(cfg.get('test_evaluator'))
     if not protocol:

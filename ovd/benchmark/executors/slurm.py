@@ -82,12 +82,13 @@ class SlurmExecutor(Executor):
         """The batch script for a group of entries (a job array when there is more than one)."""
         name = f'{self.job_name}-{subs[0].entry.sweep}'
         opts = self.sbatch_options(res, name)
-        opts.append(f'--output={script_dir / "slurm-%A_%a.out" if len(subs) > 1 else script_dir / "slurm-%j.out"}')
+        out_name = 'slurm-%A_%a.out' if len(subs) > 1 else 'slurm-%j.out'
+        opts.append(f'--output={script_dir / out_name}')
         if len(subs) > 1:
             opts.append(f'--array=0-{len(subs) - 1}')
         dirs = ' '.join(shlex.quote(str(s.edir.path.resolve())) for s in subs)
         attempts = ' '.join(s.attempt_id for s in subs)
-        lines = ['#!/bin/bash', f'# ovd sweep {subs[0].entry.sweep}: {len(subs)} entr{"y" if len(subs) == 1 else "ies"}']
+        lines = ['#!/bin/bash', f'# ovd sweep {subs[0].entry.sweep}: {len(subs)} entry(ies)']
         lines += [f'#SBATCH {o}' for o in opts]
         lines += [
             'set -eu',
@@ -100,7 +101,8 @@ class SlurmExecutor(Executor):
             'mkdir -p "$dir/logs"',
             'export OVD_LOG_FILE="$dir/logs/slurm-$jid.log" OVD_ATTEMPT_ID=${attempts[$i]}',
             f'export PYTHONPATH={shlex.quote(python_path())}',
-            'echo "[ovd job] $jid on $(hostname) restart ${SLURM_RESTART_COUNT:-0} at $(date -Is)" >>"$OVD_LOG_FILE"',
+            'echo "[ovd job] $jid on $(hostname) restart ${SLURM_RESTART_COUNT:-0} at $(date -Is)" \\',
+            '    >>"$OVD_LOG_FILE"',
             # exec: the driver becomes the batch step's main process and receives --signal=B:USR1.
             f'exec {shlex.quote(sys.executable)} -m ovd.benchmark.driver "$dir" >>"$OVD_LOG_FILE" 2>&1',
         ]
