@@ -227,7 +227,9 @@ def print_terminal(tables: Dict[str, Table], console: Any = None) -> None:
         if not table.rows:
             continue
         shown = True
-        cols = [c for c in visible_columns(table) if c not in ('citation', 'eval_config')]
+        # The terminal gets the numbers; provenance columns are in the CSV, Markdown and HTML.
+        cols = [c for c in visible_columns(table) if c not in ('citation', 'eval_config', 'training_data',
+                                                                  'dataset', 'checkpoint_sha256', 'reference')]
         rt = RichTable(title=table.family.title, show_lines=False)
         for c in cols:
             rt.add_column(_header(c), justify='right' if c in table.family.columns or c.startswith('delta_')
