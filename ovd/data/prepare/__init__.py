@@ -22,6 +22,7 @@ PREPARERS: Dict[str, str] = {
     'lvis-ov': 'ovd.data.prepare.lvis_ov',
     'lvis-minival': 'ovd.data.prepare.lvis_minival',
     'objects365': 'ovd.data.prepare.objects365',
+    'flickr30k': 'ovd.data.prepare.flickr30k',
 }
 
 _NOT_OPTIONS = ('func', 'command', 'preparer', 'force')
