@@ -89,12 +89,7 @@ def _test(argv: List[str]) -> None:
 def main(argv: List[str]) -> None:
     if not argv or argv[0] not in ('train', 'test'):
         raise SystemExit('usage: python -m ovd.benchmark.launch {train,test} CONFIG ...')
-    # ovd's child registries only search their parents' already-imported modules: import mmdet's (what
-    # mmdet's own tools do) so e.g. DetLocalVisualizer resolves from scope 'ovd'.
-    from mmdet.utils import register_all_modules
-
     import ovd  # noqa: F401  (registers every module, as the tools do)
-    register_all_modules(init_default_scope=False)
     from ovd.benchmark import hooks  # noqa: F401  (registers PreemptionCheckpointHook)
     if os.environ.get('OVD_CPU_DISTRIBUTED', '1') == '1':
         allow_cpu_distributed()

@@ -68,31 +68,48 @@ _SKIP_DIRS = {'work_dir', 'logs', 'leaderboard'}
 def find_record_files(dirs: Iterable[str], max_depth: int = 4) -> List[str]:
     """All ``records/*.json`` files under the given folders (a ``records`` folder, or a single file, is taken as
     is). The search does not enter work dirs, logs or hidden folders, and stops ``max_depth`` levels down (a
-    sweep root is ``<root>/<entry>/records``; a folder of sweeps one level more)."""
+    sweep root is ``<root>/<entry>/records``; a folder of sweeps one level more). Subfolders are searched by a
+    few threads: listing thousands of small folders is I/O-bound."""
     out: List[str] = []
-
-    def scan(path: str, depth: int) -> None:
-        try:
-            entries = list(os.scandir(path))
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        if os.path.basename(path) == 'records':
-            out.extend(e.path for e in entries if e.name.endswith('.json') and not e.name.startswith('.')
-                       and e.is_file())
-            return
-        if depth >= max_depth:
-            return
-        for e in entries:
-            if e.name.startswith('.') or e.name in _SKIP_DIRS or not e.is_dir(follow_symlinks=False):
-                continue
-            scan(e.path, depth + 1)
-
     for d in dirs:
         if os.path.isfile(d):
             out.append(d)
-        else:
-            scan(d, 0)
+            continue
+        if os.path.basename(d) == 'records':
+            _scan_into(d, 0, max_depth, out)
+            continue
+        try:
+            children = [e.path for e in os.scandir(d) if e.is_dir(follow_symlinks=False)
+                        and not e.name.startswith('.') and e.name not in _SKIP_DIRS]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+
+        def scan_child(path: str) -> List[str]:
+            found: List[str] = []
+            _scan_into(path, 1, max_depth, found)
+            return found
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for found in pool.map(scan_child, children):
+                out.extend(found)
     return sorted(out)
+
+
+def _scan_into(path: str, depth: int, max_depth: int, out: List[str]) -> None:
+    try:
+        entries = list(os.scandir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if os.path.basename(path) == 'records':
+        out.extend(e.path for e in entries if e.name.endswith('.json') and not e.name.startswith('.')
+                   and e.is_file())
+        return
+    if depth >= max_depth:
+        return
+    for e in entries:
+        if e.name.startswith('.') or e.name in _SKIP_DIRS or not e.is_dir(follow_symlinks=False):
+            continue
+        _scan_into(e.path, depth + 1, max_depth, out)
 
 
 def _read_bytes(path: str) -> Tuple[str, Optional[bytes], Optional[OSError]]:

@@ -30,7 +30,7 @@ def write_records(root, records):
 
 
 @pytest.mark.parametrize('key, column', [
-    ('coco/bbox_mAP', 'AP'), ('coco/bbox_mAP_50', 'AP50'), ('coco/bbox_mAP_s', 'APs'),
+    ('coco/bbox_mAP', 'AP'), ('coco/bbox_mAP_50', 'AP50'), ('coco/bbox_mAP_s', 'APs'), ('coco/bbox_AP50', 'AP50'),
     ('lvis/bbox_APr', 'APr'), ('lvis-fixed/bbox_AP', 'AP'), ('lvis/segm_APf', 'mask_APf'),
     ('ov-coco-65/bbox_AP50_novel', 'AP50_novel'), ('ov_coco/novel_ap50', 'AP50_novel'),
     ('flickr30k-any-box/R@5', 'R@5'), ('flickr/Recall@10', 'R@10'),
