@@ -36,12 +36,12 @@ def rates_at(step, schedule='linear_with_warmup'):
     for _ in range(step):
         wrapper.step()
         scheduler.step()
-    return {g['name']: g['lr'] for g in wrapper.param_groups}
+    return {g['name']: g['lr'] for g in wrapper.optimizer.param_groups}
 
 
 def test_three_named_groups_without_frozen_parameters():
     wrapper, _ = build()
-    groups = {g['name']: g for g in wrapper.param_groups}
+    groups = {g['name']: g for g in wrapper.optimizer.param_groups}
     assert list(groups) == ['transformer', 'backbone', 'text_encoder']
     assert [len(g['params']) for g in groups.values()] == [2, 2, 2]
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from mmdet.structures.bbox import bbox_cxcywh_to_xyxy, bbox_overlaps, bbox_xyxy_to_cxcywh
 from mmdet.utils import reduce_mean
+from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -51,7 +52,10 @@ class MDETRCriterion:
         unknown = set(loss_weights) - set(self.TERMS)
         if unknown:
             raise KeyError(f'unknown MDETR loss terms {sorted(unknown)}; known: {self.TERMS}')
-        self.assigner = TASK_UTILS.build(assigner)
+        # mmdet's HungarianAssigner builds its costs from mmdet's registry: resolve them in scope 'ovd' so
+        # that SoftTokenCost is found whatever the caller's default scope
+        with DefaultScope.overwrite_default_scope('ovd'):
+            self.assigner = TASK_UTILS.build(assigner)
         self.loss_weights = dict(loss_weights)
         self.no_object_weight = no_object_weight
         self.temperature = temperature

@@ -78,6 +78,14 @@ class MDETRLR(LRSchedulerMixin, _ParamScheduler):
         self.schedule = schedule
         super().__init__(optimizer, begin=begin, end=end, last_step=last_step, by_epoch=by_epoch, verbose=verbose)
 
+    @classmethod
+    def build_iter_from_epoch(cls, *args, begin: int = 0, end: int = INF, by_epoch: bool = True,
+                              epoch_length: int = None, **kwargs) -> 'MDETRLR':
+        """Build from an epoch-based config (what ``convert_to_iter_based=True`` calls)."""
+        if not by_epoch or end == INF or not epoch_length:
+            raise ValueError('MDETRLR: give begin/end in epochs with by_epoch=True (the runner adds epoch_length)')
+        return cls(*args, begin=int(begin * epoch_length), end=int(end * epoch_length), by_epoch=False, **kwargs)
+
     def factors(self, step: int) -> dict:
         """Multipliers ``{'step': ..., 'linear': ...}`` of the base rates at iteration ``step`` (from 0)."""
         total = self.end - self.begin
