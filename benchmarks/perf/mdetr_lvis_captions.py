@@ -50,11 +50,13 @@ def roberta_base_dir() -> str:
 
 def build_model(size: str):
     from mmengine.config import Config
+    from mmengine.registry import init_default_scope
 
     import ovd  # noqa: F401
     from ovd.registry import MODELS
     from ovd.testing import tiny_roberta_dir
     os.environ['OVD_TINY_ROBERTA'] = str(tiny_roberta_dir())
+    init_default_scope('ovd')
     if size == 'tiny':
         cfg = Config.fromfile(str(REPO / 'configs/mdetr/mdetr_tiny_synth-flickr30k.py')).model
     else:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 import ovd  # noqa: F401
 from ovd.registry import MODELS
@@ -86,6 +87,7 @@ def official_names(model) -> dict:
 
 def test_round_trip_loads_strictly_and_saves_atomically(tmp_path):
     os.environ['OVD_TINY_ROBERTA'] = str(tiny_roberta_dir())
+    init_default_scope('ovd')
     cfg = Config.fromfile(str(REPO / 'configs' / 'mdetr' / 'mdetr_tiny_synth-flickr30k.py')).model
     source = MODELS.build(cfg)
     official = official_names(source)
