@@ -32,8 +32,8 @@ contrastive_align_projection_{image,text}              bbox_head.contrastive_ali
 =====================================================  =====================================================
 
 Dropped on purpose: parts MDETR does not use for detection or grounding (``contrastive_projection_*`` and
-``transformer.CLS`` of the optional global contrastive loss, the GQA/CLEVR question-answering heads ``qa_embed``,
-``answer_*``), RoBERTa's pooler (ovd's encoder is built without one) and its ``position_ids`` /
+``transformer.CLS`` of the optional global contrastive loss, the GQA/CLEVR question-answering heads
+``qa_embed``, ``answer_*``), RoBERTa's pooler (ovd's encoder is built without one) and its ``position_ids`` /
 ``token_type_ids`` buffers. BatchNorm layers of the mmdet ResNet get a zero ``num_batches_tracked`` (the
 official FrozenBatchNorm2d has none).
 """
@@ -52,7 +52,8 @@ RULES: List[Tuple[str, str]] = [
     (r'^input_proj\.(weight|bias)$', r'neck.convs.0.conv.\1'),
     (r'^query_embed\.weight$', r'query_embedding.weight'),
     (r'^transformer\.(encoder|decoder)\.layers\.(\d+)\.self_attn\.(.+)$', r'\1.layers.\2.self_attn.attn.\3'),
-    (r'^transformer\.decoder\.layers\.(\d+)\.cross_attn_image\.(.+)$', r'decoder.layers.\1.cross_attn.attn.\2'),
+    (r'^transformer\.decoder\.layers\.(\d+)\.cross_attn_image\.(.+)$',
+     r'decoder.layers.\1.cross_attn.attn.\2'),
     (r'^transformer\.(encoder|decoder)\.layers\.(\d+)\.linear1\.(.+)$', r'\1.layers.\2.ffn.layers.0.0.\3'),
     (r'^transformer\.(encoder|decoder)\.layers\.(\d+)\.linear2\.(.+)$', r'\1.layers.\2.ffn.layers.1.\3'),
     (r'^transformer\.encoder\.layers\.(\d+)\.norm1\.(.+)$', r'encoder.layers.\1.norms.0.\2'),

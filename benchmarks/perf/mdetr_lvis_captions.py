@@ -2,13 +2,14 @@
 """MDETR LVIS inference: batched class captions over shared image features vs one full forward per caption.
 
 The paper's LVIS protocol runs every class name as its own caption: 1203 captions per image. The peer is the
-naive way, one full forward (backbone, RoBERTa, joint encoder, decoder) per caption; ours encodes the image once,
-runs the captions in batches over the shared image features and caches the encoded captions across images. Both
-must give the same detections (checked here too).
+naive way, one full forward (backbone, RoBERTa, joint encoder, decoder) per caption; ours encodes the image
+once, runs the captions in batches over the shared image features and caches the encoded captions across
+images. Both must give the same detections (checked here too).
 
 Measured on a few captions, per image and per caption, then extrapolated to 1203 captions (stated as such):
 - naive: ``n * t_naive_caption``;
-- ours: ``t_image + n * t_batched_caption`` (caption encoding cached after the first image; its one-off cost is
+- ours: ``t_image + n * t_batched_caption`` (caption encoding cached after the first image; its one-off cost
+is
   printed separately).
 
 Models: ``--size tiny`` (the tiny test config) and ``--size full`` (ResNet-101 + a RoBERTa-base-sized encoder,
@@ -88,7 +89,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--size', choices=('tiny', 'full'), default='tiny')
     parser.add_argument('--captions', type=int, default=16, help='class-name captions measured')
-    parser.add_argument('--batch', type=int, default=8, help='captions per batch (test_cfg.captions_per_batch)')
+    parser.add_argument('--batch', type=int, default=8,
+                        help='captions per batch (test_cfg.captions_per_batch)')
     parser.add_argument('--image', type=int, nargs=2, default=None, metavar=('H', 'W'),
                         help='image size (default: 800 1333 full, 128 160 tiny)')
     parser.add_argument('--vocabulary', type=int, default=1203, help='captions per image to extrapolate to')
@@ -152,9 +154,8 @@ def main() -> int:
         s = DetDataSample(metainfo=dict(img_path='bench.jpg', img_shape=(h, w), ori_shape=(h, w),
                                         batch_input_shape=(h, w), scale_factor=(1.0, 1.0), text=caption,
                                         tokens_positive=[[(0, 5)], [(11, 21)], [(37, 45)]]))
-        s.gt_instances = InstanceData(bboxes=torch.tensor([[10., 10, w / 2, h / 2], [w / 4, h / 4, w / 2, h / 2],
-                                                           [w / 2, 0, w - 1, h - 1]]),
-                                      labels=torch.tensor([0, 1, 2]))
+        boxes = [[10., 10, w / 2, h / 2], [w / 4, h / 4, w / 2, h / 2], [w / 2, 0, w - 1, h - 1]]
+        s.gt_instances = InstanceData(bboxes=torch.tensor(boxes), labels=torch.tensor([0, 1, 2]))
 
         def step():
             model.zero_grad()

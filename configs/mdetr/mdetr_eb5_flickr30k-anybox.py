@@ -1,5 +1,5 @@
-# Flickr30k Entities, any-box protocol, EfficientNet-B5 (Kamath et al. 2021, Table 2). Published test R@1/5/10:
-# 84.3 / 93.9 / 95.8.
+# Flickr30k Entities, any-box protocol, EfficientNet-B5 (Kamath et al. 2021, Table 2). Published test
+# R@1/5/10: 84.3 / 93.9 / 95.8.
 _base_ = ['./mdetr_r101_flickr30k-anybox.py']
 
 model = dict(

@@ -1,5 +1,6 @@
 # MDETR pre-training with EfficientNet-B5 (Noisy Student, timm 'tf_efficientnet_b5.ns_jft_in1k'), backbone
-# learning rate 5e-5 (official .github/pretrain.md for the EfficientNet backbones); the rest as the R101 config.
+# learning rate 5e-5 (official .github/pretrain.md for the EfficientNet backbones); the rest as the R101
+# config.
 _base_ = ['./mdetr_r101_pretrain-flickr-mixed.py']
 
 model = dict(

@@ -18,14 +18,14 @@ val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='MDETRFlickr30kDataset', data_root=data_root,
-                 ann_file=ann_root + f'final_flickr_{gt_type}_val.json', data_prefix=img_prefix, test_mode=True,
-                 pipeline={{_base_.test_pipeline}}))
+                 ann_file=ann_root + f'final_flickr_{gt_type}_val.json', data_prefix=img_prefix,
+                 test_mode=True, pipeline={{_base_.test_pipeline}}))
 test_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='MDETRFlickr30kDataset', data_root=data_root,
-                 ann_file=ann_root + f'final_flickr_{gt_type}_test.json', data_prefix=img_prefix, test_mode=True,
-                 pipeline={{_base_.test_pipeline}}))
+                 ann_file=ann_root + f'final_flickr_{gt_type}_test.json', data_prefix=img_prefix,
+                 test_mode=True, pipeline={{_base_.test_pipeline}}))
 val_evaluator = dict(type='Flickr30kRecallMetric', protocol='any-box', topk=(1, 5, 10))
 test_evaluator = val_evaluator
 

@@ -1,5 +1,6 @@
-# Flickr30k Entities, merged-box protocol (one box enclosing all boxes of a phrase), ResNet-101: trained on the
-# merged ground truth (official .github/flickr.md, GT_type "merged"). Published test R@1/5/10: 83.8 / 92.7 / 94.4.
+# Flickr30k Entities, merged-box protocol (one box enclosing all boxes of a phrase), ResNet-101: trained on
+# the merged ground truth (official .github/flickr.md, GT_type "merged"). Published test R@1/5/10: 83.8 / 92.7
+# / 94.4.
 _base_ = ['./mdetr_r101_flickr30k-anybox.py']
 
 ann_root = 'data/mdetr_annotations/'

@@ -1,6 +1,6 @@
-# MDETR pre-training, ResNet-101 (Kamath et al., ICCV 2021, Sec. 3 and Appendix; official configs/pretrain.json
-# and .github/pretrain.md): Flickr30k Entities + the "mixed" COCO/Visual Genome/GQA grounding data, 40 epochs,
-# batch 64 (32 GPUs x 2), lr drop at epoch 35, EMA 0.9998 (in the model base).
+# MDETR pre-training, ResNet-101 (Kamath et al., ICCV 2021, Sec. 3 and Appendix; official
+# configs/pretrain.json and .github/pretrain.md): Flickr30k Entities + the "mixed" COCO/Visual Genome/GQA
+# grounding data, 40 epochs, batch 64 (32 GPUs x 2), lr drop at epoch 35, EMA 0.9998 (in the model base).
 # Data (the official preprocessed annotations, github.com/ashkamath/mdetr .github/pretrain.md):
 #   data/mdetr_annotations/final_flickr_separateGT_train.json, final_mixed_train_no_coco.json,
 #   data/flickr30k/flickr30k-images/, data/coco/train2014/, data/gqa/images/.
@@ -13,9 +13,10 @@ flickr = dict(type='MDETRFlickr30kDataset', data_root=data_root,
               data_prefix=dict(img='flickr30k/flickr30k-images/'), filter_cfg=dict(filter_empty_gt=True),
               pipeline={{_base_.train_pipeline}})
 # the mixed file picks each image's folder from its "data_source" (coco: train2014, vg: GQA images)
-mixed = dict(type='MDETRMixedDataset', data_root=data_root, ann_file=ann_root + 'final_mixed_train_no_coco.json',
-             data_prefix=dict(coco='coco/train2014/', vg='gqa/images/'), filter_cfg=dict(filter_empty_gt=True),
-             pipeline={{_base_.train_pipeline}})
+mixed = dict(type='MDETRMixedDataset', data_root=data_root,
+             ann_file=ann_root + 'final_mixed_train_no_coco.json',
+             data_prefix=dict(coco='coco/train2014/', vg='gqa/images/'),
+             filter_cfg=dict(filter_empty_gt=True), pipeline={{_base_.train_pipeline}})
 train_dataloader = dict(
     batch_size=2, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

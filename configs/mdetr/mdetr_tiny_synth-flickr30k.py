@@ -1,6 +1,6 @@
-# Tiny MDETR for CPU tests and CI: the paper's architecture and losses at toy width (ResNet-18 at quarter width,
-# a 2-layer 32-wide RoBERTa built offline, 2+2 transformer layers of width 32, 10 queries), trained on synthetic
-# Flickr30k Entities. Same code path as the paper configs.
+# Tiny MDETR for CPU tests and CI: the paper's architecture and losses at toy width (ResNet-18 at quarter
+# width, a 2-layer 32-wide RoBERTa built offline, 2+2 transformer layers of width 32, 10 queries), trained on
+# synthetic Flickr30k Entities. Same code path as the paper configs.
 # Data: `ovd synth --dataset flickr30k --out data/synthetic` (or OVD_DATA_ROOT); tiny RoBERTa:
 # `python -c "from ovd.testing import save_tiny_roberta; save_tiny_roberta('data/tiny-roberta')"` (or
 # OVD_TINY_ROBERTA).
@@ -59,8 +59,8 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # a toy model trained from scratch for a few hundred steps: higher rates than the paper's fine-tuning ones
 optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(backbone_lr=1e-3, text_encoder_lr=1e-4))
-param_scheduler = [dict(type='MDETRLR', lr_drop=max_epochs, max_epochs=max_epochs, warmup_fraction=0.01, begin=0,
-                        end=max_epochs, by_epoch=True, convert_to_iter_based=True)]
+param_scheduler = [dict(type='MDETRLR', lr_drop=max_epochs, max_epochs=max_epochs, warmup_fraction=0.01,
+                        begin=0, end=max_epochs, by_epoch=True, convert_to_iter_based=True)]
 custom_hooks = []  # no EMA: the few steps would leave it near the random init
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=max_epochs),
                      visualization=dict(draw=False))

@@ -1,5 +1,5 @@
-# Tiny MDETR on synthetic LVIS v1: detection-as-grounding training and Fixed AP evaluation with one caption per
-# class name (all 1203), through the same code as mdetr_r101_lvis-*. Data: `ovd synth --dataset lvis`.
+# Tiny MDETR on synthetic LVIS v1: detection-as-grounding training and Fixed AP evaluation with one caption
+# per class name (all 1203), through the same code as mdetr_r101_lvis-*. Data: `ovd synth --dataset lvis`.
 _base_ = ['./mdetr_tiny_synth-flickr30k.py']
 
 lvis_root = '{{$OVD_DATA_ROOT:data}}/synthetic/lvis/'
@@ -21,6 +21,6 @@ val_dataloader = dict(
                  ann_file='annotations/lvis_v1_val.json', data_prefix=dict(img=''), test_mode=True,
                  pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader
-val_evaluator = dict(_delete_=True, type='OVDetectionMetric', ann_file=lvis_root + 'annotations/lvis_v1_val.json',
-                     protocol='lvis-fixed')
+val_evaluator = dict(_delete_=True, type='OVDetectionMetric',
+                     ann_file=lvis_root + 'annotations/lvis_v1_val.json', protocol='lvis-fixed')
 test_evaluator = val_evaluator

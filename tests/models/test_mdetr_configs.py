@@ -36,7 +36,8 @@ def test_paper_configs_carry_the_paper_hyper_parameters(name):
     m = cfg.model
     assert m.type == 'MDETR' and m.num_queries == 100 and m.num_tokens == 256
     assert m.encoder.num_layers == 6 and m.decoder.num_layers == 6
-    assert m.encoder.layer_cfg.self_attn_cfg.embed_dims == 256 and m.encoder.layer_cfg.self_attn_cfg.num_heads == 8
+    attn = m.encoder.layer_cfg.self_attn_cfg
+    assert attn.embed_dims == 256 and attn.num_heads == 8
     assert m.encoder.layer_cfg.ffn_cfg.feedforward_channels == 2048
     assert m.text_encoder.name_or_path == 'roberta-base'
     head = m.bbox_head
@@ -71,4 +72,5 @@ def test_paper_models_build_and_run(name):
         feats = model.extract_feat(torch.rand(1, 3, 64, 96))
     assert feats[-1].shape == (1, 256, 2, 3)  # stride 32, projected to 256
     assert model.bbox_head.class_embed.out_features == 256
-    assert sum(p.numel() for n, p in model.named_parameters() if n.startswith(('encoder.', 'decoder.'))) > 15e6
+    transformer = [p.numel() for n, p in model.named_parameters() if n.startswith(('encoder.', 'decoder.'))]
+    assert sum(transformer) > 15e6

@@ -13,7 +13,8 @@ from ovd.registry import MODELS
 from ovd.testing import tiny_roberta_dir
 
 REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location('convert_mdetr', REPO / 'scripts' / 'convert_mdetr_checkpoint.py')
+SCRIPT = REPO / 'scripts' / 'convert_mdetr_checkpoint.py'
+spec = importlib.util.spec_from_file_location('convert_mdetr', SCRIPT)
 convert_mdetr = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(convert_mdetr)
 
@@ -21,7 +22,8 @@ spec.loader.exec_module(convert_mdetr)
 @pytest.mark.parametrize('official,ours', [
     ('input_proj.weight', 'neck.convs.0.conv.weight'),
     ('query_embed.weight', 'query_embedding.weight'),
-    ('transformer.encoder.layers.3.self_attn.in_proj_weight', 'encoder.layers.3.self_attn.attn.in_proj_weight'),
+    ('transformer.encoder.layers.3.self_attn.in_proj_weight',
+     'encoder.layers.3.self_attn.attn.in_proj_weight'),
     ('transformer.encoder.layers.0.linear1.bias', 'encoder.layers.0.ffn.layers.0.0.bias'),
     ('transformer.encoder.layers.5.norm2.weight', 'encoder.layers.5.norms.1.weight'),
     ('transformer.decoder.layers.2.cross_attn_image.out_proj.weight',
@@ -61,7 +63,8 @@ def official_names(model) -> dict:
     inverse = [
         ('neck.convs.0.conv.', 'input_proj.'), ('query_embedding.', 'query_embed.'),
         ('text_encoder.model.', 'transformer.text_encoder.'), ('text_resizer.', 'transformer.resizer.'),
-        ('decoder.post_norm.', 'transformer.decoder.norm.'), ('bbox_head.', ''), ('backbone.', 'backbone.0.body.'),
+        ('decoder.post_norm.', 'transformer.decoder.norm.'), ('bbox_head.', ''),
+        ('backbone.', 'backbone.0.body.'),
     ]
     out = {}
     for key, value in model.state_dict().items():
@@ -76,7 +79,8 @@ def official_names(model) -> dict:
             kind, _, idx, *rest = key.split('.')  # encoder|decoder . layers . i . ...
             rest = '.'.join(rest)
             norms = {'encoder': ['norm1', 'norm2'], 'decoder': ['norm1', 'norm3', 'norm4']}[kind]
-            rest = (rest.replace('self_attn.attn.', 'self_attn.').replace('cross_attn.attn.', 'cross_attn_image.')
+            rest = (rest.replace('self_attn.attn.', 'self_attn.')
+                    .replace('cross_attn.attn.', 'cross_attn_image.')
                     .replace('ffn.layers.0.0.', 'linear1.').replace('ffn.layers.1.', 'linear2.'))
             for i, name in enumerate(norms):
                 rest = rest.replace(f'norms.{i}.', f'{name}.')

@@ -71,9 +71,17 @@ def test_training_losses_cover_all_layers_and_reach_every_part(tiny):
     assert set(losses) == expected
     assert all(torch.isfinite(v) and v > 0 for v in losses.values())
     sum(losses.values()).backward()
-    for part in ('text_encoder', 'text_resizer', 'encoder', 'decoder', 'bbox_head', 'query_embedding', 'neck'):
+    parts = ('text_encoder', 'text_resizer', 'encoder', 'decoder', 'bbox_head', 'query_embedding', 'neck')
+    for part in parts:
         grads = [p.grad for n, p in model.named_parameters() if n.startswith(part) and p.requires_grad]
         assert grads and any(g is not None and g.abs().sum() > 0 for g in grads), part
+
+
+def test_init_weights_keeps_the_pretrained_text_encoder(tiny):
+    model = tiny()
+    before = {k: v.clone() for k, v in model.text_encoder.state_dict().items()}
+    model.init_weights()
+    assert all(torch.equal(before[k], v) for k, v in model.text_encoder.state_dict().items())
 
 
 def test_bad_grounding_input_is_named(tiny):
@@ -96,7 +104,8 @@ def test_grounding_predictions_rank_every_query_for_every_phrase(tiny):
         out = model.predict(torch.rand(2, 3, *IMG), grounding_batch())
     queries = model.num_queries
     first = out[0].pred_instances
-    assert len(first) == 3 * queries and first.labels.tolist() == sum([[i] * queries for i in range(3)], [])
+    assert len(first) == 3 * queries
+    assert first.labels.tolist() == [i for i in range(3) for _ in range(queries)]
     for phrase in range(3):
         scores = first.scores[first.labels == phrase]
         assert torch.all(scores[:-1] >= scores[1:])

@@ -115,7 +115,8 @@ def test_contrastive_temperature_scales_logits():
     pad = torch.zeros(1, 2, dtype=torch.bool)
     gt = InstanceData(positive_maps=torch.tensor([[1., 0, 0]]))
     matches = [(torch.tensor([0]), torch.tensor([0]))]
-    loss = criterion(0.5).loss_contrastive_align(proj_queries, proj_tokens, pad, matches, [gt], torch.tensor(1.))
+    loss = criterion(0.5).loss_contrastive_align(proj_queries, proj_tokens, pad, matches, [gt],
+                                                 torch.tensor(1.))
     # s = (2, 0): o2t = -2 + log(e^2 + 1); t2o (one query) = -2 + log(e^2) = 0
     assert loss.item() == pytest.approx((-2 + math.log(math.e ** 2 + 1)) / 2, rel=1e-5)
 

@@ -1,6 +1,5 @@
 """MDETR's parameter groups and learning-rate schedule, checked against hand-worked rates."""
 import pytest
-import torch
 from torch import nn
 
 import ovd  # noqa: F401
@@ -74,5 +73,6 @@ def test_epoch_based_use_is_rejected():
                                default_args=dict(optimizer=wrapper))
     with pytest.raises(KeyError, match='lr_mult'):
         OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-            type='MDETROptimWrapperConstructor', optim_wrapper_cfg=dict(optimizer=dict(type='AdamW', lr=1e-4)),
+            type='MDETROptimWrapperConstructor',
+            optim_wrapper_cfg=dict(optimizer=dict(type='AdamW', lr=1e-4)),
             paramwise_cfg=dict(lr_mult=0.1)))(Toy())

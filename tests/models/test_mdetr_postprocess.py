@@ -15,7 +15,8 @@ def logits_from_probs(prob: torch.Tensor) -> torch.Tensor:
 def test_boxes_to_pixels_rescales_without_clipping():
     boxes = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.95, 0.5, 0.2, 0.2]])
     out = boxes_to_pixels(boxes, (100, 200), scale_factor=(2.0, 4.0))
-    # resized image 100 x 200: (50, 25, 150, 75) and (170, 40, 210, 60) (past the border, as the official code)
+    # resized image 100 x 200: (50, 25, 150, 75) and (170, 40, 210, 60) (past the border, as the official
+    # code)
     assert torch.allclose(out, torch.tensor([[25., 6.25, 75, 18.75], [85, 10, 105, 15]]))
 
 

@@ -11,7 +11,6 @@ model = dict(
     num_queries=100,
     num_tokens=256,
     text_dropout=0.1,
-    freeze_text_encoder=False,
     data_preprocessor=dict(
         type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True, pad_size_divisor=1),
@@ -23,7 +22,8 @@ model = dict(
     # MDETR's input_proj: 1x1 conv C5 -> 256
     neck=dict(type='ChannelMapper', in_channels=[2048], kernel_size=1, out_channels=256, act_cfg=None,
               norm_cfg=None, num_outs=1),
-    text_encoder=dict(name_or_path=text_encoder_name, pretrained=True, max_tokens=256, padding='longest'),
+    text_encoder=dict(name_or_path=text_encoder_name, pretrained=True, max_tokens=256, padding='longest',
+                      freeze=False),
     positional_encoding=dict(num_feats=128, normalize=True),
     encoder=dict(  # the joint image-text encoder
         num_layers=6,

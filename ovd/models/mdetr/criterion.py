@@ -112,8 +112,8 @@ class MDETRCriterion:
         Args:
             logits (Tensor): ``[Q, T]`` soft-token logits.
             boxes (Tensor): ``[Q, 4]`` normalised (cx, cy, w, h).
-            gt (InstanceData): ``bboxes`` ``[G, 4]`` xyxy pixels, ``labels`` ``[G]``, ``positive_maps`` ``[G, T]``.
-            img_meta (dict): with ``img_shape``.
+            gt (InstanceData): ``bboxes`` ``[G, 4]`` xyxy pixels, ``labels`` ``[G]``, ``positive_maps`` ``[G,
+            T]``. img_meta (dict): with ``img_shape``.
 
         Returns:
             tuple[Tensor, Tensor]: matched query indices ``[M]`` and their gt indices ``[M]``.
@@ -180,8 +180,8 @@ class MDETRCriterion:
         With ``s = <q, t> / temperature`` and ``P`` the set of (query, token) positives:
         object -> tokens: for every query with positives, ``-mean_{t in P(q)} s(q, t) + logsumexp_t s(q, t)``
         (over the caption's non-padded tokens); token -> objects: for every token with positives,
-        ``-mean_{q in P(t)} s(q, t) + logsumexp_q s(q, t)`` (over all queries). Both are summed over the batch,
-        averaged together and divided by ``num_boxes``.
+        ``-mean_{q in P(t)} s(q, t) + logsumexp_q s(q, t)`` (over all queries). Both are summed over the
+        batch, averaged together and divided by ``num_boxes``.
 
         Args:
             proj_queries (Tensor): ``[B, Q, D]`` normalised query embeddings.

@@ -3,8 +3,8 @@
 Flow (Kamath et al., ICCV 2021, Sec. 2): backbone (C5) -> 1x1 projection (``neck``) -> flattened image tokens
 with sine positional encodings; the caption goes through RoBERTa and a resizer (Linear 768->256, LayerNorm,
 dropout) to text tokens (positional encoding zero); image and text tokens are concatenated and encoded jointly
-(6 layers); a DETR decoder (100 queries, 6 layers) attends to the whole joint memory; the head predicts a box, a
-soft-token distribution and a contrastive embedding per query (:mod:`.head`).
+(6 layers); a DETR decoder (100 queries, 6 layers) attends to the whole joint memory; the head predicts a box,
+a soft-token distribution and a contrastive embedding per query (:mod:`.head`).
 
 Built on mmdet's ``DETR`` (its image-token preparation, encoder, decoder and query embedding are MDETR's
 exactly); this class adds the text branch and the two kinds of inference:
@@ -55,10 +55,10 @@ class MDETR(DETR):
 
     Args:
         text_encoder (dict | nn.Module): Arguments of the shared :class:`ovd.text.hf.HFTextEncoder`
-            (``name_or_path``: 'roberta-base' or a local directory; ``padding='longest'``; ``max_tokens=256``),
-            or such an encoder already built.
+            (``name_or_path``: 'roberta-base' or a local directory; ``padding='longest'``;
+            ``max_tokens=256``), or such an encoder already built.
+            ``freeze=True`` keeps its weights fixed (the paper fine-tunes it).
         text_dropout (float): Dropout of the text resizer (0.1).
-        freeze_text_encoder (bool): Keep the text encoder's weights fixed (False in the paper).
         num_tokens (int): Soft-token slots of the head including the final no-object slot (256).
         **kwargs: mmdet ``DETR`` arguments: ``backbone``, ``neck``, ``encoder``, ``decoder``, ``bbox_head``,
             ``positional_encoding``, ``num_queries``, ``train_cfg``, ``test_cfg``, ``data_preprocessor``,
@@ -66,16 +66,13 @@ class MDETR(DETR):
             ``max_per_img`` (None: keep all), ``grounding_reduce`` ('max'), ``cache_text`` (True).
     """
 
-    def __init__(self, text_encoder: Union[dict, nn.Module], text_dropout: float = 0.1,
-                 freeze_text_encoder: bool = False, num_tokens: int = 256, **kwargs) -> None:
+    def __init__(self, text_encoder: Union[dict, nn.Module], text_dropout: float = 0.1, num_tokens: int = 256,
+                 **kwargs) -> None:
         self._text_encoder_cfg = text_encoder
         self._text_dropout = text_dropout
         self.num_tokens = num_tokens
         super().__init__(**kwargs)
         self.test_cfg = dict(self.test_cfg or {})
-        if freeze_text_encoder:
-            for p in self.text_encoder.parameters():
-                p.requires_grad_(False)
         self._caption_cache: Dict[tuple, List[dict]] = {}
 
     def _init_layers(self) -> None:
@@ -104,8 +101,8 @@ class MDETR(DETR):
         return dict(text_feat=self.text_resizer(out['hidden']), text_pad_mask=out['masks'] == 0,
                     offsets=out['offset_mapping'].tolist())
 
-    def positive_maps(self, offsets: List[Tuple[int, int]], tokens_positive: Sequence[Sequence[Sequence[int]]],
-                      where: str) -> Tensor:
+    def positive_maps(self, offsets: List[Tuple[int, int]],
+                      tokens_positive: Sequence[Sequence[Sequence[int]]], where: str) -> Tensor:
         """Token map of each phrase of a caption, ``[num_phrases, num_tokens]``.
 
         The last slot stays empty: it is the no-object slot, so a phrase must lie within the first
@@ -120,8 +117,9 @@ class MDETR(DETR):
         pm = build_positive_map(offsets, tokens_positive, max_tokens=self.num_tokens - 1)
         empty = (pm.sum(-1) == 0).nonzero().flatten().tolist()
         if empty:
-            raise ValueError(f'{where}: phrases {empty} of tokens_positive cover no token within the first '
-                             f'{self.num_tokens - 1} tokens of the caption (spans {[tokens_positive[i] for i in empty]})')
+            spans = [tokens_positive[i] for i in empty]
+            raise ValueError(f'{where}: phrases {empty} of tokens_positive (spans {spans}) cover no token '
+                             f'within the first {self.num_tokens - 1} tokens of the caption')
         pm = torch.cat([pm, pm.new_zeros((len(pm), 1))], dim=1)
         return pm.to(self.query_embedding.weight.device)
 
@@ -130,7 +128,8 @@ class MDETR(DETR):
         """Backbone, projection and positional encoding.
 
         Returns:
-            dict: ``feat`` ``[B, HW, C]``, ``feat_mask`` ``[B, HW]`` bool or None, ``feat_pos`` ``[B, HW, C]``.
+            dict: ``feat`` ``[B, HW, C]``, ``feat_mask`` ``[B, HW]`` bool or None, ``feat_pos`` ``[B, HW,
+            C]``.
         """
         img_feats = self.extract_feat(batch_inputs)
         encoder_inputs, _ = self.pre_transformer(img_feats, batch_data_samples)
@@ -173,8 +172,8 @@ class MDETR(DETR):
             gt = sample.gt_instances
             labels = gt.labels.long()
             if len(labels) and int(labels.max()) >= len(pm):
-                raise ValueError(f'{where}: gt label {int(labels.max())} but the caption has {len(pm)} phrases in '
-                                 f'tokens_positive')
+                raise ValueError(f'{where}: gt label {int(labels.max())} but the caption has {len(pm)} '
+                                 f'phrases in tokens_positive')
             gts.append(InstanceData(bboxes=gt.bboxes, labels=labels, positive_maps=pm[labels]))
         out = self.joint_forward(**self.image_tokens(batch_inputs, batch_data_samples), **text)
         return self.bbox_head.loss(out['hidden_states'], out['text_memory'], out['text_pad_mask'], gts,
@@ -264,9 +263,11 @@ class MDETR(DETR):
         batches = []
         for start in range(0, len(captions), per_batch):
             batch = self.encode_captions(captions[start:start + per_batch])
+            batch_spans = spans[start:start + per_batch]
             batch['name_maps'] = [
-                self.positive_maps(offsets, [[s] for s in caption_spans], f'class-name caption {caption!r}')
-                for offsets, caption_spans, caption in zip(batch.pop('offsets'), spans[start:start + per_batch],
+                self.positive_maps(offsets, [[span] for span in caption_spans],
+                                   f'class-name caption {caption!r}')
+                for offsets, caption_spans, caption in zip(batch.pop('offsets'), batch_spans,
                                                            captions[start:start + per_batch])]
             batch['name_labels'] = [list(c) for c in chunks[start:start + per_batch]]
             batches.append(batch)

@@ -1,13 +1,14 @@
 """MDETR's optimiser groups and learning-rate schedule (official ``main.py`` / ``util/optim.py`` behaviour).
 
-Three parameter groups: the backbone (names containing ``backbone``), the text encoder (``text_encoder``) and the
-rest (transformer, resizer, heads), each with its own learning rate (1e-5 / 5e-5 / 1e-4 for R101 pre-training).
-The schedule ``linear_with_warmup`` (the official default) multiplies the backbone and transformer rates by 0.1
-every ``lr_drop`` epochs, while the text encoder's rate rises linearly over the first ``warmup_fraction`` of all
-steps and then falls linearly to 0 at the last step; ``all_linear_with_warmup`` applies the latter to every
-group. mmengine's stock schedulers act on all groups alike, hence these two small classes.
+Three parameter groups: the backbone (names containing ``backbone``), the text encoder (``text_encoder``) and
+the rest (transformer, resizer, heads), each with its own learning rate (1e-5 / 5e-5 / 1e-4 for R101
+pre-training). The schedule ``linear_with_warmup`` (the official default) multiplies the backbone and
+transformer rates by 0.1 every ``lr_drop`` epochs, while the text encoder's rate rises linearly over the first
+``warmup_fraction`` of all steps and then falls linearly to 0 at the last step; ``all_linear_with_warmup``
+applies the latter to every group. mmengine's stock schedulers act on all groups alike, hence these two small
+classes.
 """
-from typing import List
+from typing import List, Optional
 
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
@@ -23,8 +24,8 @@ GROUPS = ('transformer', 'backbone', 'text_encoder')
 class MDETROptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """Builds the three named parameter groups.
 
-    ``paramwise_cfg`` keys: ``backbone_lr`` and ``text_encoder_lr`` (absolute rates); the optimizer's ``lr`` is
-    the rest's rate. Parameters with ``requires_grad=False`` are left out, as in the official code.
+    ``paramwise_cfg`` keys: ``backbone_lr`` and ``text_encoder_lr`` (absolute rates); the optimizer's ``lr``
+    is the rest's rate. Parameters with ``requires_grad=False`` are left out, as in the official code.
     """
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
@@ -69,22 +70,26 @@ class MDETRLR(LRSchedulerMixin, _ParamScheduler):
                  schedule: str = 'linear_with_warmup', begin: int = 0, end: int = INF, last_step: int = -1,
                  by_epoch: bool = False, verbose: bool = False) -> None:
         if schedule not in ('linear_with_warmup', 'all_linear_with_warmup'):
-            raise ValueError(f'MDETRLR schedule must be linear_with_warmup or all_linear_with_warmup, got {schedule!r}')
+            raise ValueError(f'MDETRLR schedule must be linear_with_warmup or all_linear_with_warmup, '
+                             f'got {schedule!r}')
         if by_epoch or end == INF:
             raise ValueError('MDETRLR steps every iteration: set end (epochs) and convert_to_iter_based=True')
         self.lr_drop = lr_drop
         self.max_epochs = max_epochs
         self.warmup_fraction = warmup_fraction
         self.schedule = schedule
-        super().__init__(optimizer, begin=begin, end=end, last_step=last_step, by_epoch=by_epoch, verbose=verbose)
+        super().__init__(optimizer, begin=begin, end=end, last_step=last_step, by_epoch=by_epoch,
+                         verbose=verbose)
 
     @classmethod
     def build_iter_from_epoch(cls, *args, begin: int = 0, end: int = INF, by_epoch: bool = True,
-                              epoch_length: int = None, **kwargs) -> 'MDETRLR':
+                              epoch_length: Optional[int] = None, **kwargs) -> 'MDETRLR':
         """Build from an epoch-based config (what ``convert_to_iter_based=True`` calls)."""
         if not by_epoch or end == INF or not epoch_length:
-            raise ValueError('MDETRLR: give begin/end in epochs with by_epoch=True (the runner adds epoch_length)')
-        return cls(*args, begin=int(begin * epoch_length), end=int(end * epoch_length), by_epoch=False, **kwargs)
+            raise ValueError('MDETRLR: give begin/end in epochs with by_epoch=True (the runner adds '
+                             'epoch_length)')
+        return cls(*args, begin=int(begin * epoch_length), end=int(end * epoch_length), by_epoch=False,
+                   **kwargs)
 
     def factors(self, step: int) -> dict:
         """Multipliers ``{'step': ..., 'linear': ...}`` of the base rates at iteration ``step`` (from 0)."""

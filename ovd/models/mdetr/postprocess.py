@@ -39,7 +39,8 @@ def boxes_to_pixels(boxes: Tensor, img_shape: Tuple[int, int],
 
 
 def grounding_results(logits: Tensor, boxes: Tensor, positive_maps: Tensor, img_shape: Tuple[int, int],
-                      scale_factor: Optional[Tuple[float, float]] = None, reduce: str = 'max') -> InstanceData:
+                      scale_factor: Optional[Tuple[float, float]] = None,
+                      reduce: str = 'max') -> InstanceData:
     """Rank every query's box for every phrase of one caption.
 
     Args:

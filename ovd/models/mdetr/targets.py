@@ -1,9 +1,9 @@
 """Token targets for MDETR: soft-token distributions and binary query-token maps from positive maps.
 
 MDETR predicts, for every query, a distribution over ``num_tokens`` slots: the token positions of the caption
-followed by one "no-object" slot, which is the last slot (the official model has 256 slots: 255 token positions
-plus no-object). A matched query's target spreads its mass uniformly over the tokens of its phrase; an unmatched
-query puts all of it on no-object.
+followed by one "no-object" slot, which is the last slot (the official model has 256 slots: 255 token
+positions plus no-object). A matched query's target spreads its mass uniformly over the tokens of its phrase;
+an unmatched query puts all of it on no-object.
 """
 import torch
 from torch import Tensor
