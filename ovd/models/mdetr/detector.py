@@ -24,7 +24,9 @@ from mmdet.structures import SampleList
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
+from ovd.data.prompts import build_caption, build_positive_map, chunk_vocabulary
 from ovd.registry import MODELS
+from ovd.text.hf import HFTextEncoder
 
 from .postprocess import detection_results, grounding_results, stack_name_maps
 
@@ -78,7 +80,6 @@ class MDETR(DETR):
     def _init_layers(self) -> None:
         super()._init_layers()  # positional encoding, joint encoder, decoder, query embedding
         cfg = self._text_encoder_cfg
-        from ovd.text.hf import HFTextEncoder  # TEMP lazy until the shared text layer is on main
         self.text_encoder = cfg if isinstance(cfg, nn.Module) else HFTextEncoder(**cfg)
         self.text_resizer = FeatureResizer(self.text_encoder.hidden_size, self.embed_dims, self._text_dropout)
 
@@ -113,7 +114,6 @@ class MDETR(DETR):
             tokens_positive (list): per phrase, its ``(start, end)`` character spans.
             where (str): the sample, for error messages.
         """
-        from ovd.data.prompts import build_positive_map  # TEMP lazy until the prompt layer is on main
         pm = build_positive_map(offsets, tokens_positive, max_tokens=self.num_tokens - 1)
         empty = (pm.sum(-1) == 0).nonzero().flatten().tolist()
         if empty:
@@ -257,7 +257,6 @@ class MDETR(DETR):
         use_cache = self.test_cfg.get('cache_text', True) and not self.training
         if use_cache and key in self._caption_cache:
             return self._caption_cache[key]
-        from ovd.data.prompts import build_caption, chunk_vocabulary  # TEMP lazy until on main
         chunks = chunk_vocabulary(len(names), chunk_size=per_caption)
         captions, spans = zip(*[build_caption([names[j] for j in chunk]) for chunk in chunks])
         batches = []
