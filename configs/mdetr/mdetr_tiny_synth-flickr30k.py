@@ -53,7 +53,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='Flickr30kRecallMetric', protocol='any-box', topk=(1, 5, 10))
 test_evaluator = val_evaluator
 
-max_epochs = 6
+max_epochs = 3
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
