@@ -76,8 +76,8 @@ def load_mdetr_mixed(path: Path, img_prefixes: Dict[str, str]) -> List[Dict[str,
         spans = tuple(tuple(s) for s in _need(ann, 'tokens_positive', path, record))
         caption = sample['text']
         if not spans or any(not 0 <= s < e <= len(caption) for s, e in spans):
-            raise MixedFormatError(path, record, 'tokens_positive',
-                                   f'{[list(s) for s in spans]} not within the caption of {len(caption)} chars')
+            raise MixedFormatError(path, record, 'tokens_positive', f'{[list(s) for s in spans]} not within '
+                                   f'the caption of {len(caption)} chars')
         if spans not in phrase_of:
             phrase_of[spans] = len(sample['tokens_positive'])
             sample['tokens_positive'].append([list(s) for s in spans])

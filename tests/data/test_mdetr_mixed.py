@@ -32,14 +32,16 @@ def test_samples_phrases_and_image_folders(tmp_path):
     assert len(ds) == 2  # the image without boxes is left out
     first = ds.get_data_info(0)
     assert first['img_path'].endswith('coco/train2014/a.jpg') and first['text'] == CAPTION
-    assert first['tokens_positive'] == [[[0, 7]], [[30, 42]]] and first['phrases'] == ['the man', 'red umbrella']
+    assert first['tokens_positive'] == [[[0, 7]], [[30, 42]]]
+    assert first['phrases'] == ['the man', 'red umbrella']
     assert [i['bbox_label'] for i in first['instances']] == [0, 1, 0]
     assert first['instances'][0]['bbox'] == [1, 2, 4, 6]
     assert ds.get_data_info(1)['img_path'].endswith('gqa/images/b.jpg')
 
 
 @pytest.mark.parametrize('ann,match', [
-    (dict(id=7, image_id=9, bbox=[0, 0, 1, 1], tokens_positive=[[0, 1]]), r'annotations\[0\] \(id=7\).*image_id'),
+    (dict(id=7, image_id=9, bbox=[0, 0, 1, 1], tokens_positive=[[0, 1]]),
+     r'annotations\[0\] \(id=7\).*image_id'),
     (dict(id=7, image_id=2, bbox=[0, 0, 0, 1], tokens_positive=[[0, 1]]), r'annotations\[0\] \(id=7\).*bbox'),
     (dict(id=7, image_id=2, bbox=[0, 0, 1, 1], tokens_positive=[[0, 50]]), r"id=7\).*'tokens_positive'"),
     (dict(id=7, image_id=2, bbox=[0, 0, 1, 1]), r"id=7\).*'tokens_positive': missing"),
