@@ -2,7 +2,8 @@
 # (Kamath et al. 2021, Table 5; official .github/lvis.md). Published: see configs/mdetr/README.md.
 # Schedule: the official fine-tuning command (150 epochs, lr drop at 120, EMA; the README gives one command
 # for all subsets); load the pre-trained checkpoint with load_from. Training subset file: the official
-# subsample of LVIS v1 train (scripts/fine-tuning/subsample_lvis.py in github.com/ashkamath/mdetr), saved as lvis_v1_train_1pct.json.
+# subsample of LVIS v1 train (scripts/fine-tuning/subsample_lvis.py in github.com/ashkamath/mdetr), saved as
+# lvis_v1_train_1pct.json.
 _base_ = ['../_base_/default_runtime.py', './_base_/mdetr_r101.py', './_base_/lvis_data.py']
 
 model = dict(test_cfg=dict(names_per_caption=1, captions_per_batch=32, max_per_img=None))
