@@ -124,7 +124,7 @@ def main() -> int:
         t_naive, ref = timed(naive)
 
         model._caption_cache = {}
-        t_first, _ = timed(lambda: model.predict(inputs, [sample(names, h, w)]))  # encodes + caches captions
+        t_text, _ = timed(lambda: model.encoded_vocabulary(names))  # one-off: cached for the next images
         t_ours, ours = timed(lambda: model.predict(inputs, [sample(names, h, w)])[0].pred_instances, repeat=2)
         t_image, _ = timed(lambda: model.image_tokens(inputs, [sample(names, h, w)]), repeat=2)
 
@@ -140,7 +140,7 @@ def main() -> int:
         naive_s_per_image=round(t_naive, 3), ours_s_per_image=round(t_ours, 3),
         measured_speedup=round(t_naive / t_ours, 2),
         image_features_s=round(t_image, 3), naive_s_per_caption=round(per_caption_naive, 4),
-        ours_s_per_caption=round(per_caption_ours, 4), caption_encoding_one_off_s=round(t_first - t_ours, 3),
+        ours_s_per_caption=round(per_caption_ours, 4), caption_encoding_one_off_s=round(t_text, 3),
         extrapolated_vocabulary=args.vocabulary,
         extrapolated_naive_s_per_image=round(extrapolated_naive, 1),
         extrapolated_ours_s_per_image=round(extrapolated_ours, 1),
