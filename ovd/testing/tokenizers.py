@@ -1,10 +1,11 @@
-"""Tiny sub-word tokenizers built offline for tests: a WordPiece BERT tokenizer and a byte-level BPE RoBERTa one.
+"""Tiny sub-word tokenizers built offline for tests: WordPiece (BERT) and byte-level BPE (RoBERTa).
 
 Both are trained with the ``tokenizers`` library on a small fixed corpus (the COCO category names plus a few
 captions), with vocabularies small enough that many category names split into several sub-words, so tests of
 span -> token maps exercise the multi-sub-word path a real BERT/RoBERTa takes on rare LVIS names. Training is
 deterministic: the same corpus and vocabulary size give the same tokenizer in every process.
 """
+
 import json
 from pathlib import Path
 from typing import List
@@ -55,16 +56,29 @@ def build_tiny_bert_tokenizer(vocab_size: int = TINY_BERT_VOCAB_SIZE) -> BertTok
     tok = Tokenizer(models.WordPiece(unk_token='[UNK]'))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(tiny_corpus(), trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=BERT_SPECIAL_TOKENS, show_progress=False))
+    tok.train_from_iterator(
+        tiny_corpus(),
+        trainers.WordPieceTrainer(
+            vocab_size=vocab_size, special_tokens=BERT_SPECIAL_TOKENS, show_progress=False
+        ),
+    )
     cls_id, sep_id = tok.token_to_id('[CLS]'), tok.token_to_id('[SEP]')
     tok.post_processor = processors.TemplateProcessing(
-        single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B:1 [SEP]:1',
-        special_tokens=[('[CLS]', cls_id), ('[SEP]', sep_id)])
+        single='[CLS] $A [SEP]',
+        pair='[CLS] $A [SEP] $B:1 [SEP]:1',
+        special_tokens=[('[CLS]', cls_id), ('[SEP]', sep_id)],
+    )
     tok.decoder = decoders.WordPiece()
     return BertTokenizerFast(
-        tokenizer_object=tok, do_lower_case=True, unk_token='[UNK]', pad_token='[PAD]', cls_token='[CLS]',
-        sep_token='[SEP]', mask_token='[MASK]', model_max_length=MODEL_MAX_LENGTH)
+        tokenizer_object=tok,
+        do_lower_case=True,
+        unk_token='[UNK]',
+        pad_token='[PAD]',
+        cls_token='[CLS]',
+        sep_token='[SEP]',
+        mask_token='[MASK]',
+        model_max_length=MODEL_MAX_LENGTH,
+    )
 
 
 def build_tiny_roberta_tokenizer(vocab_size: int = TINY_ROBERTA_VOCAB_SIZE) -> RobertaTokenizerFast:
@@ -78,13 +92,26 @@ def build_tiny_roberta_tokenizer(vocab_size: int = TINY_ROBERTA_VOCAB_SIZE) -> R
         ``roberta-base``).
     """
     bpe = ByteLevelBPETokenizer(add_prefix_space=False, trim_offsets=True)
-    bpe.train_from_iterator(tiny_corpus(), vocab_size=vocab_size, special_tokens=ROBERTA_SPECIAL_TOKENS,
-                            show_progress=False)
+    bpe.train_from_iterator(
+        tiny_corpus(), vocab_size=vocab_size, special_tokens=ROBERTA_SPECIAL_TOKENS, show_progress=False
+    )
     tok = bpe._tokenizer  # the underlying tokenizers.Tokenizer; the wrapper class has no public accessor
     tok.post_processor = processors.RobertaProcessing(
-        sep=('</s>', tok.token_to_id('</s>')), cls=('<s>', tok.token_to_id('<s>')),
-        trim_offsets=True, add_prefix_space=False)
+        sep=('</s>', tok.token_to_id('</s>')),
+        cls=('<s>', tok.token_to_id('<s>')),
+        trim_offsets=True,
+        add_prefix_space=False,
+    )
     return RobertaTokenizerFast(
-        tokenizer_object=tok, bos_token='<s>', eos_token='</s>', sep_token='</s>', cls_token='<s>',
-        unk_token='<unk>', pad_token='<pad>', mask_token='<mask>', add_prefix_space=False, trim_offsets=True,
-        model_max_length=MODEL_MAX_LENGTH)
+        tokenizer_object=tok,
+        bos_token='<s>',
+        eos_token='</s>',
+        sep_token='</s>',
+        cls_token='<s>',
+        unk_token='<unk>',
+        pad_token='<pad>',
+        mask_token='<mask>',
+        add_prefix_space=False,
+        trim_offsets=True,
+        model_max_length=MODEL_MAX_LENGTH,
+    )

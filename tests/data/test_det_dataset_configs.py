@@ -1,13 +1,13 @@
-"""The detection dataset configs under configs/_base_/datasets/: they load, and their datasets build on data of
-the right format (paths redirected to small files) with the vocabulary and protocol they announce."""
+"""The detection dataset configs under configs/_base_/datasets/: they load, and their datasets build on data
+of the right format (paths redirected to small files) with the vocabulary and protocol they announce."""
 import copy
 import shutil
 
 import pytest
+from det_data_builders import lvis_v1_file, objects365_file
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from det_data_builders import lvis_v1_file, objects365_file
 from ovd.registry import DATASETS, METRICS
 
 CONFIGS = {

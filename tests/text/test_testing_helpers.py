@@ -1,9 +1,16 @@
-"""The offline test helpers in ovd.testing: tiny tokenizers split words into sub-words, tiny models load back."""
+"""The offline test helpers in ovd.testing: tiny tokenizers split words into sub-words, tiny models load
+back."""
+
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from ovd.testing import (TINY_HIDDEN_SIZE, build_tiny_bert_tokenizer, build_tiny_roberta_tokenizer,
-                         save_tiny_bert, save_tiny_roberta)
+from ovd.testing import (
+    TINY_HIDDEN_SIZE,
+    build_tiny_bert_tokenizer,
+    build_tiny_roberta_tokenizer,
+    save_tiny_bert,
+    save_tiny_roberta,
+)
 
 
 def test_tiny_bert_tokenizer_splits_rare_names_into_wordpieces():
@@ -28,9 +35,14 @@ def test_tiny_roberta_tokenizer_is_byte_level_with_trimmed_offsets():
 def test_tiny_models_round_trip_through_from_pretrained(tmp_path):
     for save in (save_tiny_bert, save_tiny_roberta):
         path = save(tmp_path / save.__name__)
-        model, tok = AutoModel.from_pretrained(path, add_pooling_layer=False), AutoTokenizer.from_pretrained(path)
+        model, tok = (
+            AutoModel.from_pretrained(path, add_pooling_layer=False),
+            AutoTokenizer.from_pretrained(path),
+        )
         batch = tok(['a cat', 'a hair dryer'], padding=True, return_tensors='pt')
         out = model(**batch).last_hidden_state
         assert out.shape == (2, batch.input_ids.shape[1], TINY_HIDDEN_SIZE)
         again = AutoModel.from_pretrained(save(tmp_path / (save.__name__ + "2")), add_pooling_layer=False)
-        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+        assert all(
+            torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
+        )

@@ -1,4 +1,5 @@
-# Zero-shot transfer to LVIS v1 minival (the val images not in COCO train2017, from `ovd prepare lvis-minival`; ~5k images, the split MDETR and GLIP report): evaluation only, all 1203 classes (vocabulary 'lvis_v1').
+# Zero-shot transfer to LVIS v1 minival (the val images not in COCO train2017, `ovd prepare lvis-minival`;
+# ~5k images, the split MDETR and GLIP report): evaluation only, all 1203 classes (vocabulary 'lvis_v1').
 # Evaluator: mmdet's LVISMetric (standard LVIS AP with APr/APc/APf). Papers in this setting (GLIP, MDETR) also
 # report Fixed AP (Dave et al. 2021); switch to the evaluation layer's metric in scope 'ovd' when it lands.
 dataset_type = 'LVISV1Dataset'
@@ -21,6 +22,6 @@ val_dataloader = dict(
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'lvis/annotations/lvis_v1_minival.json', metric='bbox',
-                     backend_args=backend_args)
+val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'lvis/annotations/lvis_v1_minival.json',
+                     metric='bbox', backend_args=backend_args)
 test_evaluator = val_evaluator

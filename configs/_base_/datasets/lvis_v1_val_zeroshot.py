@@ -21,6 +21,6 @@ val_dataloader = dict(
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'lvis/annotations/lvis_v1_val.json', metric='bbox',
-                     backend_args=backend_args)
+val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'lvis/annotations/lvis_v1_val.json',
+                     metric='bbox', backend_args=backend_args)
 test_evaluator = val_evaluator

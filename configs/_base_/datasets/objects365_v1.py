@@ -1,4 +1,5 @@
-# Objects365 v1 (2019 release: ~600k train / 30k val images, objects365_{train,val}.json, one image folder per split).
+# Objects365 v1 (2019 release: ~600k train / 30k val images, objects365_{train,val}.json, one image folder
+# per split).
 # Annotation files from `ovd prepare objects365 --version v1` (objects365_v1_{train,val}_ovd.json): category
 # names fixed (vocabulary 'objects365_v1'), so CocoMetric, which matches classes by name, sees the same names.
 # Evaluator: COCO-style AP (mmdet's CocoMetric); switch to the evaluation layer's metric when it lands.

@@ -1,4 +1,5 @@
-# Objects365 v2 (2020 release: ~1.7M train / 80k val images in patchN/ folders, zhiyuan_objv2_{train,val}.json; the 3 train images missing from the release are skipped).
+# Objects365 v2 (2020 release: ~1.7M train / 80k val images in patchN/ folders, zhiyuan_objv2_*.json;
+# the 3 train images missing from the release are skipped).
 # Annotation files from `ovd prepare objects365 --version v2` (objects365_v2_{train,val}_ovd.json): category
 # names fixed (vocabulary 'objects365_v2'), so CocoMetric, which matches classes by name, sees the same names.
 # Evaluator: COCO-style AP (mmdet's CocoMetric); switch to the evaluation layer's metric when it lands.

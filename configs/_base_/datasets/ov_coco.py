@@ -3,8 +3,8 @@
 # 'ov_coco:base', 48 classes). Evaluate: the 65 OV classes on val2017 (instances_val2017_ov65.json; vocabulary
 # 'ov_coco'), AP50 on novel / base / all. For the 'ov-coco-80' protocol use vocabulary='ov_coco_80' with the
 # original instances_val2017.json.
-# Evaluator: mmdet's CocoMetric gives overall AP over the 65 classes only; the novel/base AP50 split comes from
-# the evaluation layer's OV-COCO metric (switch `type` to it when it lands in scope 'ovd').
+# Evaluator: mmdet's CocoMetric gives overall AP over the 65 classes only; the novel/base AP50 split comes
+# from the evaluation layer's OV-COCO metric (switch `type` to it when it lands in scope 'ovd').
 dataset_type = 'OVCocoDataset'
 data_root = 'data/coco/'
 backend_args = None
