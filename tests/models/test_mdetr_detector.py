@@ -97,6 +97,13 @@ def test_bad_grounding_input_is_named(tiny):
         model.loss(torch.rand(1, 3, *IMG), [outside])
 
 
+def test_prediction_without_text_is_named(tiny):
+    model = tiny()
+    model.eval()
+    with pytest.raises(ValueError, match='notext.jpg: MDETR needs "text"'):
+        model.predict(torch.rand(1, 3, *IMG), [sample(None, path='notext.jpg')])
+
+
 def test_grounding_predictions_rank_every_query_for_every_phrase(tiny):
     model = tiny()
     model.eval()

@@ -33,8 +33,9 @@ def env(tmp_path_factory) -> dict:
     generate_flickr30k(root / 'synthetic' / 'flickr30k', seed=0)
     generate_lvis(root / 'synthetic' / 'lvis', seed=0, splits={'train': 8, 'val': 4})
     tiny = save_tiny_roberta(root / 'tiny-roberta')
+    python_path = os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')])
     env = dict(os.environ, OVD_DATA_ROOT=str(root), OVD_TINY_ROBERTA=str(tiny), OMP_NUM_THREADS='1',
-               PYTHONUNBUFFERED='1', PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))
+               PYTHONUNBUFFERED='1', PYTHONPATH=python_path)
     env.pop('CUDA_VISIBLE_DEVICES', None)
     return env
 

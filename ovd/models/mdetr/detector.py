@@ -226,7 +226,11 @@ class MDETR(DETR):
         Returns:
             InstanceData: ``bboxes``, ``scores`` (``1 - p(no-object)``), ``labels`` (index into the names).
         """
-        batches = self.encoded_vocabulary(list(data_sample.metainfo['text']))
+        names = data_sample.metainfo.get('text')
+        if not isinstance(names, (list, tuple)) or not names:
+            raise ValueError(f'{data_sample.metainfo.get("img_path")}: MDETR needs "text": a caption '
+                             f'(grounding) or the list of class names (detection), got {names!r:.80}')
+        batches = self.encoded_vocabulary(list(names))
         logits, boxes, maps, labels = [], [], [], []
         for batch in batches:
             n = batch['text_feat'].shape[0]
