@@ -13,7 +13,7 @@ flickr = dict(type='MDETRFlickr30kDataset', data_root=data_root,
               data_prefix=dict(img='flickr30k/flickr30k-images/'), filter_cfg=dict(filter_empty_gt=True),
               pipeline={{_base_.train_pipeline}})
 # the mixed file picks each image's folder from its "data_source" (coco: train2014, vg: GQA images)
-mixed = dict(type='MDETRMixedDataset', data_root=data_root,
+mixed = dict(type='MDETRGroundingDataset', data_root=data_root,
              ann_file=ann_root + 'final_mixed_train_no_coco.json',
              data_prefix=dict(coco='coco/train2014/', vg='gqa/images/'),
              filter_cfg=dict(filter_empty_gt=True), pipeline={{_base_.train_pipeline}})

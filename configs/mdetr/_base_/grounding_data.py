@@ -1,9 +1,10 @@
-# Data settings shared by MDETR's grounding configs (official make_coco_transforms, Kamath et al. 2021):
-# training images resized to a shorter side in 480..800 (step 32, longer side <= 1333), or resized to
-# 400/500/600, cropped to 384..600 and resized again; testing at shorter side 800 (longer <= 1333).
-# Not reproduced here: the random horizontal flip (the official one swaps "left"/"right" in the caption, which
-# needs a caption-aware flip in ovd/data/transforms.py) and the crop's "respect all boxes" retry (mmdet's
-# RandomCrop drops the boxes it cuts off).
+# Data settings shared by MDETR's grounding configs (official datasets/coco.py make_coco_transforms with
+# cautious=True, which the Flickr30k and mixed datasets use; Kamath et al. 2021): training images resized to a
+# shorter side in 480..800 (step 32, longer side <= 1333), or resized to 400/500/600, cropped to 384..600 and
+# resized again; no horizontal flip (cautious mode turns it off, phrases like "the left man" would lie);
+# testing at shorter side 800 (longer side <= 1333).
+# Difference: the official cautious crop retries until it keeps every box; mmdet's RandomCrop keeps the boxes
+# that stay inside (phrases whose boxes are all cut off then have no target in that sample).
 backend_args = None
 train_scales = [(1333, s) for s in range(480, 801, 32)]
 train_pipeline = [

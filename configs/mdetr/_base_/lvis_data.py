@@ -1,19 +1,11 @@
-# LVIS v1 data for MDETR fine-tuning and Fixed AP evaluation (Kamath et al. 2021, Sec. 4.4; official
-# .github/lvis.md). Training turns each detection sample into a grounding caption of its categories plus
-# sampled negative names (the shared detection-to-grounding prompt, ovd.data.transforms); evaluation keeps the
-# vocabulary's 1203 names in `text` and the model runs one caption per name. Evaluation set: LVIS v1
-# "minival", the val images not in COCO train2017 (`ovd prepare lvis-minival`), Fixed AP (Dave et al. 2021).
-backend_args = None
-train_scales = [(1333, s) for s in range(480, 801, 32)]
-lvis_train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
-    dict(type='DetectionToGroundingPrompt', training=True, max_tokens=255, tokenizer='roberta-base'),
-    dict(type='PackGroundingInputs'),
-]
+# LVIS v1 evaluation data for MDETR (Kamath et al. 2021, Sec. 4.4; official .github/lvis.md and
+# scripts/eval_lvis.py): the sample's `text` keeps the vocabulary's 1203 names and the model runs one caption
+# per name. Evaluation set: LVIS v1 "minival", the val images not in COCO train2017 (`ovd prepare
+# lvis-minival`), Fixed AP (Dave et al. 2021). Fine-tuning reads the official preprocessed grounding files
+# (finetune_lvis{1,10}_train.json / finetune_lvis_train.json: LVIS images with captions of class names) with
+# the cautious grounding augmentation of grounding_data.py (official datasets/lvis_modulation.py).
 lvis_test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackGroundingInputs'),

@@ -1,9 +1,9 @@
-"""MDETR's mixed COCO/VG/GQA grounding file: phrases from shared spans, image folder per source, bad input."""
+"""MDETR's grounding files (mixed, modulated LVIS): phrases from shared spans, image folders, bad input."""
 import json
 
 import pytest
 
-from ovd.data.mdetr_mixed import MDETRMixedDataset, MixedFormatError
+from ovd.data.mdetr_grounding import MDETRGroundingDataset, MDETRGroundingFormatError
 
 CAPTION = 'the man on the left holding a red umbrella'
 
@@ -27,7 +27,7 @@ def write(tmp_path, images=None, annotations=None):
 
 
 def test_samples_phrases_and_image_folders(tmp_path):
-    ds = MDETRMixedDataset(data_root=str(tmp_path), ann_file=str(write(tmp_path)),
+    ds = MDETRGroundingDataset(data_root=str(tmp_path), ann_file=str(write(tmp_path)),
                            data_prefix=dict(coco='coco/train2014/', vg='gqa/images/'), lazy_init=False)
     assert len(ds) == 2  # the image without boxes is left out
     first = ds.get_data_info(0)
@@ -39,6 +39,16 @@ def test_samples_phrases_and_image_folders(tmp_path):
     assert ds.get_data_info(1)['img_path'].endswith('gqa/images/b.jpg')
 
 
+def test_single_image_folder_without_data_source(tmp_path):
+    images = [dict(id=1, file_name='000000000139.jpg', height=10, width=20, caption='cat. dog')]
+    annotations = [dict(id=1, image_id=1, bbox=[1, 1, 2, 2], tokens_positive=[[5, 8]])]
+    path = write(tmp_path, images=images, annotations=annotations)
+    ds = MDETRGroundingDataset(data_root=str(tmp_path), ann_file=str(path),
+                               data_prefix=dict(img='train2017/'))
+    info = ds.get_data_info(0)
+    assert info['img_path'].endswith('train2017/000000000139.jpg') and info['phrases'] == ['dog']
+
+
 @pytest.mark.parametrize('ann,match', [
     (dict(id=7, image_id=9, bbox=[0, 0, 1, 1], tokens_positive=[[0, 1]]),
      r'annotations\[0\] \(id=7\).*image_id'),
@@ -48,5 +58,5 @@ def test_samples_phrases_and_image_folders(tmp_path):
 ])
 def test_bad_annotations_are_named(tmp_path, ann, match):
     path = write(tmp_path, annotations=[ann])
-    with pytest.raises(MixedFormatError, match=match):
-        MDETRMixedDataset(ann_file=str(path), lazy_init=False)
+    with pytest.raises(MDETRGroundingFormatError, match=match):
+        MDETRGroundingDataset(ann_file=str(path), lazy_init=False)
