@@ -183,3 +183,17 @@ def test_polygon_blanking_changes_nothing_else(fixtures_dir, name):
     assert fast.images == data['images'] and fast.categories == data['categories']
     full = load_coco_index(fixtures_dir / name, keep_segmentation=True)
     assert full.ann_segmentations == [a['segmentation'] for a in data['annotations']]
+
+
+def test_load_json_for_other_formats(tmp_path):
+    """``load_json`` is the reader other preparers (e.g. Flickr30k's MDETR files) share."""
+    from ovd.data.validation import load_json
+    good = tmp_path / 'good.json'
+    good.write_text('{"a": [1, 2]}')
+    assert load_json(good) == {'a': [1, 2]}
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"a": [1, 2}\n')
+    with pytest.raises(AnnotationError, match=r'bad.json: malformed JSON at line 1 column 12'):
+        load_json(bad)
+    with pytest.raises(AnnotationError, match='missing.json: file not found'):
+        load_json(tmp_path / 'missing.json')
