@@ -71,6 +71,10 @@ def test_paper_models_build_and_run(name):
     with torch.no_grad():
         feats = model.extract_feat(torch.rand(1, 3, 64, 96))
     assert feats[-1].shape == (1, 256, 2, 3)  # stride 32, projected to 256
+    # batch norm frozen in both backbones (statistics and affine), as in MDETR
+    backbone = model.train().backbone
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) and m.training for m in backbone.modules())
+    assert not any(p.requires_grad for n, p in model.backbone.named_parameters() if 'bn' in n)
     assert model.bbox_head.class_embed.out_features == 256
     transformer = [p.numel() for n, p in model.named_parameters() if n.startswith(('encoder.', 'decoder.'))]
     assert sum(transformer) > 15e6
