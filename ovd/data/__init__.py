@@ -4,3 +4,4 @@ from . import flickr30k  # noqa: F401  (registers the Flickr30k Entities dataset
 from . import transforms  # noqa: F401  (registers the prompt/positive-map transforms)
 from . import mixed  # noqa: F401  (registers MixedSourceDataset and MixedRatioSampler)
 from . import mdetr_grounding  # noqa: F401  (registers MDETRGroundingDataset)
+from . import grounding_crop  # noqa: F401  (registers RandomCropKeepBoxes)

@@ -2,9 +2,7 @@
 # cautious=True, which the Flickr30k and mixed datasets use; Kamath et al. 2021): training images resized to a
 # shorter side in 480..800 (step 32, longer side <= 1333), or resized to 400/500/600, cropped to 384..600 and
 # resized again; no horizontal flip (cautious mode turns it off, phrases like "the left man" would lie);
-# testing at shorter side 800 (longer side <= 1333).
-# Difference: the official cautious crop retries until it keeps every box; mmdet's RandomCrop keeps the boxes
-# that stay inside (phrases whose boxes are all cut off then have no target in that sample).
+# testing at shorter side 800 (longer side <= 1333). The crop is redrawn until no box is lost (cautious crop).
 backend_args = None
 train_scales = [(1333, s) for s in range(480, 801, 32)]
 train_pipeline = [
@@ -13,7 +11,8 @@ train_pipeline = [
     dict(type='RandomChoice', transforms=[
         [dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True)],
         [dict(type='RandomChoiceResize', scales=[(1333, 400), (1333, 500), (1333, 600)], keep_ratio=True),
-         dict(type='RandomCrop', crop_type='absolute_range', crop_size=(384, 600), allow_negative_crop=False),
+         dict(type='RandomCropKeepBoxes', crop_type='absolute_range', crop_size=(384, 600), max_tries=100,
+              allow_negative_crop=False),
          dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True)]]),
     dict(type='PackGroundingInputs'),
 ]
