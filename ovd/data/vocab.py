@@ -31,6 +31,8 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
+from ovd.compat.checkpoint import allow_checkpoint_types
+
 METADATA_DIR = Path(__file__).resolve().parent / 'metadata'
 
 SPLITS = ('base', 'novel')
@@ -139,6 +141,11 @@ class Vocabulary:
 
     def __hash__(self) -> int:
         return hash((self.name, self._categories))
+
+    def __reduce__(self):
+        # Pickled as its name and categories (the lookup tables are rebuilt): checkpoints carry the vocabulary
+        # in meta['dataset_meta'], and weights_only loading may rebuild only these allow-listed records.
+        return Vocabulary, (self.name, self._categories)
 
     def __repr__(self) -> str:
         return f'Vocabulary({self.name!r}, {len(self)} categories)'
@@ -327,6 +334,8 @@ def vocabulary_from_categories(name: str, records: Sequence[dict]) -> Vocabulary
                           split=r.get('split')) for r in sorted(records, key=lambda r: r['id'])]
     return Vocabulary(name, cats)
 
+
+allow_checkpoint_types([Category, Vocabulary])
 
 __all__ = [
     'BUILTIN_VOCABULARIES',

@@ -60,14 +60,19 @@ def encode_class_prompts(
         Tensor[num_classes, D], float32, rows of unit norm.
     """
     prompts = [p for name in names for p in fill_templates(name, templates, this_is)]
+    # Batches of similar length waste less compute on padding (the CLIP wrapper trims it per batch).
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     chunks = []
     with _progress(len(prompts), progress, 'embedding prompts') as bar:
         for start in range(0, len(prompts), batch_size):
-            batch = prompts[start : start + batch_size]
+            batch = [prompts[i] for i in order[start : start + batch_size]]
             emb = encoder.encode_text(batch).float()
             chunks.append(torch.nn.functional.normalize(emb, dim=-1).cpu())
             bar.update(len(batch))
-    per_prompt = torch.cat(chunks).view(len(names), len(templates), -1)  # [C, T, D]
+    sorted_emb = torch.cat(chunks)
+    unsorted = torch.empty_like(sorted_emb)
+    unsorted[torch.tensor(order)] = sorted_emb
+    per_prompt = unsorted.view(len(names), len(templates), -1)  # [C, T, D]
     return torch.nn.functional.normalize(per_prompt.mean(dim=1), dim=-1)
 
 

@@ -46,3 +46,30 @@ def test_tiny_models_round_trip_through_from_pretrained(tmp_path):
         assert all(
             torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
         )
+
+
+def test_learn_bpe_merges_by_count_then_text():
+    from ovd.testing.tokenizers import learn_bpe
+    words = {('a', 'b', 'c'): 2, ('a', 'b'): 1, ('b', 'c'): 2}
+    # (b, c) occurs 4 times, (a, b) 3: merge (b, c); then (a, bc) twice beats (a, b) once
+    assert learn_bpe(words, 5) == [('b', 'c'), ('a', 'bc'), ('a', 'b')]
+    assert learn_bpe({('x', 'y'): 1, ('a', 'b'): 1}, 1) == [('a', 'b')]  # a tie goes to the smaller text
+
+
+def test_tokenizers_are_identical_across_processes():
+    """The library's trainers break ties by hash order (a new vocabulary per process); ours do not."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ovd.testing.tokenizers import _byte_level_bpe, _wordpiece_vocab
+    root = Path(__file__).resolve().parents[2]
+    # a bare process loading only the module's file (not ovd, torch or transformers): it starts in a second
+    code = ('import sys, importlib.util as u; s = u.spec_from_file_location("t", sys.argv[1]); '
+            'm = u.module_from_spec(s); s.loader.exec_module(m); '
+            'print(repr((m._wordpiece_vocab(400), m._byte_level_bpe(600))))')
+    module_file = str(root / 'ovd' / 'testing' / 'tokenizers.py')
+    out = subprocess.run([sys.executable, '-c', code, module_file], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert eval(out.stdout) == (_wordpiece_vocab(400), _byte_level_bpe(600))
