@@ -22,9 +22,6 @@ SMALL = [f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
 def _run(args, data_root: Path, cwd: Path) -> str:
     env = dict(os.environ, OVD_DATA_ROOT=str(data_root), PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1',
                MKL_NUM_THREADS='1')
-    # The checkpoint's dataset_meta holds ovd's Vocabulary, which torch's weights_only loader refuses until
-    # ovd.compat registers it (reported to the lead); the checkpoint here is the one this test just wrote.
-    env['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
     proc = subprocess.run([sys.executable, '-m', 'mim', *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=600)
     out = proc.stdout + proc.stderr
