@@ -1,9 +1,8 @@
 # Tiny MDETR for CPU tests and CI: the paper's architecture and losses at toy width (ResNet-18 at quarter
 # width, a 2-layer 32-wide RoBERTa built offline, 2+2 transformer layers of width 32, 10 queries), trained on
 # synthetic Flickr30k Entities. Same code path as the paper configs.
-# Data: `ovd synth --dataset flickr30k --out data/synthetic` (or OVD_DATA_ROOT); tiny RoBERTa:
-# `python -c "from ovd.testing import save_tiny_roberta; save_tiny_roberta('data/tiny-roberta')"` (or
-# OVD_TINY_ROBERTA).
+# Data and the tiny RoBERTa: `ovd synth --dataset all --out data/synthetic` (OVD_DATA_ROOT moves data/;
+# OVD_TINY_ROBERTA points at another model directory).
 _base_ = ['../_base_/default_runtime.py', './_base_/mdetr_r101.py', './_base_/grounding_data.py']
 
 width = 32
@@ -11,7 +10,7 @@ model = dict(
     num_queries=10,
     backbone=dict(depth=18, base_channels=16, frozen_stages=-1, init_cfg=None),
     neck=dict(in_channels=[128], out_channels=width),
-    text_encoder=dict(name_or_path='{{$OVD_TINY_ROBERTA:data/tiny-roberta}}'),
+    text_encoder=dict(name_or_path='{{$OVD_TINY_ROBERTA:data/synthetic/tiny_roberta}}'),
     positional_encoding=dict(num_feats=width // 2),
     encoder=dict(
         num_layers=2,

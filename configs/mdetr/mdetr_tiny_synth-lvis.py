@@ -3,7 +3,7 @@
 _base_ = ['./mdetr_tiny_synth-flickr30k.py']
 
 lvis_root = '{{$OVD_DATA_ROOT:data}}/synthetic/lvis/'
-tiny_tokenizer = '{{$OVD_TINY_ROBERTA:data/tiny-roberta}}'
+tiny_tokenizer = '{{$OVD_TINY_ROBERTA:data/synthetic/tiny_roberta}}'
 model = dict(test_cfg=dict(names_per_caption=1, captions_per_batch=128, max_per_img=None))
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -29,8 +29,8 @@ def default_spec() -> Path:
 
 
 def make_data(data_root: Path, seed: int, num_images, log=print) -> None:
-    """Every synthetic dataset under ``<data_root>/synthetic/<name>`` (what the tiny configs read through
-    OVD_DATA_ROOT); a dataset whose manifest exists is kept (generation is deterministic by seed)."""
+    """Every synthetic dataset under ``<data_root>/synthetic/<name>`` and the tiny text models beside them
+    (what the tiny configs read through OVD_DATA_ROOT); what exists is kept (generation is deterministic)."""
     from ovd.data import synthetic
     for name in ('coco', 'lvis', 'flickr30k', 'objects365'):
         generate = getattr(synthetic, f'generate_{name}', None)
@@ -39,6 +39,10 @@ def make_data(data_root: Path, seed: int, num_images, log=print) -> None:
             continue
         log(f'writing synthetic {name} to {out}')
         generate(out, seed=seed, num_images=num_images)
+    tiny_models = data_root / 'synthetic'
+    if not all((tiny_models / name).is_dir() for name in synthetic.TINY_MODELS):
+        log(f'writing tiny text models (BERT, RoBERTa, CLIP) to {tiny_models}')
+        synthetic.generate_tiny_models(tiny_models, seed=seed)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ Deterministic by seed: the same arguments write byte-identical files. Used by th
 training configs. Documented in ``docs/synthetic_data.md``.
 """
 from .all import GENERATORS, generate_all
+from .tiny_models import TINY_MODELS, generate_tiny_models
 from .coco import OV_COCO_BASE, OV_COCO_NOVEL, generate_coco
 from .common import MANIFEST_NAME
 from .flickr30k import BOX_NOUNS, generate_flickr30k, noun_look_index
@@ -22,6 +23,8 @@ __all__ = [
            'Look',
            'category_look',
            'generate_all',
+           'generate_tiny_models',
+           'TINY_MODELS',
            'generate_coco',
            'generate_flickr30k',
            'generate_lvis',

@@ -1,5 +1,5 @@
 """``generate_all``: every synthetic dataset under one root (``coco/``, ``lvis/``, ``flickr30k/``,
-``objects365/``) plus a top-level manifest naming them."""
+``objects365/``), the tiny text models the tiny configs load, and a top-level manifest naming them."""
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -8,6 +8,7 @@ from .common import MANIFEST_NAME, ProgressFn, write_manifest
 from .flickr30k import generate_flickr30k
 from .lvis import generate_lvis
 from .objects365 import generate_objects365
+from .tiny_models import generate_tiny_models
 
 GENERATORS = {'coco': generate_coco, 'lvis': generate_lvis, 'flickr30k': generate_flickr30k,
               'objects365': generate_objects365}
@@ -25,13 +26,15 @@ def generate_all(root: Union[str, Path], seed: int = 0, *, num_images: Optional[
 
     Returns:
         ``{name: manifest}`` for coco, lvis, flickr30k and objects365; ``root/synthetic_manifest.json`` lists
-        their folders and counts.
+        their folders and counts, and the tiny models (``root/tiny_{bert,roberta,clip}``).
     """
     root = Path(root)
     (root / MANIFEST_NAME).unlink(missing_ok=True)  # a rerun killed half-way must not look complete
     manifests = {name: generate(root / name, seed=seed, num_images=num_images, progress=progress)
                  for name, generate in GENERATORS.items()}
+    tiny_models = generate_tiny_models(root, seed=seed)
     write_manifest(root, {'dataset': 'all', 'generator': 'ovd.data.synthetic.generate_all', 'seed': seed,
                           'datasets': {name: {'root': name, 'splits': m['splits']}
-                                       for name, m in manifests.items()}})
+                                       for name, m in manifests.items()},
+                          'tiny_models': sorted(tiny_models)})
     return manifests
