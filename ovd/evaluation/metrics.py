@@ -19,6 +19,7 @@ from mmengine.logging import MMLogger
 from ovd.registry import METRICS
 
 from .flickr30k import GroundedPhrase, SentencePrediction, check_sentence_prediction, evaluate_flickr30k
+from .lvis_ap import MAX_DETS_PER_CATEGORY, MAX_DETS_PER_IMAGE, _top_k_in_groups
 from .protocols import DETECTION_PROTOCOLS, check_protocol, evaluate_detections
 from .records import Detections, EvaluationInputError, GroundTruth, load_ground_truth
 
@@ -87,11 +88,15 @@ class OVDetectionMetric(BaseMetric):
             :func:`label_to_category_ids`).
         collect_device, prefix: as mmengine's ``BaseMetric``; the prefix defaults to the protocol.
         backend_args: mmengine file-backend arguments for ``ann_file``.
+        prune_rows: for 'lvis-fixed', how many new detections to collect before dropping those outside every
+            category's top 10,000 (bounds memory; the result is unchanged). 'lvis' keeps 300 per image as
+            results arrive.
     """
 
     def __init__(self, ann_file: str, protocol: str = 'coco', iou_types: Sequence[str] = ('bbox',),
                  category_ids: Optional[Sequence[int]] = None, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None, backend_args: Optional[dict] = None) -> None:
+                 prefix: Optional[str] = None, backend_args: Optional[dict] = None,
+                 prune_rows: int = 2_000_000) -> None:
         check_protocol(protocol)
         if protocol not in DETECTION_PROTOCOLS:
             raise ValueError(f'OVDetectionMetric: {protocol!r} is not a detection protocol '
@@ -106,6 +111,8 @@ class OVDetectionMetric(BaseMetric):
         self.ann_file = ann_file
         self.category_ids = category_ids
         self.backend_args = backend_args
+        self.prune_rows = prune_rows
+        self._rows_since_prune = 0
         self._gt: Optional[GroundTruth] = None
 
     def ground_truth(self) -> GroundTruth:
@@ -129,7 +136,40 @@ class OVDetectionMetric(BaseMetric):
                                                f'pred_instances.masks')
                 masks = pred['masks']
                 result['masks'] = masks if isinstance(masks, list) else encode_masks(_numpy(masks))
-            self.results.append(result)
+            self.results.append(self._cap_image(result))
+            self._rows_since_prune += len(result['scores'])
+        if self.protocol == 'lvis-fixed' and self._rows_since_prune > self.prune_rows:
+            self._prune_to_top_k_per_category()
+
+    # LVIS-style evaluation of a large vocabulary sees up to 1203 x 100 detections per image. The caps the
+    # protocol applies anyway are applied while results arrive, so memory stays bounded; the kept set is
+    # exactly what the protocol keeps (same score order, earlier arrival first among ties), so the metrics
+    # do not change.
+    def _cap_image(self, result: dict) -> dict:
+        if self.protocol != 'lvis' or len(result['scores']) <= MAX_DETS_PER_IMAGE:
+            return result
+        keep = _top_k_in_groups(np.zeros(len(result['scores']), np.int64), result['scores'], MAX_DETS_PER_IMAGE)
+        return self._subset(result, keep)
+
+    def _prune_to_top_k_per_category(self) -> None:
+        """Fixed AP keeps the top 10,000 detections of each category over the dataset: drop the rest now."""
+        self._rows_since_prune = 0
+        if not self.results:
+            return
+        labels = np.concatenate([r['labels'] for r in self.results])
+        scores = np.concatenate([r['scores'] for r in self.results])
+        keep = _top_k_in_groups(labels, scores, MAX_DETS_PER_CATEGORY)
+        bounds = np.cumsum([0] + [len(r['scores']) for r in self.results])
+        self.results = [self._subset(r, keep[start:end]) for r, start, end in
+                        zip(self.results, bounds[:-1], bounds[1:])]
+
+    @staticmethod
+    def _subset(result: dict, keep: np.ndarray) -> dict:
+        out = dict(result, bboxes=result['bboxes'][keep], scores=result['scores'][keep],
+                   labels=result['labels'][keep])
+        if 'masks' in result:
+            out['masks'] = [m for m, k in zip(result['masks'], keep) if k]
+        return out
 
     def detections(self, results: List[dict], gt: GroundTruth, segm: bool) -> Detections:
         """Gathered per-image results -> :class:`Detections` (xywh boxes, dataset category ids)."""
