@@ -1,0 +1,112 @@
+"""Environment report and health checks behind ``ovd env``.
+
+Each check returns ``(name, ok, detail)``; they look for the failures users actually hit with the OpenMMLab
+stack on a modern torch: mmcv without compiled ops, resume failing under weights_only, lvis-api on numpy 2,
+transformers too new for mmdet's GLIP fusion layers, and plugins that did not register.
+"""
+import importlib
+import io
+import platform
+
+from typing import Dict, List, Tuple
+
+Check = Tuple[str, bool, str]
+
+PACKAGES = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'transformers', 'open_clip', 'numpy',
+            'pycocotools', 'lvis', 'faster_coco_eval', 'mim')
+MAX_TRANSFORMERS = (4, 53, 3)  # mmdet 3.3's vlfuse_helper.BertEncoderLayer breaks from 4.54 on
+
+
+def package_versions() -> Dict[str, str]:
+    """Installed version of each package ovd depends on (``'missing'`` when absent)."""
+    versions = {'python': platform.python_version(), 'platform': platform.platform()}
+    for name in PACKAGES:
+        try:
+            module = importlib.import_module(name)
+            versions[name] = getattr(module, '__version__', 'unknown')
+        except Exception as err:  # noqa: BLE001 - a broken install is what we report
+            versions[name] = f'missing ({type(err).__name__}: {err})'
+    from ovd.version import __version__
+    versions['ovd'] = __version__
+    return versions
+
+
+def check_mmcv_ops() -> Check:
+    try:
+        from mmcv.ops import get_compiler_version, get_compiling_cuda_version, nms  # noqa: F401
+        return 'mmcv ops compiled', True, f'compiler {get_compiler_version()}, CUDA {get_compiling_cuda_version()}'
+    except Exception as err:  # noqa: BLE001
+        return 'mmcv ops compiled', False, f'{type(err).__name__}: {err} (run `make setup`)'
+
+
+def check_cuda() -> Check:
+    import torch
+    if not torch.cuda.is_available():
+        return 'CUDA visible', True, f'no (CPU only; torch built for CUDA {torch.version.cuda})'
+    names = ', '.join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    return 'CUDA visible', True, f'{torch.cuda.device_count()} device(s): {names}'
+
+
+def check_weights_only_resume() -> Check:
+    """Round-trip a message-hub-like payload through ``torch.load(weights_only=True)``."""
+    import numpy as np
+    import torch
+    from mmengine.logging import HistoryBuffer
+    import ovd.compat  # noqa: F401
+    buffer = HistoryBuffer()
+    buffer.update(np.float64(1.5))
+    payload = {'message_hub': {'log_scalars': {'train/loss': buffer}}, 'meta': {'seed': np.int64(3)}}
+    stream = io.BytesIO()
+    torch.save(payload, stream)
+    stream.seek(0)
+    try:
+        loaded = torch.load(stream, weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        return 'weights_only resume fix', False, f'{type(err).__name__}: {err}'
+    ok = loaded['message_hub']['log_scalars']['train/loss'].current() == 1.5
+    return 'weights_only resume fix', ok, 'mmengine checkpoint types allow-listed; weights_only stays on'
+
+
+def check_lvis_numpy() -> Check:
+    import numpy as np
+    import ovd.compat  # noqa: F401
+    try:
+        import lvis.eval
+        ok = lvis.eval.np.float is float and not hasattr(np, 'float')
+        return 'lvis-api on numpy', ok, f'numpy {np.__version__}; lvis.eval sees the removed aliases'
+    except Exception as err:  # noqa: BLE001
+        return 'lvis-api on numpy', False, f'{type(err).__name__}: {err}'
+
+
+def check_transformers() -> Check:
+    import transformers
+    version = tuple(int(part) for part in transformers.__version__.split('.')[:3] if part.isdigit())
+    ok = version <= MAX_TRANSFORMERS
+    detail = transformers.__version__ + ('' if ok else ' (> 4.53.3 breaks mmdet GLIP fusion layers)')
+    return 'transformers <= 4.53.3', ok, detail
+
+
+def check_registries() -> Check:
+    import ovd  # noqa: F401
+    from ovd import registry
+    counts = {name: len(getattr(registry, name).module_dict)
+              for name in ('DATASETS', 'TRANSFORMS', 'MODELS', 'METRICS', 'HOOKS')}
+    detail = ', '.join(f'{name.lower()} {count}' for name, count in counts.items())
+    return "registries (scope 'ovd')", True, detail
+
+
+CHECKS = (check_mmcv_ops, check_cuda, check_weights_only_resume, check_lvis_numpy, check_transformers,
+          check_registries)
+
+
+def run_checks() -> List[Check]:
+    """Run every check; a check that raises is reported as failed rather than aborting the report."""
+    results = []
+    for check in CHECKS:
+        try:
+            results.append(check())
+        except Exception as err:  # noqa: BLE001
+            results.append((check.__name__, False, f'{type(err).__name__}: {err}'))
+    return results
+
+

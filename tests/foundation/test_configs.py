@@ -1,0 +1,27 @@
+"""Every config file in configs/ parses; the smoke config builds its model in the ovd scope."""
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted(p for p in (REPO_ROOT / 'configs').rglob('*.py'))
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[str(p.relative_to(REPO_ROOT / 'configs')) for p in CONFIGS])
+def test_config_parses(path):
+    cfg = Config.fromfile(str(path))
+    if '_base_' not in str(path):
+        assert cfg.get('default_scope') == 'ovd', f'{path} must set default_scope = "ovd"'
+        assert 'ovd' in cfg.custom_imports['imports']
+
+
+def test_smoke_model_builds_in_ovd_scope():
+    from mmengine.registry import DefaultScope
+
+    from ovd.registry import MODELS
+    cfg = Config.fromfile(str(REPO_ROOT / 'configs' / 'smoke' / 'faster-rcnn_r18_tiny_synth-coco.py'))
+    with DefaultScope.overwrite_default_scope('ovd'):
+        model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'FasterRCNN'
+    assert sum(p.numel() for p in model.parameters()) < 2_000_000
