@@ -7,6 +7,7 @@ transformers too new for mmdet's GLIP fusion layers, and plugins that did not re
 import importlib
 import io
 import platform
+import warnings
 
 from typing import Dict, List, Tuple
 
@@ -22,7 +23,9 @@ def package_versions() -> Dict[str, str]:
     versions = {'python': platform.python_version(), 'platform': platform.platform()}
     for name in PACKAGES:
         try:
-            module = importlib.import_module(name)
+            with warnings.catch_warnings():  # openmim imports the deprecated pkg_resources
+                warnings.simplefilter('ignore')
+                module = importlib.import_module(name)
             versions[name] = getattr(module, '__version__', 'unknown')
         except Exception as err:  # noqa: BLE001 - a broken install is what we report
             versions[name] = f'missing ({type(err).__name__}: {err})'
@@ -104,7 +107,8 @@ def run_checks() -> List[Check]:
     results = []
     for check in CHECKS:
         try:
-            results.append(check())
+            name, ok, detail = check()
+            results.append((name, bool(ok), detail))
         except Exception as err:  # noqa: BLE001
             results.append((check.__name__, False, f'{type(err).__name__}: {err}'))
     return results

@@ -5,8 +5,14 @@ numpy arrays), numpy scalars in runtime info, and plain containers in ``meta``. 
 refuses those types, so ``--resume`` fails on torch >= 2.6. The fix registers exactly those types with
 ``torch.serialization.add_safe_globals``: weights_only stays on, and any other global in a pickle, such as
 ``os.system`` in a crafted file, is still refused.
+
+One reference needs care: a ``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer,
+'mean')``. Allowing ``builtins.getattr`` itself would let a pickle reach any attribute of any allowed object,
+so that name is bound to :func:`history_buffer_statistic`, which returns only registered statistics methods of
+``HistoryBuffer`` and refuses everything else.
 """
-from typing import List
+import pickle
+from typing import Any, List
 
 import numpy as np
 import torch
@@ -30,9 +36,24 @@ def _numpy_globals() -> List[object]:
     return items
 
 
+def history_buffer_statistic(owner: Any, name: str) -> Any:
+    """Stand-in for ``getattr`` in weights_only unpickling: only ``HistoryBuffer``'s statistics methods.
+
+    Raises:
+        pickle.UnpicklingError: for any other object or attribute.
+    """
+    from mmengine.logging import HistoryBuffer
+    if owner is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return HistoryBuffer._statistics_methods[name]
+    raise pickle.UnpicklingError(
+        f'weights_only load refused getattr({owner!r}, {name!r}): only HistoryBuffer statistics methods '
+        'may be referenced by an mmengine checkpoint')
+
+
 def _mmengine_globals() -> List[object]:
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer]
+    HistoryBuffer()  # registers the default statistics methods (min, max, current, mean) on the class
+    return [HistoryBuffer, (history_buffer_statistic, 'builtins.getattr')]
 
 
 def mmengine_safe_globals() -> List[object]:
