@@ -3,8 +3,11 @@ the region cache (or, slowly, from CLIP run online).
 
 Two things differ from mmdet's ``MaskRCNN`` in training:
 
-- instances of novel classes are dropped from the ground truth before the RPN and the RoI head (the OV datasets
-  already remove them; this guards a dataset that does not, and says so once in the log);
+- training labels are mapped into the classifier's full vocabulary: the OV datasets train with
+  ``category_split='base'`` (labels index the 866 base classes of OV-LVIS, or 48 of OV-COCO) while the classifier
+  scores all classes (1203 / 65), so ``train_label_space='base'`` maps label ``k`` to the k-th base class; with
+  ``'full'`` (labels already index the full vocabulary) instances of novel classes are dropped before the RPN and
+  the RoI head, and the log says so once;
 - with ``online_teacher``, samples whose ``regions`` carry boxes but no embeddings get their CLIP embeddings
   computed from the batch images each step. That is what the region cache saves; the perf benchmark
   ``benchmarks/perf/vild_train_step.py`` times both paths.
@@ -25,13 +28,19 @@ class ViLD(MaskRCNN):
     """Mask R-CNN for ViLD (the RoI head must be a :class:`~ovd.models.vild.roi_head.ViLDRoIHead`).
 
     Args:
+        train_label_space: what training ``gt_instances.labels`` index: ``'base'`` (the base-class subset, as
+            the OV datasets' ``category_split='base'`` produce) or ``'full'`` (the classifier's vocabulary).
         online_teacher: keyword arguments of :class:`CLIPRegionTeacher` (``clip``, ``crop_scales``,
             ``chunk_size``); None means distillation targets must come from the region cache.
         **kwargs: ``MaskRCNN`` arguments.
     """
 
-    def __init__(self, *args, online_teacher: Optional[dict] = None, **kwargs) -> None:
+    def __init__(self, *args, train_label_space: str = 'base', online_teacher: Optional[dict] = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if train_label_space not in ('base', 'full'):
+            raise ValueError(f"train_label_space must be 'base' or 'full', got {train_label_space!r}")
+        self.train_label_space = train_label_space
         self._warned_novel = False
         # kept out of the module tree: the frozen teacher must not land in checkpoints or the optimizer
         self.__dict__['_teacher'] = CLIPRegionTeacher(**online_teacher) if online_teacher else None
@@ -40,9 +49,24 @@ class ViLD(MaskRCNN):
     def online_teacher(self) -> Optional[CLIPRegionTeacher]:
         return self.__dict__['_teacher']
 
-    def drop_novel_instances(self, batch_data_samples: SampleList) -> int:
-        """Remove ground-truth instances of novel classes in place; returns how many were removed."""
+    def to_full_vocabulary(self, batch_data_samples: SampleList) -> int:
+        """Make training labels index the classifier's vocabulary, without novel classes, in place.
+
+        Returns:
+            How many novel-class instances were removed (always 0 for ``train_label_space='base'``).
+        """
         base_mask = self.roi_head.bbox_head.base_mask
+        if self.train_label_space == 'base':
+            base_indices = base_mask.nonzero().flatten()  # [num_base]: k-th base class -> vocabulary index
+            for sample in batch_data_samples:
+                labels = sample.gt_instances.labels
+                if labels.numel() and int(labels.max()) >= len(base_indices):
+                    raise ValueError(
+                        f'image {sample.metainfo.get("img_path", "?")}: label {int(labels.max())} is outside the '
+                        f'{len(base_indices)} base classes; with train_label_space="base" the training dataset '
+                        f'must use category_split="base"')
+                sample.gt_instances.labels = base_indices[labels]
+            return 0
         removed = 0
         for sample in batch_data_samples:
             labels = sample.gt_instances.labels
@@ -51,8 +75,9 @@ class ViLD(MaskRCNN):
                 removed += int((~keep).sum())
                 sample.gt_instances = sample.gt_instances[keep]
         if removed and not self._warned_novel:
-            print_log(f'ViLD: dropped {removed} novel-class instances from a training batch; the training '
-                      f'dataset should exclude novel annotations (OV split)', logger='current', level=30)
+            print_log(f'ViLD: dropped {removed} novel-class instances from a training batch (novel classes are '
+                      f'never training targets); an OV training set normally excludes them', logger='current',
+                      level=30)
             self._warned_novel = True
         return removed
 
@@ -77,10 +102,10 @@ class ViLD(MaskRCNN):
 
         Args:
             batch_inputs: ``[B, 3, H, W]`` normalised images.
-            batch_data_samples: ``gt_instances`` (labels index the full vocabulary) and, for distillation,
+            batch_data_samples: ``gt_instances`` (labels in ``train_label_space``) and, for distillation,
                 ``regions``.
         """
-        self.drop_novel_instances(batch_data_samples)
+        self.to_full_vocabulary(batch_data_samples)
         if self.online_teacher is not None:
             self._teach_online(batch_inputs, batch_data_samples)
         return super().loss(batch_inputs, batch_data_samples)

@@ -25,15 +25,16 @@ def load_class_embeddings(source: EmbeddingSource) -> Tensor:
 
     Args:
         source: a ``.pt``/``.pth``/``.npy`` file holding ``[num_classes, dim]``; a tensor/array of that shape; or a
-            dict of keyword arguments for :func:`ovd.text.class_embeddings.build_class_embeddings` (vocabulary,
-            CLIP model, templates; computed once and kept in the content-addressed embedding cache).
+            dict ``clip`` (arguments of :class:`ovd.text.clip.OpenCLIPEncoder`), ``vocabulary`` (a built-in name),
+            ``templates`` ('vild' = ViLD's 63 prompts) and optional ``this_is``: computed with
+            :func:`ovd.text.class_embeddings.build_class_embeddings`, once, then read from the content-addressed
+            embedding cache.
 
     Returns:
         Float tensor ``[num_classes, dim]`` (not yet normalised).
     """
     if isinstance(source, dict):
-        from ovd.text.class_embeddings import build_class_embeddings
-        emb = build_class_embeddings(**source)
+        emb = _embeddings_from_clip(**source)
         origin = f'class embeddings built from {source!r}'
     elif isinstance(source, str):
         origin = source
@@ -52,6 +53,13 @@ def load_class_embeddings(source: EmbeddingSource) -> Tensor:
     if not torch.isfinite(emb).all() or (emb.norm(dim=1) == 0).any():
         raise ValueError(f'{origin}: contains non-finite or all-zero rows')
     return emb
+
+
+def _embeddings_from_clip(clip: dict, vocabulary: str, templates: str = 'vild', this_is: bool = True) -> Tensor:
+    from ovd.text.class_embeddings import build_class_embeddings
+    from ovd.text.clip import OpenCLIPEncoder
+    encoder = OpenCLIPEncoder(**clip)
+    return build_class_embeddings(encoder, vocabulary, templates=templates, this_is=this_is)
 
 
 @MODELS.register_module()
