@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument('--steps', type=int, default=2)
     args = parser.parse_args()
 
-    from mmengine.config import Config
+    from mmengine.config import Config, ConfigDict
     from mmengine.registry import init_default_scope
     from mmengine.structures import InstanceData
 
@@ -91,8 +91,8 @@ def main() -> None:
     clip = OpenCLIPEncoder(model_name='ViT-B-32', pretrained=None)
     teacher = CLIPRegionTeacher(clip, crop_scales=(1.0, 1.5), chunk_size=128)
 
-    cached_model = MODELS.build(copy.deepcopy(model_cfg)).train()
-    online_model = MODELS.build(dict(copy.deepcopy(model_cfg), online_teacher=dict(clip=clip, chunk_size=128)))
+    cached_model = MODELS.build(ConfigDict(copy.deepcopy(model_cfg))).train()
+    online_model = MODELS.build(ConfigDict(copy.deepcopy(model_cfg), online_teacher=dict(clip=clip, chunk_size=128)))
     online_model.load_state_dict(cached_model.state_dict())
     online_model.train()
     num_base = int(cached_model.roi_head.bbox_head.base_mask.sum())

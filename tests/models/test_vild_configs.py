@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def _build(name: str, embed_dim: int):
     head = model_cfg['roi_head']['bbox_head']
     # text embeddings of the right shape instead of running CLIP (the config's own path needs the weights)
     head['class_embeddings'] = torch.randn(head['num_classes'], embed_dim)
-    return MODELS.build(model_cfg)
+    return MODELS.build(ConfigDict(model_cfg))
 
 
 def test_paper_ensemble_lvis_model_builds():
@@ -95,7 +95,7 @@ def test_paper_ensemble_lvis_model_builds():
     assert len(roi.bbox_head.shared_convs) == 4 and len(roi.bbox_head.shared_fcs) == 2
     assert roi.bbox_head.fc_reg.out_features == 4  # class-agnostic boxes
     assert roi.image_head is not None and not roi.image_head.with_reg
-    assert torch.equal(roi.image_head.classifier.class_embeddings, roi.bbox_head.classifier.class_embeddings)
+    torch.testing.assert_close(roi.image_head.classifier.class_embeddings, roi.bbox_head.classifier.class_embeddings)
     assert roi.mask_head.class_agnostic and roi.distill_weight == 0.5
 
 

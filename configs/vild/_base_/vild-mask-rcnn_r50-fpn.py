@@ -13,6 +13,7 @@ vocabulary = 'ov_lvis'  # 866 base (c+f) + 337 novel (r) classes
 num_classes = 1203
 
 model = dict(
+    _scope_='ovd',  # the mmdet:: base tags this dict with scope mmdet; ViLD's classes live in scope ovd
     type='ViLD',
     train_label_space='base',  # the OV training set uses category_split='base'
     backbone=dict(frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False),
