@@ -25,7 +25,9 @@ model = dict(
         distill_weight=0.5,
         bbox_roi_extractor=dict(out_channels=32),
         bbox_head=dict(in_channels=32, num_shared_convs=1, conv_out_channels=32, fc_out_channels=64,
-                       norm_cfg=norm_cfg, class_embeddings=dict(clip=clip_model)),
+                       norm_cfg=norm_cfg,
+                       # one template instead of ViLD's 63: 1203 prompts instead of 75789 through the tiny CLIP
+                       class_embeddings=dict(clip=clip_model, templates='single')),
         mask_roi_extractor=dict(out_channels=32),
         mask_head=dict(in_channels=32, conv_out_channels=32, num_convs=2, norm_cfg=norm_cfg)),
     train_cfg=dict(

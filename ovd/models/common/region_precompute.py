@@ -108,8 +108,9 @@ def precompute_shard(cfg: Config, root: str, shard_index: int, num_shards: int, 
     loader = DataLoader(Subset(dataset, todo), batch_size=rc['batch_size'], num_workers=rc['num_workers'],
                         collate_fn=pseudo_collate)
     start, crops = time.perf_counter(), 0
-    with torch.no_grad():
-        for data in tqdm(loader, desc=f'shard {shard_index}/{num_shards}', unit='img'):
+    bar = tqdm(total=len(todo), desc=f'shard {shard_index}/{num_shards}', unit='img')
+    with torch.no_grad(), bar:
+        for data in loader:
             data = model.data_preprocessor(data, False)
             feats = model.extract_feat(data['inputs'])
             proposals = model.rpn_head.predict(feats, data['data_samples'], rescale=True)
@@ -125,6 +126,7 @@ def precompute_shard(cfg: Config, root: str, shard_index: int, num_shards: int, 
                 writer.append(sample.img_id, {'bboxes': boxes.cpu().numpy(),
                                               'scores': props.scores[:rc['num_regions']].float().cpu().numpy(),
                                               'embeddings': embeddings.cpu().numpy()})
+                bar.update(1)
     elapsed = time.perf_counter() - start
     done_now = len(writer.done_keys) - resumed
     remaining = sum(1 for j in range(shard_index, len(dataset), num_shards)
