@@ -20,7 +20,7 @@ The config's ``region_cache`` dict says what to compute::
 import argparse
 import os
 import sys
-from typing import Tuple
+from typing import Mapping, Optional, Tuple
 
 HELP = 'precompute proposals and their CLIP region embeddings for ViLD (sharded, resumable, SLURM-array ready)'
 
@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='override config values (mmengine DictAction syntax)')
 
 
-def parse_shard(spec: str = None, num_shards: int = None, environ=os.environ) -> Tuple[int, int]:
+def parse_shard(spec: Optional[str] = None, num_shards: Optional[int] = None,
+                environ: Mapping[str, str] = os.environ) -> Tuple[int, int]:
     """``(index, count)`` from ``--shard I/N``, or from SLURM array variables with ``--num-shards``.
 
     Args:

@@ -8,8 +8,13 @@ from mmengine.config import ConfigDict
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from ovd.models.vild import (ViLDBBoxHead, ViLDTextClassifier, distillation_l1_loss, ensemble_scores,
-                             resolve_base_mask)
+from ovd.models.vild import (
+    ViLDBBoxHead,
+    ViLDTextClassifier,
+    distillation_l1_loss,
+    ensemble_scores,
+    resolve_base_mask,
+)
 from ovd.registry import MODELS
 
 init_default_scope('ovd')
@@ -33,7 +38,7 @@ def test_text_logits_and_background_hand_worked():
     torch.testing.assert_close(logits, expected)
     assert clf.class_embeddings.requires_grad is False
     assert 'class_embeddings' not in clf.state_dict()  # a checkpoint can be used with another vocabulary
-    assert set(n for n, _ in clf.named_parameters()) == {'projection.weight', 'projection.bias', 'bg_embedding'}
+    assert {n for n, _ in clf.named_parameters()} == {'projection.weight', 'projection.bias', 'bg_embedding'}
     # a zero feature gives a zero embedding (no NaN): every logit is 0
     with torch.no_grad():
         clf.projection.bias.zero_()

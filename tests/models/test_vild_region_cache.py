@@ -9,8 +9,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from ovd.models.common.region_cache import (FieldSpec, RegionCache, RegionCacheError, RegionCacheWriter,
-                                            verify_shard)
+from ovd.models.common.region_cache import (
+    FieldSpec,
+    RegionCache,
+    RegionCacheError,
+    RegionCacheWriter,
+    verify_shard,
+)
 
 FIELDS = {'bboxes': FieldSpec('float32', 4), 'scores': FieldSpec('float32'),
           'embeddings': FieldSpec('float16', 8)}

@@ -14,9 +14,8 @@ The encoder is the shared open_clip wrapper :class:`ovd.text.clip.OpenCLIPEncode
 from typing import List, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torchvision.ops import roi_align
 
 # CLIP's own normalisation (Radford et al., 2021), used when the encoder does not carry a preprocess config

@@ -15,6 +15,7 @@ from mmdet.structures.bbox import bbox_project
 from mmengine.structures import InstanceData
 
 from ovd.registry import TRANSFORMS
+
 from .region_cache import RegionCache
 
 

@@ -23,6 +23,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ovd.registry import MODELS
+
 from .text_classifier import EmbeddingSource, ViLDTextClassifier
 
 BaseClasses = Union[None, str, Sequence[int]]

@@ -23,6 +23,7 @@ from mmdet.utils import ConfigType, InstanceList
 from torch import Tensor
 
 from ovd.registry import MODELS
+
 from .bbox_head import ViLDBBoxHead, split_by_image
 from .ensemble import ensemble_scores
 from .losses import distillation_l1_loss

@@ -11,9 +11,8 @@ from typing import Union
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ovd.registry import MODELS
 
