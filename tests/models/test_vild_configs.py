@@ -108,3 +108,54 @@ def test_paper_text_coco_model_builds():
 def test_tiny_model_builds():
     model = _build('vild_tiny_synth-ov-lvis.py', 32)
     assert model.roi_head.distill_weight == 0.5 and model.train_label_space == 'base'
+
+
+def test_online_teacher_sees_the_original_rgb_image():
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    from ovd.models.common.clip_region_teacher import CLIPRegionTeacher
+    from ovd.registry import MODELS
+    from ovd.testing import build_tiny_clip
+    init_default_scope('ovd')
+    cfg = Config.fromfile(str(CONFIG_DIR / 'vild_tiny_synth-ov-lvis.py'))
+    model_cfg = copy.deepcopy(cfg.model.to_dict())
+    model_cfg['roi_head']['bbox_head']['class_embeddings'] = torch.randn(1203, 32)
+    clip = build_tiny_clip()
+    model_cfg['online_teacher'] = dict(clip=clip, crop_scales=(1.0, 1.5))
+    model = MODELS.build(ConfigDict(model_cfg))
+    assert not any('teacher' in name for name in model.state_dict())  # the teacher stays out of checkpoints
+    torch.manual_seed(0)
+    bgr = torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8)  # as mmcv loads it
+    sample = DetDataSample(metainfo=dict(img_shape=(64, 96)))
+    sample.regions = InstanceData(bboxes=torch.tensor([[0., 0., 40., 30.], [20., 10., 96., 64.]]))
+    data = model.data_preprocessor(dict(inputs=[bgr], data_samples=[sample]), False)
+    model._teach_online(data['inputs'], data['data_samples'])
+    expected = CLIPRegionTeacher(clip, crop_scales=(1.0, 1.5))([bgr.flip(0).float()], [sample.regions.bboxes])[0]
+    torch.testing.assert_close(data['data_samples'][0].regions.embeddings, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_training_labels_are_mapped_to_the_full_vocabulary():
+    from types import SimpleNamespace
+
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    from ovd.models.vild import ViLD
+    base_mask = torch.tensor([True, False, True, True, False])  # base classes 0, 2, 3
+    stub = SimpleNamespace(roi_head=SimpleNamespace(bbox_head=SimpleNamespace(base_mask=base_mask)),
+                           train_label_space='base', _warned_novel=False)
+
+    def sample(labels):
+        s = DetDataSample(metainfo=dict(img_path='a.jpg'))
+        s.gt_instances = InstanceData(bboxes=torch.zeros(len(labels), 4), labels=torch.tensor(labels))
+        return s
+    batch = [sample([0, 1, 2])]  # indices into the 3 base classes
+    assert ViLD.to_full_vocabulary(stub, batch) == 0
+    assert batch[0].gt_instances.labels.tolist() == [0, 2, 3]
+    with pytest.raises(ValueError, match='label 3 is outside the 3 base classes'):
+        ViLD.to_full_vocabulary(stub, [sample([3])])
+    stub.train_label_space = 'full'  # labels index the full vocabulary: novel instances (1, 4) are dropped
+    batch = [sample([0, 1, 4, 3])]
+    assert ViLD.to_full_vocabulary(stub, batch) == 2
+    assert batch[0].gt_instances.labels.tolist() == [0, 3] and len(batch[0].gt_instances.bboxes) == 2
