@@ -125,7 +125,7 @@ def main() -> None:
 
         def _step(model, optim, batch):
             losses = model.loss(inputs, batch)
-            total = sum(v for k, v in losses.items() if 'loss' in k)
+            total, _ = model.parse_losses(losses)  # sums the per-level RPN lists too
             optim.zero_grad()
             total.backward()
             optim.step()
