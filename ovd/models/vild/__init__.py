@@ -1,1 +1,16 @@
-"""ViLD (Gu et al., ICLR 2022): vision and language knowledge distillation from CLIP."""
+"""ViLD (Gu et al., ICLR 2022): vision and language knowledge distillation from CLIP.
+
+Reading order: :mod:`.detector` (Mask R-CNN that trains on base classes only) -> :mod:`.roi_head` (ViLD-text,
+ViLD, ViLD-ensemble) -> :mod:`.bbox_head` and :mod:`.text_classifier` (cosine classifier) -> :mod:`.losses`
+(L1 distillation) -> :mod:`.ensemble` (geometric-mean scores). The region cache, its transforms and the CLIP
+region teacher are method-agnostic and live in :mod:`ovd.models.common`.
+"""
+from .bbox_head import ViLDBBoxHead, resolve_base_mask
+from .detector import ViLD
+from .ensemble import ensemble_scores
+from .losses import distillation_l1_loss
+from .roi_head import ViLDRoIHead
+from .text_classifier import ViLDTextClassifier, load_class_embeddings
+
+__all__ = ['ViLD', 'ViLDBBoxHead', 'ViLDRoIHead', 'ViLDTextClassifier', 'distillation_l1_loss', 'ensemble_scores',
+           'load_class_embeddings', 'resolve_base_mask']
