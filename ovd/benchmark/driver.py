@@ -230,7 +230,8 @@ class Driver:
         options = {**self.entry.cfg_options, **ev.cfg_options, **self._dist_options()}
         test_dir = self.edir.work_dir / f'test_{ev.name}' / f'attempt-{status["attempts"]}'
         args = ['test', config, checkpoint, '--work-dir', str(test_dir)]
-        args += ['--cfg-options'] + format_cfg_options(options)
+        if options:  # an empty --cfg-options is an argparse error
+            args += ['--cfg-options'] + format_cfg_options(options)
         start = time.time()
         rc = self._run_step(f'evaluate {ev.name}', self._launcher(args))
         seconds = time.time() - start
