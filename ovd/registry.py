@@ -21,9 +21,14 @@ from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
 from mmdet.registry import TRANSFORMS as MMDET_TRANSFORMS
 from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
 from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
+from mmdet.utils import register_all_modules as register_all_mmdet_modules
 from mmengine.registry import Registry
 
 SCOPE = 'ovd'
+
+# A lookup that misses in an ovd registry falls back to mmdet's, but the parent's lazy ``locations`` are not
+# imported on the way, so mmdet's modules (DetLocalVisualizer, CocoMetric, ...) are registered up front.
+register_all_mmdet_modules(init_default_scope=False)
 
 RUNNERS = Registry('runner', parent=MMDET_RUNNERS, scope=SCOPE)
 LOOPS = Registry('loop', parent=MMDET_LOOPS, scope=SCOPE)

@@ -44,7 +44,12 @@ stamp="$(cat "$here/versions.env" "$here/setup_env.sh" setup.cfg | sha256sum | c
 
 imports_ok() {
   "$py" - <<'EOF' >/dev/null 2>&1
+import os
+import warnings
+warnings.simplefilter('ignore')
 import mmcv, mmcv.ops, mmdet, mmengine, transformers, open_clip, ovd  # noqa: F401
+from mim.utils import get_installed_path
+assert os.path.isfile(os.path.join(get_installed_path('ovd'), '.mim', 'tools', 'train.py'))
 EOF
 }
 
@@ -129,6 +134,14 @@ pip_install -e ".[dev,slurm]" \
   "mmcv==$MMCV_VERSION" "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" \
   "transformers==$TRANSFORMERS_VERSION" "open_clip_torch==$OPEN_CLIP_VERSION" "lvis==$LVIS_VERSION" \
   "torch==$torch_version" "torchvision==$torchvision_version" "$SETUPTOOLS_SPEC"
+
+# openmim looks for configs and tools in <site-packages>/ovd/.mim; an editable install (PEP 660) has no
+# folder there, so point one at the checkout (imports resolve to the same files either way).
+site_packages="$("$py" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
+if [[ -d "$site_packages/ovd" && ! -L "$site_packages/ovd" ]]; then
+  rm -rf "$site_packages/ovd"
+fi
+ln -sfn "$root/ovd" "$site_packages/ovd"
 
 imports_ok || { echo "[setup] the environment does not import; run: $py -c 'import ovd'" >&2; exit 1; }
 echo "$stamp" > "$stamp_file"

@@ -10,7 +10,8 @@ DATASETS = ('coco', 'lvis', 'flickr30k', 'objects365', 'all')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--dataset', choices=DATASETS, default='all', help='which dataset format (default: all)')
+    parser.add_argument('--dataset', choices=DATASETS, default='all',
+                        help='which dataset format (default: all)')
     parser.add_argument('--out', required=True, type=Path,
                         help="output folder (for 'all': gets coco/, lvis/, flickr30k/, objects365/)")
     parser.add_argument('--seed', type=int, default=0, help='random seed; same seed = byte-identical files')
@@ -26,13 +27,6 @@ def run(args: argparse.Namespace) -> int:
     if args.num_images is not None and args.num_images < 1:
         print(f'ovd synth: --num-images must be >= 1, got {args.num_images}', file=sys.stderr)
         return 2
-    generators = {name: getattr(synthetic, f'generate_{name}') for name in DATASETS if name != 'all'
-                  and hasattr(synthetic, f'generate_{name}')}
-    names = list(generators) if args.dataset == 'all' else [args.dataset]
-    missing = [n for n in names if n not in generators]
-    if missing:
-        print(f'ovd synth: no generator for {missing} in this version', file=sys.stderr)
-        return 2
     manifests = {}
     with Progress(TextColumn('[bold]{task.description}'), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=False) as progress:
@@ -44,18 +38,22 @@ def run(args: argparse.Namespace) -> int:
                 tasks[dataset] = progress.add_task(dataset, total=total)
             progress.update(tasks[dataset], completed=done, description=label)
 
-        for name in names:
-            out = args.out / name if args.dataset == 'all' else args.out
-            try:
-                manifests[name] = generators[name](out, seed=args.seed, num_images=args.num_images,
+        try:
+            if args.dataset == 'all':
+                manifests = synthetic.generate_all(args.out, seed=args.seed, num_images=args.num_images,
                                                    progress=on_image)
-            except ValueError as err:
-                print(f'ovd synth: {name}: {err}', file=sys.stderr)
-                return 2
+            else:
+                manifests[args.dataset] = synthetic.GENERATORS[args.dataset](
+                    args.out, seed=args.seed, num_images=args.num_images, progress=on_image)
+        except (ValueError, OSError) as err:
+            print(f'ovd synth: {args.dataset} into {args.out}: {err}', file=sys.stderr)
+            return 2
     for name, manifest in manifests.items():
         print(f'{name}: {manifest["root"]}')
         for split, info in manifest['splits'].items():
             counts = ', '.join(f'{k} {v}' for k, v in info.items() if isinstance(v, int))
             print(f'  {split}: {counts}')
         print(f'  manifest: {Path(manifest["root"]) / synthetic.MANIFEST_NAME}')
+    if args.dataset == 'all':
+        print(f'all: {args.out / synthetic.MANIFEST_NAME}')
     return 0

@@ -1,20 +1,29 @@
 """Tests of the synthetic dataset generators (ovd.data.synthetic): real formats, pixels that match the
 annotations, determinism by seed, distinct looks, manifests that match what was written."""
 import filecmp
-from collections import Counter
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from ovd.data.synthetic import (MANIFEST_NAME, MAX_LOOKS, OV_COCO_BASE, OV_COCO_NOVEL, category_look,
-                                generate_coco, generate_flickr30k, generate_lvis, generate_objects365,
-                                noun_look_index)
-from ovd.data.synthetic.looks import shape_polygon
+from ovd.data.synthetic import (
+    MANIFEST_NAME,
+    MAX_LOOKS,
+    OV_COCO_BASE,
+    OV_COCO_NOVEL,
+    category_look,
+    generate_coco,
+    generate_flickr30k,
+    generate_lvis,
+    generate_objects365,
+    noun_look_index,
+)
 from ovd.data.synthetic.io import atomic_write_json
+from ovd.data.synthetic.looks import shape_polygon
 
 COCO_SMALL = {'train2017': 24, 'val2017': 12}
 
@@ -48,6 +57,11 @@ def _assert_box_is_painted_extent(fg: np.ndarray, bbox) -> np.ndarray:
                     fys.max() + y0 + 1 - (y + h)])
     assert np.abs(dev).max() <= 2, (bbox, dev)
     return dev
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    """``mask`` without a 2-pixel border (away from the JPEG-blurred edges)."""
+    return mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0) & np.roll(mask, 2, 1) & np.roll(mask, -2, 1)
 
 
 def _unexplained_foreground(fg: np.ndarray, bboxes) -> int:
@@ -136,9 +150,16 @@ def test_coco_boxes_masks_and_pixels_agree(coco_root):
             assert ann['area'] == pytest.approx(mask.sum(), rel=0.15, abs=15)
             # the painted pixels around the box are exactly the object's: their extent is the box
             deviations.append(_assert_box_is_painted_extent(fg, ann['bbox']))
+            # the painted pixels have the annotated shape (a ring's hole, a star's notches stay background)
+            if not ann['iscrowd']:
+                near = np.zeros_like(mask)
+                y0, x0 = max(int(y) - 3, 0), max(int(x) - 3, 0)
+                near[y0:int(np.ceil(y + h)) + 3, x0:int(np.ceil(x + w)) + 3] = True
+                painted = fg & near
+                assert (painted & mask).sum() / (painted | mask).sum() > 0.8, ann
             # inside the mask (eroded away from JPEG-blurred edges) the colour is the category's look
             look = category_look(look_index[ann['category_id']])
-            inner = mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0) & np.roll(mask, 2, 1) & np.roll(mask, -2, 1)
+            inner = _eroded(mask)
             if inner.sum() >= 10 and look.texture == 'solid':
                 mean = pixels[inner].mean(axis=0)
                 assert np.abs(mean - np.asarray(look.colour[1])).max() < 30, (ann, look)
@@ -173,8 +194,8 @@ def test_coco_is_deterministic_by_seed(tmp_path):
     b = generate_coco(tmp_path / 'b', splits={'train2017': 6, 'val2017': 3}, seed=7)
     c = generate_coco(tmp_path / 'c', splits={'train2017': 6, 'val2017': 3}, seed=8)
     files = _tree(tmp_path / 'a')
-    assert files == _tree(tmp_path / 'b') and len(files) == 9 + 2 + 1
-    match, mismatch, errors = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)
+    assert files == _tree(tmp_path / 'b') and len(files) == 9 + 2 + 1 + 1  # images, JSONs, manifest, marker
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)
     assert not mismatch and not errors
     assert a['splits'] == b['splits']
     assert (tmp_path / 'a/annotations/instances_train2017.json').read_bytes() != \
@@ -208,8 +229,9 @@ def _lvis_metadata():
 
 
 def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
-    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     from lvis import LVIS
+
+    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     root, manifest = lvis_root
     meta = _lvis_metadata()
     image_ids = {}
@@ -221,12 +243,14 @@ def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
         cats = lvis.dataset['categories']
         assert len(cats) == 1203 and [c['id'] for c in cats] == sorted(meta)
         assert all(c['frequency'] == meta[c['id']]['frequency'] and c['synonyms'] == meta[c['id']]['synonyms']
-                   and c['synset'] == meta[c['id']]['synset'] and c['def'] == meta[c['id']]['def'] for c in cats)
+                   and c['synset'] == meta[c['id']]['synset'] and c['def'] == meta[c['id']]['def']
+                   for c in cats)
         # counts are recomputed for this file's own annotations
         anns = lvis.dataset['annotations']
         instances = Counter(a['category_id'] for a in anns)
         images = Counter(c for _, c in {(a['image_id'], a['category_id']) for a in anns})
-        assert all(c['instance_count'] == instances[c['id']] and c['image_count'] == images[c['id']] for c in cats)
+        assert all(c['instance_count'] == instances[c['id']] and c['image_count'] == images[c['id']]
+                   for c in cats)
         assert sum(c['instance_count'] for c in cats) == len(anns)
         assert sorted({a['category_id'] for a in anns}) == info['categories_used']
         assert set(anns[0]) == {'id', 'image_id', 'category_id', 'segmentation', 'area', 'bbox'}
@@ -246,7 +270,8 @@ def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
         assert sources.count('val2017') == info['images_from_val2017']
     # train comes from COCO train2017 only; val from both, and shares no image with train
     assert manifest['splits']['train']['images_from_val2017'] == 0
-    assert manifest['splits']['val']['images_from_val2017'] > 0 and manifest['splits']['val']['images_from_train2017'] > 0
+    val = manifest['splits']['val']
+    assert val['images_from_val2017'] > 0 and val['images_from_train2017'] > 0
     assert not image_ids['train'] & image_ids['val']
 
 
@@ -283,8 +308,9 @@ def test_lvis_negative_and_not_exhaustive_labels_match_the_pixels(lvis_root):
 
 
 def test_lvis_eval_of_the_ground_truth_is_perfect(lvis_root):
-    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     from lvis import LVIS, LVISEval, LVISResults
+
+    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     root, manifest = lvis_root
     gt = LVIS(str(root / manifest['splits']['val']['ann_file']))
     dets = [{'image_id': a['image_id'], 'category_id': a['category_id'], 'bbox': a['bbox'], 'score': 0.9}
@@ -296,7 +322,7 @@ def test_lvis_eval_of_the_ground_truth_is_perfect(lvis_root):
 
 
 def test_lvis_is_deterministic_and_checks_arguments(tmp_path):
-    kwargs = dict(splits={'train': 4, 'val': 4}, num_categories=(2, 2, 2))
+    kwargs = {'splits': {'train': 4, 'val': 4}, 'num_categories': (2, 2, 2)}
     generate_lvis(tmp_path / 'a', seed=1, **kwargs)
     generate_lvis(tmp_path / 'b', seed=1, **kwargs)
     files = _tree(tmp_path / 'a')
@@ -372,7 +398,8 @@ def test_flickr30k_layout_and_split_lists(flickr_root):
             filename, size, _, _, _ = _parse_xml(root / f'Annotations/{image_id}.xml')
             assert filename == f'{image_id}.jpg'
             with Image.open(root / f'flickr30k-images/{image_id}.jpg') as im:
-                assert im.format == 'JPEG' and im.size == (size['width'], size['height']) and size['depth'] == 3
+                assert im.format == 'JPEG' and im.size == (size['width'], size['height'])
+                assert size['depth'] == 3
 
 
 def test_flickr30k_sentences_and_xml_agree_and_boxes_show_the_named_noun(flickr_root):
@@ -407,11 +434,12 @@ def test_flickr30k_sentences_and_xml_agree_and_boxes_show_the_named_noun(flickr_
                     assert (len(boxes[entity]) > 1) == (words[0] in ('two', 'three')), words
                     for x0, y0, x1, y1 in boxes[entity]:
                         assert 0 <= x0 < x1 < size['width'] and 0 <= y0 < y1 < size['height']
-                        deviations.append(_assert_box_is_painted_extent(fg, [x0, y0, x1 - x0 + 1, y1 - y0 + 1]))
+                        bbox = [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
+                        deviations.append(_assert_box_is_painted_extent(fg, bbox))
                         mask = Image.new('L', (size['width'], size['height']))
                         ImageDraw.Draw(mask).polygon(shape_polygon(look.shape, x0, y0, x1, y1), fill=1)
                         m = np.asarray(mask).astype(bool)
-                        inner = m & np.roll(m, 2, 0) & np.roll(m, -2, 0) & np.roll(m, 2, 1) & np.roll(m, -2, 1)
+                        inner = _eroded(m)
                         mean = pixels[inner].astype(float).mean(axis=0)
                         assert np.abs(mean - np.asarray(look.colour[1])).max() < 30, (words, look)
             # every XML entity is mentioned; scene/nobox entities are typed accordingly
@@ -435,7 +463,7 @@ def test_flickr30k_is_deterministic(tmp_path):
     generate_flickr30k(tmp_path / 'a', num_images=3, seed=9)
     generate_flickr30k(tmp_path / 'b', num_images=3, seed=9)
     files = _tree(tmp_path / 'a')
-    assert files == _tree(tmp_path / 'b') and len(files) == 9 * 3 + 3 + 1
+    assert files == _tree(tmp_path / 'b') and len(files) == 9 * 3 + 3 + 1 + 1
     assert not filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)[1]
 
 
@@ -452,6 +480,7 @@ def o365_root(tmp_path_factory):
 def test_objects365_v2_layout_names_and_missing_images(o365_root):
     import csv
     import re
+
     from pycocotools.coco import COCO
     root, manifest = o365_root
     csv_path = Path(__file__).resolve().parents[2] / 'ovd/data/metadata/objects365_v2_names_fix.csv'
@@ -507,7 +536,64 @@ def test_objects365_options(tmp_path):
         generate_objects365(tmp_path / 'c', category_ids=[366])
 
 
+# ------------------------------------------------------------- mmdet's own dataset classes read the files
+@pytest.mark.slow  # importing mmdet.datasets takes seconds; the test itself about one
+def test_mmdet_dataset_classes_read_the_synthetic_files(tmp_path):
+    from mmcv.transforms import LoadImageFromFile
+    from mmdet.datasets import CocoDataset, LVISV1Dataset, Objects365V2Dataset
+    from mmdet.datasets.transforms import LoadAnnotations
+
+    import ovd  # noqa: F401  (lvis-api numpy fix)
+
+    pipeline = [LoadImageFromFile(), LoadAnnotations(with_bbox=True)]
+    coco = generate_coco(tmp_path / 'coco', splits={'val2017': 3}, seed=0)
+    lvis = generate_lvis(tmp_path / 'lvis', splits={'val': 4}, seed=0)
+    o365 = generate_objects365(tmp_path / 'o365', splits={'train': 3}, seed=0)
+    cases = [
+        (CocoDataset, tmp_path / 'coco', coco['splits']['val2017'], {'img': 'val2017/'}),
+        (LVISV1Dataset, tmp_path / 'lvis', lvis['splits']['val'], {'img': ''}),  # path from coco_url
+        (Objects365V2Dataset, tmp_path / 'o365', o365['splits']['train'], {'img': 'train/'}),
+    ]
+    for cls, root, info, prefix in cases:
+        dataset = cls(data_root=str(root), ann_file=info['ann_file'], data_prefix=prefix, pipeline=pipeline,
+                      filter_cfg=None)
+        # Objects365V2Dataset skips the three known-missing images by its own ignore list
+        assert len(dataset) == info.get('images_written', info['images']), cls.__name__
+        total = 0
+        for i in range(len(dataset)):
+            sample = dataset[i]
+            assert sample['img'].shape[:2] == sample['ori_shape']
+            total += len(sample['gt_bboxes'])
+        missing_anns = 0
+        if info.get('missing_images'):
+            data = json.loads((root / info['ann_file']).read_text())
+            gone = {im['id'] for im in data['images'] if im['file_name'] in info['missing_images']}
+            missing_anns = sum(a['image_id'] in gone for a in data['annotations'])
+        assert total == info['annotations'] - missing_anns, cls.__name__
+
+
 # ------------------------------------------------------------------------------------------------ writes
+def test_refuses_a_foreign_folder_and_cleans_its_own_reruns(tmp_path):
+    real = tmp_path / 'real_coco'
+    (real / 'annotations').mkdir(parents=True)
+    (real / 'annotations/instances_val2017.json').write_text('{"real": true}')
+    with pytest.raises(ValueError, match='not empty and was not written by ovd synth'):
+        generate_coco(real)
+    assert (real / 'annotations/instances_val2017.json').read_text() == '{"real": true}'
+
+    root = tmp_path / 'synth'
+    generate_coco(root, splits={'train2017': 6, 'val2017': 3}, seed=1)
+    generate_coco(tmp_path / 'fresh', splits={'train2017': 2, 'val2017': 1}, seed=1)
+    # a killed rerun: marker present, manifest gone, stray partial files
+    (root / MANIFEST_NAME).unlink()
+    (root / 'train2017/.000000000001.jpg.tmp').write_bytes(b'partial')
+    generate_coco(root, splits={'train2017': 2, 'val2017': 1}, seed=1)
+    # nothing stale is left: the folder equals a fresh generation with the same arguments
+    assert _tree(root) == _tree(tmp_path / 'fresh')
+    assert not filecmp.cmpfiles(root, tmp_path / 'fresh', _tree(root), shallow=False)[1]
+
+
+
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / 'x.json'
     atomic_write_json(target, {'a': 1})
@@ -519,3 +605,22 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
         atomic_write_json(target, {'a': 2})
     assert json.loads(target.read_text()) == {'a': 1}
     assert [p.name for p in tmp_path.iterdir()] == ['x.json']
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def test_ovd_synth_cli_writes_and_reports(tmp_path, capsys):
+    from ovd.cli import main
+    argv = ['synth', '--dataset', 'all', '--out', str(tmp_path), '--num-images', '2', '--seed', '5']
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    top = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    assert set(top['datasets']) == {'coco', 'lvis', 'flickr30k', 'objects365'} and top['seed'] == 5
+    for name, info in top['datasets'].items():
+        sub = json.loads((tmp_path / name / MANIFEST_NAME).read_text())
+        assert sub['splits'] == info['splits'] and f'{name}: {tmp_path / name}' in out
+        for split in sub['splits'].values():
+            assert split.get('images_written', split['images']) == 2
+    assert (tmp_path / 'coco/annotations/instances_val2017.json').is_file()
+    assert main(['synth', '--dataset', 'coco', '--out', str(tmp_path / 'x'), '--num-images', '0']) == 2
+    assert '--num-images must be >= 1' in capsys.readouterr().err
+    assert not (tmp_path / 'x').exists()

@@ -18,6 +18,9 @@ pytestmark = pytest.mark.slow
 
 CONFIG_NAME = 'faster-rcnn_r18_tiny_synth-coco.py'
 MIM = [sys.executable, '-m', 'mim']
+# Few images keep an epoch to a few iterations; the code path is the one `make demo` runs on the full set.
+SMALL = ['train_dataloader.dataset.indices=8', 'val_dataloader.dataset.indices=4',
+         'test_dataloader.dataset.indices=4']
 
 
 @pytest.fixture(scope='module')
@@ -44,12 +47,12 @@ def test_train_test_and_resume_after_kill(data_root, tmp_path):
     work_dir = tmp_path / 'work'
     # Train by config name only, from a directory that is not the repository: mim finds it in ovd/.mim.
     _mim(['train', 'ovd', CONFIG_NAME, '--work-dir', str(work_dir), '--gpus', '0',
-          '--cfg-options', 'train_cfg.max_epochs=1'], data_root, cwd=tmp_path)
+          '--cfg-options', 'train_cfg.max_epochs=1', *SMALL], data_root, cwd=tmp_path)
     checkpoint = work_dir / 'epoch_1.pth'
     assert checkpoint.is_file()
 
     test = _mim(['test', 'ovd', CONFIG_NAME, '--checkpoint', str(checkpoint), '--gpus', '0',
-                 '--work-dir', str(tmp_path / 'test')], data_root, cwd=tmp_path)
+                 '--work-dir', str(tmp_path / 'test'), '--cfg-options', *SMALL], data_root, cwd=tmp_path)
     match = re.search(r'coco/bbox_mAP: (-?[0-9.]+)', test.stdout + test.stderr)
     assert match, 'mim test printed no COCO bbox mAP'
     assert 0.0 <= float(match.group(1)) <= 1.0
@@ -57,7 +60,7 @@ def test_train_test_and_resume_after_kill(data_root, tmp_path):
     # Start a 3-epoch run that resumes from epoch 1, kill it hard once epoch 2 is saved, then resume again.
     proc = subprocess.Popen(
         MIM + ['train', 'ovd', CONFIG_NAME, '--work-dir', str(work_dir), '--gpus', '0', '--resume',
-               '--cfg-options', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=10'],
+               '--cfg-options', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=10', *SMALL],
         cwd=tmp_path, env=_env(data_root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True)
     deadline = time.time() + 300
@@ -68,7 +71,7 @@ def test_train_test_and_resume_after_kill(data_root, tmp_path):
     proc.wait()
 
     resumed = _mim(['train', 'ovd', CONFIG_NAME, '--work-dir', str(work_dir), '--gpus', '0', '--resume',
-                    '--cfg-options', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=10'],
+                    '--cfg-options', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=10', *SMALL],
                    data_root, cwd=tmp_path)
     log = resumed.stdout + resumed.stderr
     assert re.search(r'resumed epoch: 2, iter: \d+', log), log[-3000:]
@@ -78,6 +81,6 @@ def test_train_test_and_resume_after_kill(data_root, tmp_path):
 def test_config_also_runs_as_mim_train_mmdet(data_root, tmp_path, repo_root):
     config = repo_root / 'configs' / 'smoke' / CONFIG_NAME
     _mim(['train', 'mmdet', str(config), '--work-dir', str(tmp_path / 'w'), '--gpus', '0',
-          '--cfg-options', 'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=4'],
+          '--cfg-options', 'train_cfg.max_epochs=1', *SMALL],
          data_root, cwd=tmp_path)
     assert (tmp_path / 'w' / 'epoch_1.pth').is_file()

@@ -1,15 +1,30 @@
 """Small synthetic datasets written in the real on-disk formats of COCO, LVIS v1, Flickr30k Entities and
-Objects365, with JPEG images in which every category has its own learnable look (see ``looks.py``).
+Objects365 v2, with JPEG images in which every category has its own learnable look (see ``looks.py``).
 
 Deterministic by seed: the same arguments write byte-identical files. Used by the demo, the tests and the tiny
 training configs. Documented in ``docs/synthetic_data.md``.
 """
+from .all import GENERATORS, generate_all
 from .coco import OV_COCO_BASE, OV_COCO_NOVEL, generate_coco
-from .flickr30k import BOX_NOUNS, noun_look_index, generate_flickr30k
+from .common import MANIFEST_NAME
+from .flickr30k import BOX_NOUNS, generate_flickr30k, noun_look_index
+from .looks import MAX_LOOKS, Look, category_look
 from .lvis import generate_lvis
 from .objects365 import generate_objects365
-from .common import MANIFEST_NAME
-from .looks import MAX_LOOKS, Look, category_look
 
-__all__ = ['generate_coco', 'generate_lvis', 'generate_flickr30k', 'generate_objects365', 'noun_look_index', 'BOX_NOUNS', 'category_look', 'Look', 'MAX_LOOKS', 'MANIFEST_NAME', 'OV_COCO_BASE',
-           'OV_COCO_NOVEL']
+__all__ = [
+           'BOX_NOUNS',
+           'GENERATORS',
+           'MANIFEST_NAME',
+           'MAX_LOOKS',
+           'OV_COCO_BASE',
+           'OV_COCO_NOVEL',
+           'Look',
+           'category_look',
+           'generate_all',
+           'generate_coco',
+           'generate_flickr30k',
+           'generate_lvis',
+           'generate_objects365',
+           'noun_look_index',
+]

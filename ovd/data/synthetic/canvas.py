@@ -50,8 +50,9 @@ def _flat(polygon: Sequence[Point]) -> List[float]:
 
 def polygon_area(flat: Sequence[float]) -> float:
     """Shoelace area of a flat polygon [x1, y1, x2, y2, ...]."""
-    xs, ys = np.asarray(flat[0::2], dtype=np.float64), np.asarray(flat[1::2], dtype=np.float64)
-    return float(abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))) / 2)
+    xs, ys = flat[0::2], flat[1::2]
+    n = len(xs)
+    return abs(sum(xs[i] * ys[(i + 1) % n] - ys[i] * xs[(i + 1) % n] for i in range(n))) / 2
 
 
 def mask_to_rle(mask: np.ndarray) -> Dict:
@@ -77,9 +78,9 @@ class Canvas:
         self.rng = rng
         self.width, self.height = width, height
         # grey-ish background, channels within 84..161, far from every palette colour (see looks.PALETTE)
-        base = rng.integers(100, 146) + rng.integers(-8, 9, size=3)
-        noise = rng.integers(-8, 9, size=(height, width, 3), dtype=np.int16)
-        pixels = np.clip(base[None, None, :] + noise, 0, 255).astype(np.uint8)
+        low = (rng.integers(100, 146) + rng.integers(-8, 9, size=3) - 8).astype(np.uint8)  # 84..145
+        noise = rng.integers(0, 17, size=(height, width, 3), dtype=np.uint8)
+        pixels = noise + low  # no overflow: at most 161
         self.image = Image.fromarray(pixels, 'RGB')
         self._draw = ImageDraw.Draw(self.image)
         self._occupied: List[Box] = []
@@ -113,8 +114,8 @@ class Canvas:
 
     # ---------------------------------------------------------------- drawing
     def _jittered(self, rgb: Tuple[int, int, int]) -> Tuple[int, int, int]:
-        j = self.rng.integers(-_JITTER, _JITTER + 1, size=3)
-        return tuple(int(v) for v in np.clip(np.asarray(rgb) + j, 0, 255))
+        j = self.rng.integers(-_JITTER, _JITTER + 1, size=3).tolist()
+        return tuple(min(255, max(0, c + d)) for c, d in zip(rgb, j))
 
     def _paint(self, look: Look, polygon: Sequence[Point]) -> None:
         fill = self._jittered(look.colour[1])
@@ -136,11 +137,12 @@ class Canvas:
             on = ((xx + yy) // (period // 2)) % 2 == 0
         else:  # checker
             on = ((xx // period) + (yy // period)) % 2 == 0
-        tex = np.where(on[..., None], np.asarray(fill, np.uint8), np.asarray(self._jittered(look.second[1]), np.uint8))
+        second = np.asarray(self._jittered(look.second[1]), np.uint8)
+        tex = np.where(on[..., None], np.asarray(fill, np.uint8), second)
         self.image.paste(Image.fromarray(tex.astype(np.uint8), 'RGB'), (x0, y0), mask)
 
     def _paint_in(self, look: Look, box: Sequence[float]) -> List[Point]:
-        """Paint ``look`` over the pixels of ``box`` (continuous coordinates) and return the annotation polygon.
+        """Paint ``look`` over the pixels of ``box`` (continuous coordinates); returns the annotation polygon.
 
         PIL fills every pixel whose integer coordinate lies in the polygon, end points included, so the
         painted polygon spans x0 .. x1 - 1 while the annotated one spans x0 .. x1: pixel i covers [i, i + 1).
@@ -153,7 +155,8 @@ class Canvas:
         """Paint one instance of ``look`` filling ``box``; returns its annotation geometry."""
         flat = _flat(self._paint_in(look, box))
         xs, ys = flat[0::2], flat[1::2]
-        bbox = [round(min(xs), 2), round(min(ys), 2), round(max(xs) - min(xs), 2), round(max(ys) - min(ys), 2)]
+        x0, y0 = min(xs), min(ys)
+        bbox = [round(x0, 2), round(y0, 2), round(max(xs) - x0, 2), round(max(ys) - y0, 2)]
         return DrawnObject(look, [flat], bbox, round(polygon_area(flat), 2), box=box)
 
     def draw_crowd(self, look: Look, box: Box) -> DrawnObject:
@@ -170,13 +173,14 @@ class Canvas:
                 if self.rng.random() < 0.2 and polygons:
                     continue  # a gap: crowds are irregular
                 pad_x, pad_y = cw * self.rng.uniform(0.05, 0.2), ch * self.rng.uniform(0.05, 0.2)
-                sub = (round(x0 + c * cw + pad_x), round(y0 + r * ch + pad_y), round(x0 + (c + 1) * cw - pad_x),
-                       round(y0 + (r + 1) * ch - pad_y))
+                sub = (round(x0 + c * cw + pad_x), round(y0 + r * ch + pad_y),
+                       round(x0 + (c + 1) * cw - pad_x), round(y0 + (r + 1) * ch - pad_y))
                 polygons.append(_flat(self._paint_in(look, sub)))
                 mask_draw.polygon(shape_polygon(look.shape, sub[0], sub[1], sub[2] - 1, sub[3] - 1), fill=1)
         mask = np.asarray(mask_img, dtype=np.uint8)
         ys, xs = np.nonzero(mask)
-        bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+        bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                float(ys.max() - ys.min() + 1)]
         return DrawnObject(look, polygons, bbox, float(mask.sum()), rle=mask_to_rle(mask), box=box)
 
     def jpeg(self) -> bytes:

@@ -9,15 +9,28 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from .canvas import Canvas
-from .common import (DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, SYNTHETIC_LICENSE, ProgressFn, draw_objects,
-                     image_rng, image_size, load_metadata_json, report, resolve_splits, spread_categories,
-                     split_rng,
-                     write_image, write_manifest)
+from .common import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_MIN_SIZE,
+    SYNTHETIC_LICENSE,
+    ProgressFn,
+    claim_root,
+    draw_objects,
+    image_rng,
+    image_size,
+    load_metadata_json,
+    report,
+    resolve_splits,
+    split_rng,
+    spread_categories,
+    write_image,
+    write_manifest,
+)
 from .io import atomic_write_json
 from .looks import category_look
 
-# The OV-COCO split (Bansal et al., ECCV 2018 "Zero-shot object detection", as used by OVR-CNN (Zareian et al.,
-# CVPR 2021), Detic and ovdet): 48 base and 17 novel classes; the other 15 COCO classes are excluded.
+# The OV-COCO split (Bansal et al., ECCV 2018 "Zero-shot object detection", as used by OVR-CNN
+# (Zareian et al., CVPR 2021), Detic and ovdet): 48 base and 17 novel classes; the other 15 are excluded.
 OV_COCO_NOVEL = ('airplane', 'bus', 'cat', 'dog', 'cow', 'elephant', 'umbrella', 'tie', 'snowboard',
                  'skateboard', 'cup', 'knife', 'cake', 'couch', 'keyboard', 'sink', 'scissors')
 OV_COCO_BASE = ('person', 'bicycle', 'car', 'motorcycle', 'train', 'truck', 'boat', 'bench', 'bird', 'horse',
@@ -29,7 +42,8 @@ OV_COCO_BASE = ('person', 'bicycle', 'car', 'motorcycle', 'train', 'truck', 'boa
 
 DEFAULT_SPLITS = {'train2017': 64, 'val2017': 40}
 COCO_INFO = {'description': 'ovd synthetic dataset in COCO 2017 instances format', 'url': '',
-             'version': '1.0', 'year': 2017, 'contributor': 'ovd.data.synthetic', 'date_created': '2017/09/01'}
+             'version': '1.0', 'year': 2017, 'contributor': 'ovd.data.synthetic',
+             'date_created': '2017/09/01'}
 
 
 def coco_categories() -> list:
@@ -38,7 +52,8 @@ def coco_categories() -> list:
 
 
 def generate_coco(root: Union[str, Path], *, splits: Optional[Union[Mapping[str, int], Sequence[str]]] = None,
-                  seed: int = 0, num_images: Optional[int] = None, category_ids: Optional[Sequence[int]] = None,
+                  seed: int = 0, num_images: Optional[int] = None,
+                  category_ids: Optional[Sequence[int]] = None,
                   min_objects: int = 2, max_objects: int = 4, crowd_fraction: float = 0.1,
                   min_size: Tuple[int, int] = DEFAULT_MIN_SIZE, max_size: Tuple[int, int] = DEFAULT_MAX_SIZE,
                   progress: Optional[ProgressFn] = None) -> Dict:
@@ -73,6 +88,7 @@ def generate_coco(root: Union[str, Path], *, splits: Optional[Union[Mapping[str,
     if unknown:
         raise ValueError(f'category_ids {unknown} are not COCO category ids')
 
+    claim_root(root, 'generate_coco', ['annotations', *DEFAULT_SPLITS])
     id_rng = split_rng(seed, 'coco', 'image_ids')
     # real COCO 2017 image ids lie in 1..581929; draw unique ids from that range for all splits together
     all_ids = (id_rng.choice(581929, size=sum(split_sizes.values()), replace=False) + 1).tolist()

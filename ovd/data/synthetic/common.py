@@ -2,6 +2,7 @@
 drawing an image's objects, progress reporting and the manifest.
 """
 import json
+import shutil
 import zlib
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,7 @@ from .io import atomic_write_bytes, atomic_write_json
 from .looks import category_look
 
 MANIFEST_NAME = 'synthetic_manifest.json'
+MARKER_NAME = '.ovd_synthetic'
 DEFAULT_MIN_SIZE = (160, 128)
 DEFAULT_MAX_SIZE = (256, 192)
 MIN_OBJECT_SIDE = 18
@@ -63,7 +65,8 @@ def unique_ids(rng: np.random.Generator, low: int, high: int, n: int, exclude=()
     return out
 
 
-def image_size(rng: np.random.Generator, min_size: Tuple[int, int], max_size: Tuple[int, int]) -> Tuple[int, int]:
+def image_size(rng: np.random.Generator, min_size: Tuple[int, int],
+               max_size: Tuple[int, int]) -> Tuple[int, int]:
     """A random (width, height) with min_size <= size <= max_size (both (width, height))."""
     if min_size[0] > max_size[0] or min_size[1] > max_size[1]:
         raise ValueError(f'min_size {min_size} must not exceed max_size {max_size}')
@@ -114,6 +117,41 @@ def draw_objects(canvas: Canvas, look_indices: Sequence[int], crowd_look: Option
         box = canvas.place(MIN_OBJECT_SIDE, max_side)
         objects.append(None if box is None else canvas.draw_object(category_look(idx), box))
     return objects, crowd
+
+
+def claim_root(root: Path, generator: str, owned: Sequence[str]) -> None:
+    """Make ``root`` ready for a generator: refuse a non-empty folder that ovd synth did not write (it could
+    hold a real dataset), and clear what an earlier synthetic run left there.
+
+    A marker file naming the generator's own paths is written first, so even a killed run's folder is
+    recognised (and cleaned) the next time; the manifest of the earlier run is removed before anything else.
+
+    Args:
+        root: the dataset folder.
+        generator: the generator's name, for the marker and messages.
+        owned: paths (relative to ``root``) this generator writes; they are removed when ``root`` is ours.
+    """
+    marker = root / MARKER_NAME
+    if root.exists() and not root.is_dir():
+        raise ValueError(f'{root} exists and is not a folder')
+    if root.is_dir() and any(root.iterdir()):
+        if not marker.is_file():
+            raise ValueError(f'{root} is not empty and was not written by ovd synth (no {MARKER_NAME}); '
+                             'refusing to write a synthetic dataset over it: choose an empty or new folder')
+        try:
+            previous = json.loads(marker.read_text(encoding='utf-8'))
+        except ValueError as err:
+            raise ValueError(f'{marker}: unreadable marker ({err}); remove the folder by hand') from err
+        (root / MANIFEST_NAME).unlink(missing_ok=True)
+        for rel in list(previous.get('owned', [])) + list(owned):
+            path = root / rel
+            if path.resolve().parent != root.resolve() and root.resolve() not in path.resolve().parents:
+                continue  # never follow a marker outside its own folder
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+    atomic_write_json(marker, {'generator': generator, 'owned': list(owned)}, indent=1)
 
 
 def write_image(path: Path, canvas: Canvas) -> None:

@@ -8,8 +8,8 @@ ids + a 1-based inclusive ``<bndbox>``) or per box-less entity (``<name>``, ``<s
 
 Format facts follow the Flickr30k Entities release (Plummer et al., ICCV 2015; BryanPlummer/flickr30k_entities
 ``flickr30k_entities_utils.py`` reads it): phrase types people, clothing, bodyparts, animals, vehicles,
-instruments, scene, other, notvisual; ``notvisual`` phrases carry entity id 0 and are not in the XML; entity ids
-are unique over the whole dataset; a box may belong to several entities (several ``<name>``).
+instruments, scene, other, notvisual; ``notvisual`` phrases carry entity id 0 and are not in the XML;
+entity ids are unique over the whole dataset; a box may belong to several entities (several ``<name>``).
 
 Grounding is learnable: every entity with boxes names a noun, and each of its boxes shows that noun's look
 (:func:`noun_look_index`). Every image has an entity with several boxes ("two dogs") or not, per chance, an
@@ -23,8 +23,20 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from .canvas import Canvas
-from .common import (DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, MIN_OBJECT_SIDE, ProgressFn, image_rng, image_size,
-                     report, resolve_splits, split_rng, write_image, write_manifest)
+from .common import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_MIN_SIZE,
+    MIN_OBJECT_SIDE,
+    ProgressFn,
+    claim_root,
+    image_rng,
+    image_size,
+    report,
+    resolve_splits,
+    split_rng,
+    write_image,
+    write_manifest,
+)
 from .io import atomic_write_text
 from .looks import category_look
 
@@ -48,7 +60,8 @@ BOX_NOUNS = (
 SCENE_PHRASES = (('the street', ('scene',)), ('a beach', ('scene',)), ('the park', ('scene',)),
                  ('a field', ('scene',)), ('a room', ('scene',)), ('the stage', ('other', 'scene')))
 # entities that are visual but were given no box (``<nobndbox>1</nobndbox>``)
-NOBOX_PHRASES = (('the sunshine', 'other'), ('a game', 'other'), ('the crowd', 'people'), ('some music', 'other'))
+NOBOX_PHRASES = (('the sunshine', 'other'), ('a game', 'other'), ('the crowd', 'people'),
+                 ('some music', 'other'))
 VERBS = ('is next to', 'stands near', 'looks at', 'is beside', 'waits by', 'is close to')
 COUNT_WORDS = {2: 'two', 3: 'three'}
 
@@ -93,7 +106,8 @@ def _capitalise(sentence: str) -> str:
 
 def _xml(image_name: str, width: int, height: int, objects: List[str]) -> str:
     body = ''.join(objects)
-    return (f'<annotation>\n\t<filename>{escape(image_name)}</filename>\n\t<size>\n\t\t<width>{width}</width>\n'
+    return (f'<annotation>\n\t<filename>{escape(image_name)}</filename>\n'
+            f'\t<size>\n\t\t<width>{width}</width>\n'
             f'\t\t<height>{height}</height>\n\t\t<depth>3</depth>\n\t</size>\n{body}</annotation>\n')
 
 
@@ -112,8 +126,9 @@ def _boxless_object(name: int, scene: bool) -> str:
 
 def generate_flickr30k(root: Union[str, Path], *,
                        splits: Optional[Union[Mapping[str, int], Sequence[str]]] = None, seed: int = 0,
-                       num_images: Optional[int] = None, max_entities: int = 3, multi_box_fraction: float = 0.4,
-                       min_size: Tuple[int, int] = DEFAULT_MIN_SIZE, max_size: Tuple[int, int] = DEFAULT_MAX_SIZE,
+                       num_images: Optional[int] = None, max_entities: int = 3,
+                       multi_box_fraction: float = 0.4, min_size: Tuple[int, int] = DEFAULT_MIN_SIZE,
+                       max_size: Tuple[int, int] = DEFAULT_MAX_SIZE,
                        progress: Optional[ProgressFn] = None) -> Dict:
     """Write a synthetic Flickr30k Entities dataset (raw release layout) under ``root``.
 
@@ -137,17 +152,20 @@ def generate_flickr30k(root: Union[str, Path], *,
         raise ValueError(f'max_entities must be >= 1, got {max_entities}')
     root = Path(root)
     split_sizes = resolve_splits(splits, num_images, DEFAULT_SPLITS)
+    claim_root(root, 'generate_flickr30k', ['Sentences', 'Annotations', 'flickr30k-images',
+                                            *(f'{s}.txt' for s in DEFAULT_SPLITS)])
     total = sum(split_sizes.values())
     id_rng = split_rng(seed, 'flickr30k', 'image_ids')
-    all_ids = sorted(set(int(i) for i in id_rng.integers(10_000_000, 9_999_999_999, size=total * 2)))
+    all_ids = sorted({int(i) for i in id_rng.integers(10_000_000, 9_999_999_999, size=total * 2)})
     all_ids = [int(i) for i in id_rng.permutation(all_ids)[:total]]
     next_entity = 1
     done = 0
     manifest_splits = {}
     for split, n_images in split_sizes.items():
         ids, all_ids = sorted(all_ids[:n_images]), all_ids[n_images:]
-        counts = dict(images=0, sentences=0, phrases=0, boxes=0, box_entities=0, multi_box_entities=0,
-                      shared_boxes=0, scene_entities=0, nobox_entities=0, notvisual_phrases=0)
+        counts = {k: 0 for k in ('images', 'sentences', 'phrases', 'boxes', 'box_entities',
+                                 'multi_box_entities', 'shared_boxes', 'scene_entities', 'nobox_entities',
+                                 'notvisual_phrases')}
         for i, image_id in enumerate(ids):
             rng = image_rng(seed, 'flickr30k', split, i)
             width, height = image_size(rng, min_size, max_size)
@@ -239,7 +257,8 @@ def generate_flickr30k(root: Union[str, Path], *,
             name = str(image_id)
             write_image(root / 'flickr30k-images' / f'{name}.jpg', canvas)
             atomic_write_text(root / 'Sentences' / f'{name}.txt', mentioned + '\n')
-            atomic_write_text(root / 'Annotations' / f'{name}.xml', _xml(f'{name}.jpg', width, height, objects))
+            atomic_write_text(root / 'Annotations' / f'{name}.xml',
+                              _xml(f'{name}.jpg', width, height, objects))
             counts['images'] += 1
             counts['sentences'] += len(sentences)
             counts['phrases'] += mentioned.count('[/EN#')

@@ -1,10 +1,10 @@
 """The appearance ("look") of each synthetic category: a shape, a colour and a texture, unique per index.
 
-Category index ``k`` (0-based, in the order of the dataset's own category list) always gets the same look, so
-a detector can learn ``look -> category`` and the datasets agree with each other. The first 96 indices are solid
-and differ in shape or colour; later ones add a striped/checkered texture in a second colour. There are
-8 shapes x 12 colours x (1 solid + 4 textures x 11 second colours) = 4,320 distinct looks, enough for the 1,203
-LVIS v1 categories.
+Category index ``k`` (0-based, in the order of the dataset's own category list) always gets the same look,
+so a detector can learn ``look -> category`` and the datasets agree with each other. The first 96 indices are
+solid and differ in shape or colour; later ones add a striped/checkered texture in a second colour. There are
+8 shapes x 12 colours x (1 solid + 4 textures x 11 second colours) = 4,320 distinct looks, enough for the
+1,203 LVIS v1 categories.
 
 Every shape is a simple polygon (the ring is a "C" with a gap), so the polygon written as the annotation's
 ``segmentation`` is exactly the region that is painted.
@@ -101,7 +101,8 @@ def _unit_polygon(shape: str) -> List[Point]:
         return [(0.5, 0), (1, 0.5), (0.5, 1), (0, 0.5)]
     if shape == 'cross':
         a, b = 1 / 3, 2 / 3
-        return [(a, 0), (b, 0), (b, a), (1, a), (1, b), (b, b), (b, 1), (a, 1), (a, b), (0, b), (0, a), (a, a)]
+        return [(a, 0), (b, 0), (b, a), (1, a), (1, b), (b, b), (b, 1), (a, 1), (a, b), (0, b), (0, a),
+                (a, a)]
     if shape == 'ring':
         # a "C" (annulus with a gap on the right) so that it stays one simple polygon
         angles = [math.radians(45 + 270 * i / 18) for i in range(19)]
@@ -111,8 +112,8 @@ def _unit_polygon(shape: str) -> List[Point]:
     if shape == 'hexagon':
         return [(0.25, 0), (0.75, 0), (1, 0.5), (0.75, 1), (0.25, 1), (0, 0.5)]
     if shape == 'star':
-        return [(math.cos(t) * r, math.sin(t) * r)
-                for t, r in ((-math.pi / 2 + math.pi * i / 5, 1.0 if i % 2 == 0 else 0.45) for i in range(10))]
+        tips = ((-math.pi / 2 + math.pi * i / 5, 1.0 if i % 2 == 0 else 0.45) for i in range(10))
+        return [(math.cos(t) * r, math.sin(t) * r) for t, r in tips]
     raise ValueError(f'unknown shape {shape!r}; expected one of {SHAPES}')
 
 

@@ -2,26 +2,41 @@
 
 As in the real LVIS v1 release: image records have no ``file_name`` but a ``coco_url``
 (``http://images.cocodataset.org/{train2017|val2017}/{id:012d}.jpg``) from which the file path
-``{train2017|val2017}/{id:012d}.jpg`` is derived; train images all come from COCO train2017 while val images come
-from both train2017 and val2017 (so "val images not in COCO train2017" can be derived); every image lists
+``{train2017|val2017}/{id:012d}.jpg`` is derived; train images all come from COCO train2017 while val images
+come from both train2017 and val2017 (so "val images not in COCO train2017" can be derived); every image lists
 ``neg_category_ids`` (categories verified absent) and ``not_exhaustive_category_ids`` (present but not all
 instances annotated: the generator paints one extra, unannotated instance of such a category). Annotations
 have ``id``, ``image_id``, ``category_id``, polygon ``segmentation``, ``area`` and ``bbox`` (no ``iscrowd``).
 
-The JSON lists all 1203 categories with their real ``name``, ``synonyms``, ``def``, ``synset`` and ``frequency``
-(so the OV-LVIS rare/base split is the real one); ``image_count``/``instance_count`` are RECOMPUTED for the
-synthetic split the file describes (the real ones describe the real train set and would mislead e.g. a
-federated loss trained on this data). Objects use a configurable subset of categories mixing r/c/f; rare
-categories appear in at most one train image (the real ones are in 1-10) and in val.
+The JSON lists all 1203 categories with their real ``name``, ``synonyms``, ``def``, ``synset`` and
+``frequency`` (so the OV-LVIS rare/base split is the real one); ``image_count``/``instance_count`` are
+RECOMPUTED for the synthetic split the file describes (the real ones describe the real train set and would
+mislead e.g. a federated loss trained on this data). Objects use a configurable subset of categories mixing
+r/c/f; rare categories appear in at most one train image (the real ones are in 1-10) and in val.
 """
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .canvas import Canvas
-from .common import (DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, MIN_OBJECT_SIDE, SYNTHETIC_LICENSE, ProgressFn,
-                     draw_objects, image_rng, image_size, load_metadata_json, report, resolve_splits,
-                     spread_categories, split_rng, write_image, write_manifest)
+from .common import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_MIN_SIZE,
+    MIN_OBJECT_SIDE,
+    SYNTHETIC_LICENSE,
+    ProgressFn,
+    claim_root,
+    draw_objects,
+    image_rng,
+    image_size,
+    load_metadata_json,
+    report,
+    resolve_splits,
+    split_rng,
+    spread_categories,
+    write_image,
+    write_manifest,
+)
 from .io import atomic_write_json
 from .looks import category_look
 
@@ -48,7 +63,8 @@ def _choose_categories(seed: int, categories: List[dict], num_categories: Tuple[
 
 
 def generate_lvis(root: Union[str, Path], *, splits: Optional[Union[Mapping[str, int], Sequence[str]]] = None,
-                  seed: int = 0, num_images: Optional[int] = None, category_ids: Optional[Sequence[int]] = None,
+                  seed: int = 0, num_images: Optional[int] = None,
+                  category_ids: Optional[Sequence[int]] = None,
                   num_categories: Tuple[int, int, int] = DEFAULT_NUM_CATEGORIES,
                   val_from_val2017: float = 0.5, min_objects: int = 2, max_objects: int = 4,
                   max_neg_categories: int = 3, not_exhaustive_fraction: float = 0.25,
@@ -90,10 +106,11 @@ def generate_lvis(root: Union[str, Path], *, splits: Optional[Union[Mapping[str,
     unknown = sorted(set(category_ids) - set(by_id))
     if unknown:
         raise ValueError(f'category_ids {unknown} are not LVIS v1 category ids')
-    category_ids = sorted(set(int(c) for c in category_ids))
+    category_ids = sorted({int(c) for c in category_ids})
     rare = [c for c in category_ids if by_id[c]['frequency'] == 'r']
     non_rare = [c for c in category_ids if by_id[c]['frequency'] != 'r'] or rare
 
+    claim_root(root, 'generate_lvis', ['annotations', 'train2017', 'val2017'])
     # COCO-2017-like image ids, unique over everything written
     id_rng = split_rng(seed, 'lvis', 'image_ids')
     pool = (id_rng.choice(581929, size=sum(split_sizes.values()), replace=False) + 1).tolist()
@@ -101,7 +118,8 @@ def generate_lvis(root: Union[str, Path], *, splits: Optional[Union[Mapping[str,
     for split, n in split_sizes.items():
         ids, pool = pool[:n], pool[n:]
         n_val2017 = round(val_from_val2017 * n) if split == 'val' else 0
-        plan[split] = sorted([(i, 'val2017') for i in ids[:n_val2017]] + [(i, 'train2017') for i in ids[n_val2017:]])
+        plan[split] = sorted([(i, 'val2017') for i in ids[:n_val2017]]
+                             + [(i, 'train2017') for i in ids[n_val2017:]])
 
     total, done, ann_id = sum(split_sizes.values()), 0, 1
     manifest_splits = {}
@@ -130,11 +148,14 @@ def generate_lvis(root: Union[str, Path], *, splits: Optional[Union[Mapping[str,
                     canvas.draw_object(category_look(cat - 1), box)
                     not_exhaustive.append(cat)
             absent = [c for c in category_ids if c not in present]
-            n_neg = min(len(absent), int(irng.integers(1, max_neg_categories + 1))) if max_neg_categories else 0
+            n_neg = 0
+            if max_neg_categories:
+                n_neg = min(len(absent), int(irng.integers(1, max_neg_categories + 1)))
             neg = sorted(int(c) for c in irng.choice(absent, size=n_neg, replace=False)) if n_neg else []
             file_name = f'{image_id:012d}.jpg'
             write_image(root / coco_split / file_name, canvas)
-            images.append({'id': image_id, 'coco_url': f'http://images.cocodataset.org/{coco_split}/{file_name}',
+            images.append({'id': image_id,
+                           'coco_url': f'http://images.cocodataset.org/{coco_split}/{file_name}',
                            'height': height, 'width': width, 'license': 1, 'flickr_url': '',
                            'date_captured': '2013-11-14 16:28:13', 'neg_category_ids': neg,
                            'not_exhaustive_category_ids': not_exhaustive})
@@ -159,7 +180,8 @@ def generate_lvis(root: Union[str, Path], *, splits: Optional[Union[Mapping[str,
             'images_from_val2017': sum(1 for _, s in images_plan if s == 'val2017'),
             'not_exhaustive_images': sum(1 for im in images if im['not_exhaustive_category_ids']),
             'categories_used': used,
-            'categories_used_by_frequency': {f: sum(1 for c in used if by_id[c]['frequency'] == f) for f in 'rcf'}}
+            'categories_used_by_frequency': {f: sum(1 for c in used if by_id[c]['frequency'] == f)
+                                             for f in 'rcf'}}
     manifest = {
         'dataset': 'lvis_v1', 'generator': 'ovd.data.synthetic.generate_lvis', 'seed': seed,
         'num_categories': len(categories), 'category_ids': category_ids, 'category_counts': 'recomputed',

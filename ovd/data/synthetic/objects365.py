@@ -1,4 +1,4 @@
-"""Synthetic Objects365 v2: ``annotations/zhiyuan_objv2_{train,val}.json`` + ``{train,val}/patch<N>/<name>.jpg``.
+"""Synthetic Objects365 v2: ``annotations/zhiyuan_objv2_{split}.json`` + ``{split}/patch<N>/<name>.jpg``.
 
 As in the real v2 release: the 365 categories carry their ORIGINAL names (typos and all, e.g. "Moniter/TV",
 column 2 of ``ovd/data/metadata/objects365_v2_names_fix.csv``; the dataset layer applies the fixes); image
@@ -16,17 +16,32 @@ import io
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .canvas import Canvas
-from .common import (DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, SYNTHETIC_LICENSE, ProgressFn, draw_objects,
-                     image_rng, image_size, load_metadata_text, report, resolve_splits, spread_categories,
-                     split_rng, unique_ids, write_image, write_manifest)
+from .canvas import Canvas, DrawnObject
+from .common import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_MIN_SIZE,
+    SYNTHETIC_LICENSE,
+    ProgressFn,
+    claim_root,
+    draw_objects,
+    image_rng,
+    image_size,
+    load_metadata_text,
+    report,
+    resolve_splits,
+    split_rng,
+    spread_categories,
+    unique_ids,
+    write_image,
+    write_manifest,
+)
 from .io import atomic_write_json
 from .looks import category_look
 
 DEFAULT_SPLITS = {'train': 48, 'val': 24}
 DEFAULT_NUM_CATEGORIES = 24
-# (split, version, patch, image id) of the train images listed in the real v2 JSON but absent from the download
-# (the same three appear in mmdet's Objects365V2Dataset ignore list)
+# (split, version, patch, image id) of the train images listed in the real v2 JSON but absent from the
+# download (the same three appear in mmdet's Objects365V2Dataset ignore list)
 KNOWN_MISSING = (('train', 2, 16, 908726), ('train', 1, 6, 320532), ('train', 1, 6, 320534))
 PATCHES = {'train': (0, 50), 'val': (0, 43)}  # inclusive; patches 0-15 are the v1 images
 V1_LAST_PATCH = 15
@@ -44,7 +59,7 @@ def image_file_name(version: int, patch: int, image_id: int) -> str:
 
 
 def image_path(split: str, file_name: str) -> str:
-    """Where the image of ``file_name`` lies, relative to the dataset root: ``{split}/patch<N>/<name>.jpg``."""
+    """Where the image of ``file_name`` lies, relative to the root: ``{split}/patch<N>/<name>.jpg``."""
     patch, name = file_name.split('/')[-2:]
     return f'{split}/{patch}/{name}'
 
@@ -61,12 +76,19 @@ def _choose_categories(seed: int, categories, n: int) -> List[int]:
     return sorted(int(c) for c in chosen)
 
 
+def _annotation(ann_id: int, image_id: int, category_id: int, obj: DrawnObject) -> dict:
+    _, _, w, h = obj.bbox
+    return {'id': ann_id, 'iscrowd': int(obj.iscrowd), 'isfake': 0, 'area': round(w * h, 2), 'isreflected': 0,
+            'bbox': obj.bbox, 'image_id': image_id, 'category_id': int(category_id)}
+
+
 def generate_objects365(root: Union[str, Path], version: str = 'v2', *,
                         splits: Optional[Union[Mapping[str, int], Sequence[str]]] = None, seed: int = 0,
                         num_images: Optional[int] = None, category_ids: Optional[Sequence[int]] = None,
                         num_categories: int = DEFAULT_NUM_CATEGORIES, include_missing: bool = True,
                         min_objects: int = 2, max_objects: int = 5, crowd_fraction: float = 0.1,
-                        min_size: Tuple[int, int] = DEFAULT_MIN_SIZE, max_size: Tuple[int, int] = DEFAULT_MAX_SIZE,
+                        min_size: Tuple[int, int] = DEFAULT_MIN_SIZE,
+                        max_size: Tuple[int, int] = DEFAULT_MAX_SIZE,
                         progress: Optional[ProgressFn] = None) -> Dict:
     """Write a synthetic Objects365 v2 dataset under ``root``.
 
@@ -103,10 +125,11 @@ def generate_objects365(root: Union[str, Path], version: str = 'v2', *,
     unknown = sorted(set(category_ids) - valid)
     if unknown:
         raise ValueError(f'category_ids {unknown} are not Objects365 v2 category ids')
-    category_ids = sorted(set(int(c) for c in category_ids))
+    category_ids = sorted({int(c) for c in category_ids})
     json_categories = [{'name': original, 'id': cid} for cid, original, _ in categories]
     renamed = {cid for cid, original, fixed in categories if original != fixed}
 
+    claim_root(root, 'generate_objects365', ['annotations', *DEFAULT_SPLITS])
     reserved = {m[3] for m in KNOWN_MISSING}
     id_rng = split_rng(seed, 'objects365', 'image_ids')
     pool = unique_ids(id_rng, 0, 2_100_000, sum(split_sizes.values()), exclude=reserved)
@@ -121,23 +144,17 @@ def generate_objects365(root: Union[str, Path], version: str = 'v2', *,
         lo, hi = PATCHES[split]
         images, annotations = [], []
 
-        def add_annotations(image_id, drawn):
-            nonlocal ann_id
-            for cat_id, obj in drawn:
-                x, y, w, h = obj.bbox
-                annotations.append({'id': ann_id, 'iscrowd': int(obj.iscrowd), 'isfake': 0,
-                                    'area': round(w * h, 2), 'isreflected': 0, 'bbox': obj.bbox,
-                                    'image_id': image_id, 'category_id': int(cat_id)})
-                ann_id += 1
-
         for i, (image_id, cats) in enumerate(zip(ids, per_image)):
             irng = image_rng(seed, 'objects365', split, i)
             patch = int(irng.integers(lo, hi + 1))
             version_n = 1 if patch <= V1_LAST_PATCH else 2
             width, height = image_size(irng, min_size, max_size)
             canvas = Canvas(irng, width, height)
-            crowd_cat = int(category_ids[int(irng.integers(len(category_ids)))]) if i in crowd_images else None
-            objects, crowd = draw_objects(canvas, [c - 1 for c in cats], None if crowd_cat is None else crowd_cat - 1)
+            crowd_cat = None
+            if i in crowd_images:
+                crowd_cat = int(category_ids[int(irng.integers(len(category_ids)))])
+            objects, crowd = draw_objects(canvas, [c - 1 for c in cats],
+                                          None if crowd_cat is None else crowd_cat - 1)
             file_name = image_file_name(version_n, patch, image_id)
             write_image(root / image_path(split, file_name), canvas)
             images.append({'height': height, 'id': image_id, 'license': 1, 'width': width,
@@ -145,7 +162,8 @@ def generate_objects365(root: Union[str, Path], version: str = 'v2', *,
             drawn = [(c, o) for c, o in zip(cats, objects) if o is not None]
             if crowd is not None:
                 drawn.append((crowd_cat, crowd))
-            add_annotations(image_id, drawn)
+            annotations.extend(_annotation(ann_id + k, image_id, c, o) for k, (c, o) in enumerate(drawn))
+            ann_id += len(drawn)
             done += 1
             report(progress, done, total, f'objects365 {split}')
         missing = []
@@ -157,12 +175,15 @@ def generate_objects365(root: Union[str, Path], version: str = 'v2', *,
                 irng = image_rng(seed, 'objects365', f'{split}-missing', image_id)
                 width, height = image_size(irng, min_size, max_size)
                 canvas = Canvas(irng, width, height)
-                cats = [int(c) for c in irng.choice(category_ids, size=min(2, len(category_ids)), replace=False)]
+                n_cats = min(2, len(category_ids))
+                cats = [int(c) for c in irng.choice(category_ids, size=n_cats, replace=False)]
                 objects, _ = draw_objects(canvas, [c - 1 for c in cats])
                 file_name = image_file_name(version_n, patch, image_id)
                 images.append({'height': height, 'id': image_id, 'license': 1, 'width': width,
                                'file_name': file_name, 'url': ''})
-                add_annotations(image_id, [(c, o) for c, o in zip(cats, objects) if o is not None])
+                drawn = [(c, o) for c, o in zip(cats, objects) if o is not None]
+                annotations.extend(_annotation(ann_id + k, image_id, c, o) for k, (c, o) in enumerate(drawn))
+                ann_id += len(drawn)
                 missing.append(file_name)
         ann_file = f'annotations/zhiyuan_objv2_{split}.json'
         atomic_write_json(root / ann_file, {'images': images, 'annotations': annotations,

@@ -1,0 +1,25 @@
+# Flickr30k Entities val (1000 images x 5 sentences): phrase grounding, one sample per (image, sentence);
+# gt labels are phrase indices. Protocols: any-box and merged-box Recall@1/5/10 (MDETR, Kamath et al. 2021).
+# Data (docs/text_and_prompts.md): data/flickr30k_entities/{Sentences/,Annotations/,flickr30k-images/,val.txt}
+# as released (github.com/BryanPlummer/flickr30k_entities + the Flickr30k images). After
+# `ovd prepare flickr30k --root data/flickr30k_entities`, ann_file='ovd_flickr30k/flickr30k_entities_val.json'
+# loads the same samples faster.
+dataset_type = 'Flickr30kEntitiesDataset'
+data_root = 'data/flickr30k_entities/'
+backend_args = None
+
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    # annotations loaded after resizing stay in original-image pixels, as the evaluation expects
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackGroundingInputs'),
+]
+val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, ann_file='val.txt',
+        data_prefix=dict(img='flickr30k-images/'), merge_boxes=False, test_mode=True,
+        pipeline=test_pipeline, backend_args=backend_args))
+test_dataloader = val_dataloader

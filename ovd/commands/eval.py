@@ -1,0 +1,57 @@
+"""``ovd eval``: score a results file (any codebase's) under a named protocol and print the metrics as JSON."""
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+HELP = 'Evaluate a COCO/LVIS results file (or Flickr30k predictions) under a named protocol.'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ovd.evaluation.protocols import PROTOCOLS
+    parser.add_argument('--protocol', required=True,
+                        help=f'one of: {", ".join(PROTOCOLS)} (see docs/evaluation.md)')
+    parser.add_argument('--gt', required=True, help='ground-truth file (COCO/LVIS/Objects365 JSON, or the '
+                        'Flickr30k ground-truth JSON)')
+    parser.add_argument('--pred', required=True, help='results file (COCO results JSON list, or the Flickr30k '
+                        'predictions JSON)')
+    parser.add_argument('--iou-type', default='bbox', choices=['bbox', 'segm'],
+                        help='box AP or mask AP (detection protocols; masks as compressed RLE)')
+    parser.add_argument('--out', default=None, help='also write the metrics JSON here (atomically)')
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Write JSON to a temporary file beside ``path``, then rename it over ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.metrics-', suffix='.json', dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(obj, f, indent=2)
+            f.write('\n')
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ovd.evaluation.protocols import check_protocol, evaluate_files
+    from ovd.evaluation.records import EvaluationInputError
+    try:
+        check_protocol(args.protocol)
+        with warnings.catch_warnings():
+            warnings.simplefilter('always')
+            warnings.showwarning = lambda msg, *a, **k: print(f'ovd eval: warning: {msg}', file=sys.stderr)
+            metrics = evaluate_files(args.protocol, args.gt, args.pred, args.iou_type)
+    except (EvaluationInputError, ValueError) as err:
+        print(f'ovd eval: error: {err}', file=sys.stderr)
+        return 2
+    print(json.dumps(metrics))
+    if args.out:
+        write_json_atomic(args.out, metrics)
+    return 0

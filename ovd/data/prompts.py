@@ -1,0 +1,284 @@
+"""The prompt layer: captions from category names, vocabulary chunks, negative sampling, span -> token maps.
+
+A detection vocabulary becomes a grounding caption ``"cat. dog. hair dryer"`` with the character span of each name;
+large vocabularies are split into chunks (GLIP runs LVIS as 31 prompts of 40 names); training on detection data
+samples negative names next to the positive ones under a token budget (GLIP's "od to grounding" recipe: up to 85
+negatives, 256 tokens, positive names that do not fit are dropped together with their boxes and counted); and
+character spans become a positive map over the tokens of any Hugging Face fast tokenizer, using its offsets.
+"""
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+Span = Tuple[int, int]
+DEFAULT_SEPARATOR = '. '
+DEFAULT_CHUNK_SIZE = 40
+DEFAULT_NUM_NEGATIVES = 85  # GLIP (Li et al., CVPR 2022) samples up to 85 negative categories per image
+DEFAULT_MAX_TOKENS = 256   # GLIP's and MDETR's text length
+
+__all__ = [
+    'Span', 'build_caption', 'chunk_vocabulary', 'build_chunked_prompts', 'PromptChunk', 'SampledPrompt',
+    'sample_detection_prompt', 'build_positive_map', 'token_counter',
+]
+
+
+def build_caption(names: Sequence[str], separator: str = DEFAULT_SEPARATOR) -> Tuple[str, List[Span]]:
+    """Join names into one caption and return the character span of each name.
+
+    Args:
+        names: Category names in caption order (already normalised, e.g. ``prompt_name``).
+        separator: Text placed between two names.
+
+    Returns:
+        ``(caption, spans)``: e.g. ``("cat. dog. hair dryer", [(0, 3), (5, 8), (10, 20)])``;
+        ``caption[s:e] == names[i]`` for ``(s, e) = spans[i]``.
+    """
+    parts, spans, pos = [], [], 0
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f'name {i} is empty or not a string: {name!r}')
+        if i:
+            parts.append(separator)
+            pos += len(separator)
+        spans.append((pos, pos + len(name)))
+        parts.append(name)
+        pos += len(name)
+    return ''.join(parts), spans
+
+
+def chunk_vocabulary(n_names: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> List[List[int]]:
+    """Split ``range(n_names)`` into consecutive chunks of at most ``chunk_size`` indices.
+
+    Args:
+        n_names: Vocabulary size (LVIS v1: 1203 -> 31 chunks of 40, the last one of 3).
+        chunk_size: Names per chunk.
+
+    Returns:
+        A list of index lists covering every index once, in order.
+    """
+    if chunk_size < 1:
+        raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
+    if n_names < 0:
+        raise ValueError(f'n_names must be >= 0, got {n_names}')
+    return [list(range(s, min(s + chunk_size, n_names))) for s in range(0, n_names, chunk_size)]
+
+
+@dataclass
+class PromptChunk:
+    """One prompt of a chunked vocabulary: ``caption[spans[i]]`` is the name of vocabulary index ``label_ids[i]``."""
+    label_ids: List[int]
+    caption: str
+    spans: List[Span]
+
+    @property
+    def tokens_positive(self) -> List[List[Span]]:
+        return [[span] for span in self.spans]
+
+
+def build_chunked_prompts(names: Sequence[str], chunk_size: int = DEFAULT_CHUNK_SIZE,
+                          separator: str = DEFAULT_SEPARATOR) -> List[PromptChunk]:
+    """Captions for a whole vocabulary, ``chunk_size`` names each (inference over large vocabularies)."""
+    chunks = []
+    for idx in chunk_vocabulary(len(names), chunk_size):
+        caption, spans = build_caption([names[i] for i in idx], separator)
+        chunks.append(PromptChunk(idx, caption, spans))
+    return chunks
+
+
+_WORD_OR_PUNCT = re.compile(r'\w+|[^\w\s]')
+
+
+def token_counter(tokenizer=None) -> Callable[[str], int]:
+    """A function counting the tokens of a text (special tokens excluded).
+
+    With a tokenizer it is exact (``len(tokenizer.tokenize(text))``); without one it counts words and punctuation
+    marks, a lower bound of any sub-word tokenizer's count.
+    """
+    if tokenizer is None:
+        return lambda text: len(_WORD_OR_PUNCT.findall(text))
+    return lambda text: len(tokenizer.tokenize(text))
+
+
+@dataclass
+class SampledPrompt:
+    """A caption built from positive and negative names of a detection sample.
+
+    Attributes:
+        caption: The caption.
+        label_ids: Vocabulary index of each phrase, in caption order.
+        spans: Character span of each phrase.
+        label_to_phrase: Vocabulary index -> phrase index, for the positive labels kept.
+        positive_label_ids: Positive vocabulary indices kept in the caption.
+        dropped_label_ids: Positive vocabulary indices dropped because they did not fit the token budget.
+        negative_label_ids: Negative vocabulary indices in the caption.
+        num_negatives_dropped: Sampled negatives left out for the budget.
+    """
+    caption: str
+    label_ids: List[int]
+    spans: List[Span]
+    label_to_phrase: Dict[int, int]
+    positive_label_ids: List[int]
+    dropped_label_ids: List[int] = field(default_factory=list)
+    negative_label_ids: List[int] = field(default_factory=list)
+    num_negatives_dropped: int = 0
+
+    @property
+    def tokens_positive(self) -> List[List[Span]]:
+        return [[span] for span in self.spans]
+
+
+def sample_detection_prompt(names: Sequence[str], positive_labels: Sequence[int],
+                            num_negatives: int = DEFAULT_NUM_NEGATIVES, max_tokens: int = DEFAULT_MAX_TOKENS,
+                            tokenizer=None, full_sampling_prob: float = 0.5, shuffle: bool = True,
+                            separator: str = DEFAULT_SEPARATOR,
+                            rng: Optional[random.Random] = None) -> SampledPrompt:
+    """Build a grounding caption for detection data: the image's categories plus sampled negatives.
+
+    The recipe follows GLIP's detection-to-grounding conversion: the positive names are shuffled and kept while
+    they fit in the token budget (those that do not are dropped and reported, their boxes must be dropped too);
+    the number of negatives is ``num_negatives`` with probability ``full_sampling_prob``, otherwise uniform in
+    ``[1, num_negatives]``; negatives are drawn without replacement from the names not present and added while
+    they fit; the phrases are then shuffled together.
+
+    Args:
+        names: The vocabulary's names (``prompt_name``), indexed by label.
+        positive_labels: Labels of the image's boxes (repeats allowed).
+        num_negatives: Maximum number of negative names (capped by the vocabulary size).
+        max_tokens: Token budget of the caption, special tokens included.
+        tokenizer: A Hugging Face tokenizer used to count tokens exactly; ``None`` counts words and punctuation.
+        full_sampling_prob: Probability of sampling the full ``num_negatives``.
+        shuffle: Shuffle the phrase order (GLIP does; turn off for reproducible tests).
+        separator: Text between two names.
+        rng: Random source (``random.Random``); the module's global one if ``None``.
+
+    Returns:
+        A :class:`SampledPrompt`.
+    """
+    rng = rng or random
+    n = len(names)
+    positives = sorted(set(int(label) for label in positive_labels))
+    for label in positives:
+        if not 0 <= label < n:
+            raise ValueError(f'label {label} is outside the vocabulary of {n} names')
+    count = token_counter(tokenizer)
+    specials = _num_special_tokens(tokenizer)
+    budget = max_tokens - specials
+    # Each phrase costs its own tokens plus the separator's; counting "name." matches how the caption tokenizes.
+    sep_cost = count(separator.strip()) if separator.strip() else 0
+
+    if shuffle:
+        rng.shuffle(positives)
+    kept, dropped, used = [], [], 0
+    for label in positives:
+        cost = count(names[label]) + (sep_cost if kept else 0)
+        if used + cost <= budget:
+            kept.append(label)
+            used += cost
+        else:
+            dropped.append(label)
+
+    present = set(positives)
+    candidates = [i for i in range(n) if i not in present]
+    full = min(num_negatives, len(candidates))
+    k = full if (full == 0 or rng.random() < full_sampling_prob) else rng.randint(1, full)
+    sampled = rng.sample(candidates, k)
+    negatives, neg_dropped = [], 0
+    for label in sampled:
+        cost = count(names[label]) + (sep_cost if (kept or negatives) else 0)
+        if used + cost <= budget:
+            negatives.append(label)
+            used += cost
+        else:
+            neg_dropped += 1
+
+    order = kept + negatives
+    if shuffle:
+        rng.shuffle(order)
+    caption, spans = build_caption([names[i] for i in order], separator) if order else ('', [])
+    if tokenizer is not None:
+        # The per-name counts can differ from the caption's tokenization at word joins; trim until it fits.
+        while order and len(tokenizer(caption)['input_ids']) > max_tokens:
+            victim = next((i for i in reversed(order) if i in negatives), order[-1])
+            order.remove(victim)
+            if victim in negatives:
+                negatives.remove(victim)
+                neg_dropped += 1
+            else:
+                kept.remove(victim)
+                dropped.append(victim)
+            caption, spans = build_caption([names[i] for i in order], separator) if order else ('', [])
+    kept_set = set(kept)
+    label_to_phrase = {label: j for j, label in enumerate(order) if label in kept_set}
+    return SampledPrompt(caption=caption, label_ids=list(order), spans=spans, label_to_phrase=label_to_phrase,
+                         positive_label_ids=[i for i in order if i in label_to_phrase],
+                         dropped_label_ids=sorted(dropped), negative_label_ids=[i for i in order if i in negatives],
+                         num_negatives_dropped=neg_dropped)
+
+
+def _num_special_tokens(tokenizer) -> int:
+    if tokenizer is None:
+        return 2
+    try:
+        return tokenizer.num_special_tokens_to_add(pair=False)
+    except AttributeError:
+        return 2
+
+
+def _offsets_of(tokenized) -> List[Tuple[int, int]]:
+    """Per-token character offsets of ONE text from a fast tokenizer's output (or a list of offsets)."""
+    if isinstance(tokenized, (list, tuple)):
+        offsets = tokenized
+    else:
+        offsets = None
+        if 'offset_mapping' in tokenized:
+            offsets = tokenized['offset_mapping']
+        elif getattr(tokenized, 'encodings', None):
+            offsets = tokenized.encodings[0].offsets
+        if offsets is None:
+            raise ValueError('tokenized text has no offsets: call a *fast* tokenizer with '
+                             'return_offsets_mapping=True')
+    if isinstance(offsets, torch.Tensor):
+        offsets = offsets.tolist()
+    if len(offsets) and isinstance(offsets[0], (list, tuple)) and len(offsets[0]) and \
+            isinstance(offsets[0][0], (list, tuple)):
+        if len(offsets) != 1:
+            raise ValueError(f'expected the tokenization of one text, got a batch of {len(offsets)}')
+        offsets = offsets[0]
+    return [(int(s), int(e)) for s, e in offsets]
+
+
+def build_positive_map(tokenized, tokens_positive: Sequence[Sequence[Span]],
+                       max_tokens: int = DEFAULT_MAX_TOKENS, normalize: bool = False) -> torch.Tensor:
+    """Map each phrase's character spans to the tokens that overlap them.
+
+    A token is positive for a phrase when its character range ``[ts, te)`` overlaps one of the phrase's spans, so a
+    name split into several sub-words is positive on all of them, and special tokens (empty offsets) never are.
+    Tokens at positions ``>= max_tokens`` are cut off (as the text encoder truncates them).
+
+    Args:
+        tokenized: Output of a fast tokenizer for one text with ``return_offsets_mapping=True`` (a
+            ``BatchEncoding`` or dict, batch size 1 allowed), or the list of per-token ``(start, end)`` offsets.
+        tokens_positive: Per phrase, a list of ``(start, end)`` character spans into the text.
+        max_tokens: Width of the map.
+        normalize: Divide each non-empty row by its sum (GLIP/MDETR use the normalised map as a target).
+
+    Returns:
+        Tensor[num_phrases, max_tokens], float32, 1 (or 1/k normalised) on the phrase's tokens.
+    """
+    offsets = _offsets_of(tokenized)[:max_tokens]
+    positive_map = torch.zeros((len(tokens_positive), max_tokens), dtype=torch.float32)
+    for j, spans in enumerate(tokens_positive):
+        for span in spans:
+            start, end = int(span[0]), int(span[1])
+            if end <= start:
+                raise ValueError(f'phrase {j}: empty or reversed span {tuple(span)}')
+            for t, (ts, te) in enumerate(offsets):
+                if te > ts and ts < end and te > start:
+                    positive_map[j, t] = 1.0
+    if normalize:
+        sums = positive_map.sum(-1, keepdim=True)
+        positive_map = torch.where(sums > 0, positive_map / sums.clamp(min=1e-6), positive_map)
+    return positive_map

@@ -1,0 +1,91 @@
+"""Class embeddings: a vocabulary x prompt templates -> Tensor[num_classes, dim] through a text encoder and the cache.
+
+The recipe is ViLD's (and Detic's/BARON's): fill every template with the class name, encode each prompt,
+L2-normalise, average over the templates, L2-normalise again.
+"""
+from typing import Any, Callable, List, Optional, Sequence, Union
+
+import torch
+
+from .cache import EmbeddingCache, cache_key
+from .templates import fill_templates, get_templates
+
+VocabLike = Union[str, Sequence[str], Any]
+
+
+def vocabulary_names(vocab: VocabLike) -> List[str]:
+    """Prompt names of a vocabulary given as a built-in name (``'lvis_v1'``), a ``Vocabulary`` or a list of names."""
+    if isinstance(vocab, str):
+        from ovd.data.vocab import get_vocabulary
+        vocab = get_vocabulary(vocab)
+    categories = getattr(vocab, 'categories', None)
+    if categories is not None:
+        return [c.prompt_name for c in categories]
+    names = list(vocab)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError('a vocabulary must be a built-in name, a Vocabulary or a non-empty list of names')
+    return names
+
+
+def _progress(total: int, enabled: bool, description: str):
+    from tqdm import tqdm
+    return tqdm(total=total, disable=not enabled, desc=description, unit='prompt')
+
+
+@torch.no_grad()
+def encode_class_prompts(encoder, names: Sequence[str], templates: Sequence[str], this_is: bool = True,
+                         batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+    """Encode ``len(names) * len(templates)`` prompts and average them per class (no cache).
+
+    Args:
+        encoder: Has ``encode_text(list_of_str) -> Tensor[B, D]`` (e.g. :class:`ovd.text.clip.OpenCLIPEncoder`).
+        names: Class names.
+        templates: Format strings (see :mod:`ovd.text.templates`).
+        this_is: ViLD's "This is ..." prefix.
+        batch_size: Prompts per forward pass.
+        progress: Show a progress bar.
+
+    Returns:
+        Tensor[num_classes, D], float32, rows of unit norm.
+    """
+    prompts = [p for name in names for p in fill_templates(name, templates, this_is)]
+    chunks = []
+    with _progress(len(prompts), progress, 'embedding prompts') as bar:
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start:start + batch_size]
+            emb = encoder.encode_text(batch).float()
+            chunks.append(torch.nn.functional.normalize(emb, dim=-1).cpu())
+            bar.update(len(batch))
+    per_prompt = torch.cat(chunks).view(len(names), len(templates), -1)  # [C, T, D]
+    return torch.nn.functional.normalize(per_prompt.mean(dim=1), dim=-1)
+
+
+def build_class_embeddings(encoder, vocab: VocabLike, templates: Union[str, Sequence[str]] = 'vild',
+                           this_is: bool = True, cache: Union[EmbeddingCache, bool, None] = True,
+                           batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+    """Class embeddings for a vocabulary, read from / written to the content-addressed cache.
+
+    Args:
+        encoder: A text encoder with ``encode_text`` and ``identity()`` (the identity must pin the weights).
+        vocab: A built-in vocabulary name, a ``Vocabulary`` or a list of names.
+        templates: A template set name ('vild' = ViLD's 63, 'single') or a sequence of templates.
+        this_is: ViLD's "This is ..." prefix.
+        cache: ``True`` for the default cache, an :class:`EmbeddingCache`, or ``False``/``None`` to skip it.
+        batch_size: Prompts per forward pass.
+        progress: Show a progress bar while computing.
+
+    Returns:
+        Tensor[num_classes, D] of unit-norm rows, in vocabulary order.
+    """
+    names = vocabulary_names(vocab)
+    templates = get_templates(templates)
+
+    def compute() -> torch.Tensor:
+        return encode_class_prompts(encoder, names, templates, this_is, batch_size, progress)
+
+    if not cache:
+        return compute()
+    store = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache()
+    key = cache_key(encoder.identity(), templates, names, extra={'this_is': this_is})
+    meta = {'encoder': encoder.identity(), 'num_classes': len(names), 'num_templates': len(templates)}
+    return store.get_or_compute(key, compute, meta)

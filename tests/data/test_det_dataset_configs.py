@@ -1,0 +1,66 @@
+"""The detection dataset configs under configs/_base_/datasets/: they load, and their datasets build on data of
+the right format (paths redirected to small files) with the vocabulary and protocol they announce."""
+import copy
+import shutil
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from det_data_builders import lvis_v1_file, objects365_file
+from ovd.registry import DATASETS, METRICS
+
+CONFIGS = {
+    # config: (dataset type, vocabulary of the val set, number of val classes, train vocabulary size or None)
+    'coco.py': ('CocoDetDataset', 'coco', 80, 80),
+    'ov_coco.py': ('OVCocoDataset', 'ov_coco', 65, 48),
+    'ov_lvis.py': ('OVLVISDataset', 'ov_lvis', 1203, 866),
+    'lvis_v1_minival_zeroshot.py': ('LVISV1Dataset', 'lvis_v1', 1203, None),
+    'lvis_v1_val_zeroshot.py': ('LVISV1Dataset', 'lvis_v1', 1203, None),
+    'objects365_v1.py': ('Objects365V1Dataset', 'objects365_v1', 365, 365),
+    'objects365_v2.py': ('Objects365V2Dataset', 'objects365_v2', 365, 365),
+}
+
+
+def _redirect(dataset_cfg: dict, ann_file: str) -> dict:
+    cfg = copy.deepcopy(dataset_cfg)
+    inner = cfg['dataset'] if cfg['type'] == 'ClassBalancedDataset' else cfg
+    inner.update(ann_file=ann_file, data_root='', pipeline=[])
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def small_files(tmp_path_factory, fixtures_dir):
+    tmp = tmp_path_factory.mktemp('configs')
+    shutil.copy(fixtures_dir / 'coco_instances_val2014_100.json', tmp / 'coco.json')
+    lvis_v1_file(tmp / 'lvis.json')
+    objects365_file(tmp / 'o365_v1.json', 'v1')
+    objects365_file(tmp / 'o365_v2.json', 'v2')
+    return {'coco.py': tmp / 'coco.json', 'ov_coco.py': tmp / 'coco.json', 'ov_lvis.py': tmp / 'lvis.json',
+            'lvis_v1_minival_zeroshot.py': tmp / 'lvis.json', 'lvis_v1_val_zeroshot.py': tmp / 'lvis.json',
+            'objects365_v1.py': tmp / 'o365_v1.json', 'objects365_v2.py': tmp / 'o365_v2.json'}
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_dataset_config(name, repo_root, small_files, recwarn):
+    init_default_scope('ovd')
+    dataset_type, vocab_name, n_val, n_train = CONFIGS[name]
+    cfg = Config.fromfile(str(repo_root / 'configs' / '_base_' / 'datasets' / name))
+    assert cfg.dataset_type == dataset_type
+    assert cfg.test_dataloader == cfg.val_dataloader
+    val = DATASETS.build(_redirect(cfg.val_dataloader.dataset, str(small_files[name])))
+    assert type(val).__name__ == dataset_type and val.test_mode
+    assert val.metainfo['vocabulary'].name == vocab_name and len(val.metainfo['classes']) == n_val
+    assert len(val) > 0 and len(val.get_data_info(0)['text']) == n_val
+    assert 'text' in cfg.test_pipeline[-1]['meta_keys']
+    import mmdet.evaluation  # noqa: F401  (registers mmdet's metrics, which the ovd registry falls back to)
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        assert METRICS.get(evaluator['type']) is not None
+    if n_train is None:
+        assert 'train_dataloader' not in cfg
+        return
+    train = DATASETS.build(_redirect(cfg.train_dataloader.dataset, str(small_files[name])))
+    inner = train.dataset if type(train).__name__ == 'ClassBalancedDataset' else train
+    assert len(inner.metainfo['classes']) == n_train
+    assert cfg.train_dataloader.dataset.get('type') in (dataset_type, 'ClassBalancedDataset')
+    assert len(train) > 0

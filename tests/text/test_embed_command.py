@@ -1,0 +1,55 @@
+"""``ovd embed`` end to end with the tiny CLIP: weights file, random init, cache reuse, and the no-network error."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ovd.cli import main
+from ovd.testing import TINY_CLIP_CONFIG, save_tiny_clip
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.setenv('OVD_CACHE_DIR', str(tmp_path / 'cache'))
+    names = tmp_path / 'names.txt'
+    names.write_text('cat\nhair_dryer\n\nteddy bear\n')
+    cfg = tmp_path / 'tiny_clip.json'
+    cfg.write_text(json.dumps(TINY_CLIP_CONFIG))
+    weights = save_tiny_clip(tmp_path / 'clip')
+    return tmp_path, names, cfg, weights
+
+
+def test_embed_with_local_weights_then_cache_hit(setup, capsys):
+    tmp_path, names, cfg, weights = setup
+    out = tmp_path / 'emb.pt'
+    argv = ['embed', '--vocab', str(names), '--model-config', str(cfg), '--pretrained', str(weights),
+            '--templates', 'single', '--out', str(out)]
+    assert main(argv) == 0
+    saved = torch.load(out, weights_only=True)
+    assert saved['embeddings'].shape == (3, 32)
+    assert saved['names'] == ['cat', 'hair dryer', 'teddy bear']  # normalised: '_' -> ' '
+    assert torch.allclose(saved['embeddings'].norm(dim=-1), torch.ones(3), atol=1e-5)
+    assert 'computed' in capsys.readouterr().out
+    npy = tmp_path / 'emb.npy'
+    assert main(argv[:-1] + [str(npy)]) == 0
+    assert 'cache' in capsys.readouterr().out
+    assert np.allclose(np.load(npy), saved['embeddings'].numpy())
+    assert list(tmp_path.glob('.*.tmp')) == []
+
+
+def test_embed_random_init(setup):
+    tmp_path, names, cfg, _ = setup
+    out = tmp_path / 'random.npy'
+    assert main(['embed', '--vocab', str(names), '--model-config', str(cfg), '--pretrained', 'none',
+                 '--templates', 'single', '--no-cache', '--out', str(out)]) == 0
+    assert np.load(out).shape == (3, 32)
+
+
+def test_embed_without_network_fails_clearly(setup, capsys):
+    tmp_path, names, _, _ = setup
+    code = main(['embed', '--vocab', str(names), '--model', 'ViT-B-32', '--pretrained', 'openai',
+                 '--out', str(tmp_path / 'x.pt')])
+    err = capsys.readouterr().err
+    assert code == 1 and 'ovd embed:' in err and '--pretrained' in err
+    assert not (tmp_path / 'x.pt').exists()

@@ -1,0 +1,36 @@
+"""The offline test helpers in ovd.testing: tiny tokenizers split words into sub-words, tiny models load back."""
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from ovd.testing import (TINY_HIDDEN_SIZE, build_tiny_bert_tokenizer, build_tiny_roberta_tokenizer,
+                         save_tiny_bert, save_tiny_roberta)
+
+
+def test_tiny_bert_tokenizer_splits_rare_names_into_wordpieces():
+    tok = build_tiny_bert_tokenizer()
+    assert tok.is_fast and tok.cls_token == '[CLS]'
+    pieces = tok.tokenize('hair dryer')
+    assert pieces[0] == 'hair' and len(pieces) > 2 and all(p.startswith('##') for p in pieces[2:])
+    enc = tok('cat. dog', return_offsets_mapping=True)
+    assert tok.convert_ids_to_tokens(enc.input_ids) == ['[CLS]', 'cat', '.', 'dog', '[SEP]']
+    assert enc.offset_mapping == [(0, 0), (0, 3), (3, 4), (5, 8), (0, 0)]
+
+
+def test_tiny_roberta_tokenizer_is_byte_level_with_trimmed_offsets():
+    tok = build_tiny_roberta_tokenizer()
+    enc = tok('cat. dog', return_offsets_mapping=True)
+    tokens = tok.convert_ids_to_tokens(enc.input_ids)
+    assert tokens[0] == '<s>' and tokens[-1] == '</s>' and tokens[3] == '\u0120dog'  # G-dot marks the space
+    assert enc.offset_mapping[3] == (5, 8)  # the leading space is trimmed from the offsets
+    assert len(tok.tokenize(' hair dryer')) > 2
+
+
+def test_tiny_models_round_trip_through_from_pretrained(tmp_path):
+    for save in (save_tiny_bert, save_tiny_roberta):
+        path = save(tmp_path / save.__name__)
+        model, tok = AutoModel.from_pretrained(path, add_pooling_layer=False), AutoTokenizer.from_pretrained(path)
+        batch = tok(['a cat', 'a hair dryer'], padding=True, return_tensors='pt')
+        out = model(**batch).last_hidden_state
+        assert out.shape == (2, batch.input_ids.shape[1], TINY_HIDDEN_SIZE)
+        again = AutoModel.from_pretrained(save(tmp_path / (save.__name__ + "2")), add_pooling_layer=False)
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
