@@ -80,7 +80,7 @@ val_evaluator = dict(
              dict(type='Flickr30kRecallMetric', protocol='any-box', topk=(1, 5, 10))])
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4), paramwise_cfg=dict(custom_keys={}))
+optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
 max_epochs = 3
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=4)]
