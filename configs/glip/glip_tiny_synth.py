@@ -66,7 +66,9 @@ val_dataloader = dict(
     _delete_=True, batch_size=8, num_workers=0, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='mmdet.ConcatDataset',
+        # mmdet's ConcatDataset (MultiDatasetsEvaluator needs its cumulative_sizes) compares the sources' metainfo;
+        # ignoring the keys that legitimately differ keeps LVIS's (first) metainfo for the LVIS metric.
+        type='mmdet.ConcatDataset', ignore_keys=['classes', 'vocabulary', 'dataset_type', 'name'],
         datasets=[
             dict(type='LVISV1Dataset', data_root=data_root + 'lvis/', ann_file='annotations/lvis_v1_val.json',
                  data_prefix=dict(img=''), test_mode=True, pipeline=test_pipeline),

@@ -28,7 +28,7 @@ def test_tiny_glip_trains_on_mixed_data_and_reports_lvis_and_flickr30k(tmp_path)
          env)
     work = tmp_path / 'work'
     _run([*MIM, 'train', 'ovd', 'configs/glip/glip_tiny_synth.py', '--work-dir', work,
-          '--cfg-options', 'train_cfg.val_interval=100'], env)
+          '--cfg-options', 'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None'], env)
     scalars = sorted(work.glob('*/vis_data/scalars.json'))[-1]
     losses = [json.loads(line)['loss'] for line in scalars.read_text().splitlines() if '"loss"' in line]
     assert len(losses) == 12  # 3 epochs x 4 iterations of 4 mixed samples
