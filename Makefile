@@ -11,13 +11,14 @@ setup:
 demo: setup
 	@$(VENV)/bin/ovd demo
 
-# The whole suite: unit tests and the slow integration tests (tiny training, real SLURM).
+# The whole suite: unit tests and the slow integration tests (tiny training, real SLURM). One BLAS/OpenMP
+# thread per process: the integration tests run several training processes at once on few cores.
 test: setup
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} $(PY) -m pytest $(PYTEST_ARGS)
 
 # Unit tests only (seconds).
 test-fast: setup
-	@$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	@$(VENV)/bin/ruff check ovd tests scripts benchmarks tools configs

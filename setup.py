@@ -1,41 +1,49 @@
-"""Build script: metadata lives in setup.cfg; this file only lays out ``ovd/.mim`` for openmim.
+"""Build script: metadata lives in setup.cfg; this file only provides ``ovd/.mim`` for openmim.
 
 openmim runs ``mim train ovd CONFIG`` by finding ``tools/train.py`` and ``configs/`` inside the installed
-package's ``.mim`` folder. For an editable install (``pip install -e .``) the folder holds symlinks to the
-repository's ``configs/`` and ``tools/`` so edits show up at once; for a wheel it holds copies.
+package's ``.mim`` folder. A wheel gets copies of the repository's ``configs/`` and ``tools/`` there, written
+into the build directory (the source tree is left alone); an editable install (``pip install -e .``) gets
+symlinks in the checkout's ``ovd/.mim`` so edits show up at once.
 """
 import os
 import shutil
 import sys
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
+ROOT = os.path.dirname(os.path.abspath(__file__))
 MIM_ITEMS = ('configs', 'tools')
 
 
-def _is_editable_install() -> bool:
-    return any(arg in sys.argv for arg in ('develop', 'editable_wheel')) or \
-        os.environ.get('PEP517_BUILD_BACKEND_EDITABLE') == '1'
+class BuildPyWithMim(build_py):
+    """``build_py`` that also copies configs/ and tools/ into ``<build>/ovd/.mim`` for wheels."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            return
+        mim_dir = os.path.join(self.build_lib, 'ovd', '.mim')
+        for item in MIM_ITEMS:
+            dst = os.path.join(mim_dir, item)
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(os.path.join(ROOT, item), dst, ignore=shutil.ignore_patterns('__pycache__'))
 
 
-def lay_out_mim_folder() -> None:
-    root = os.path.dirname(os.path.abspath(__file__))
-    mim_dir = os.path.join(root, 'ovd', '.mim')
+def link_mim_folder_for_editable_install() -> None:
+    if not any(arg in sys.argv for arg in ('develop', 'editable_wheel')):
+        return
+    mim_dir = os.path.join(ROOT, 'ovd', '.mim')
     os.makedirs(mim_dir, exist_ok=True)
-    symlink = _is_editable_install()
     for item in MIM_ITEMS:
-        src = os.path.join(root, item)
         dst = os.path.join(mim_dir, item)
         if os.path.islink(dst) or os.path.isfile(dst):
             os.remove(dst)
         elif os.path.isdir(dst):
             shutil.rmtree(dst)
-        if symlink:
-            os.symlink(os.path.relpath(src, mim_dir), dst)
-        else:
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__'))
+        os.symlink(os.path.relpath(os.path.join(ROOT, item), mim_dir), dst)
 
 
 if __name__ == '__main__':
-    lay_out_mim_folder()
-    setup()
+    link_mim_folder_for_editable_install()
+    setup(cmdclass={'build_py': BuildPyWithMim})

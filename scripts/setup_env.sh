@@ -130,7 +130,7 @@ EOF
 fi
 
 log "ovd and its pinned dependencies"
-pip_install -e ".[dev,slurm]" \
+pip_install -e ".[dev]" \
   "mmcv==$MMCV_VERSION" "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" \
   "transformers==$TRANSFORMERS_VERSION" "open_clip_torch==$OPEN_CLIP_VERSION" "lvis==$LVIS_VERSION" \
   "torch==$torch_version" "torchvision==$torchvision_version" "$SETUPTOOLS_SPEC"

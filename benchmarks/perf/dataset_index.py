@@ -1,7 +1,8 @@
 """Benchmark: build the index of an LVIS-v1-train-scale annotation file, ovd's LVISV1Dataset vs mmdet's.
 
 Generates (once, cached) a synthetic file with the shape of ``lvis_v1_train.json``: ~100k images, ~1.27M boxes
-whose categories follow the real LVIS v1 train instance counts (``ovd/data/metadata/lvis_v1_categories.json``),
+whose categories follow the real LVIS v1 train instance counts
+(``ovd/data/metadata/lvis_v1_categories.json``),
 one 8-point polygon per box, ``neg_category_ids`` / ``not_exhaustive_category_ids`` per image. Then each
 dataset is built in its own fresh subprocess (same arguments: no pipeline, ``serialize_data=True``) and the
 script prints wall time of the index build, peak RSS above the post-import baseline, and the ratios
@@ -94,7 +95,8 @@ elapsed = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 gc.collect()
 n_inst = sum(len(ds.get_data_info(i)['instances']) for i in range(0, len(ds), 97))
-print(json.dumps(dict(which=which, seconds=elapsed, base_mb=base, peak_mb=peak, peak_above_base_mb=peak - base,
+print(json.dumps(dict(which=which, seconds=elapsed, base_mb=base, peak_mb=peak,
+                      peak_above_base_mb=peak - base,
                       retained_mb=rss_mb() - base, images=len(ds), sampled_instances=n_inst)))
 '''
 
@@ -122,7 +124,8 @@ def main() -> int:
         print(f'generated {ann} ({ann.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.1f}s')
     results = {which: measure(which, ann) for which in ('ovd', 'mmdet')}
     for r in results.values():
-        print(f"{r['which']:>5}: build {r['seconds']:7.2f}s  peak RSS above baseline {r['peak_above_base_mb']:8.1f}"
+        print(f"{r['which']:>5}: build {r['seconds']:7.2f}s  "
+              f"peak RSS above baseline {r['peak_above_base_mb']:8.1f}"
               f" MiB  retained {r['retained_mb']:8.1f} MiB  images {r['images']}  "
               f"(sampled instances {r['sampled_instances']})")
     o, m = results['ovd'], results['mmdet']

@@ -182,7 +182,8 @@ def main() -> int:
         if 'ovd' in rows:
             parts += [ratio(peer, 'ovd', rows) for peer in ('lvis-api', 'faster-coco-eval') if peer in rows]
             if 'lvis-api' in rows:
-                parts.append(f'memory ovd / lvis-api: {rows["ovd"]["peak_mib"] / rows["lvis-api"]["peak_mib"]:.2f}')
+                mem = rows['ovd']['peak_mib'] / rows['lvis-api']['peak_mib']
+                parts.append(f'memory ovd / lvis-api: {mem:.2f}')
         if 'ovd-fixed' in rows and 'lvis-api-fixed' in rows:
             parts.append('Fixed AP ' + ratio('lvis-api-fixed', 'ovd-fixed', rows))
         print(f'  {size} images:\n    ' + '\n    '.join(parts))

@@ -28,7 +28,7 @@ model = dict(
         rpn=dict(nms_pre=300, max_per_img=100),
         rcnn=dict(score_thr=0.01, max_per_img=50)))
 
-dataset_type = 'CocoDataset'
+dataset_type = 'CocoDetDataset'
 backend_args = None
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -49,7 +49,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
-        type=dataset_type, data_root=data_root,
+        type=dataset_type, data_root=data_root, vocabulary='coco',
         ann_file='annotations/instances_train2017.json', data_prefix=dict(img='train2017/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=4), pipeline=train_pipeline,
         backend_args=backend_args))
@@ -57,14 +57,14 @@ val_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type, data_root=data_root,
+        type=dataset_type, data_root=data_root, vocabulary='coco',
         ann_file='annotations/instances_val2017.json', data_prefix=dict(img='val2017/'),
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(
-    type='CocoMetric', ann_file=data_root + 'annotations/instances_val2017.json', metric='bbox',
-    format_only=False, backend_args=backend_args)
+    type='OVDetectionMetric', protocol='coco', ann_file=data_root + 'annotations/instances_val2017.json',
+    backend_args=backend_args)
 test_evaluator = val_evaluator
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=2)

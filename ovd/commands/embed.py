@@ -4,6 +4,7 @@ Example: ``ovd embed --vocab lvis_v1 --model ViT-B-32 --pretrained openai --out 
 result goes through the content-addressed cache (``$OVD_CACHE_DIR``), so a second run with the same encoder
 weights, templates and names reads it back instead of recomputing.
 """
+
 import argparse
 import sys
 
@@ -11,37 +12,60 @@ HELP = 'compute CLIP class embeddings of a vocabulary (ViLD prompt templates) an
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--vocab', required=True,
-                        help="built-in vocabulary ('lvis_v1', 'ov_coco', 'ov_lvis:base', ...) or a text file with "
-                             'one class name per line')
-    parser.add_argument('--model', default='ViT-B-32',
-                        help="open_clip architecture (e.g. ViT-B-32, RN50) or 'local-dir:/path'")
-    parser.add_argument('--pretrained', default='openai',
-                        help="pretrained tag (downloaded by open_clip), a local weights file, or 'none' for "
-                             'random weights')
-    parser.add_argument('--model-config', default=None,
-                        help='JSON file with an open_clip model config (embed_dim, vision_cfg, text_cfg) to use '
-                             'instead of a built-in architecture')
+    parser.add_argument(
+        '--vocab',
+        required=True,
+        help="built-in vocabulary ('lvis_v1', 'ov_coco', 'ov_lvis:base', ...) or a text file with "
+        'one class name per line',
+    )
+    parser.add_argument(
+        '--model',
+        default='ViT-B-32',
+        help="open_clip architecture (e.g. ViT-B-32, RN50) or 'local-dir:/path'",
+    )
+    parser.add_argument(
+        '--pretrained',
+        default='openai',
+        help="pretrained tag (downloaded by open_clip), a local weights file, or 'none' for random weights",
+    )
+    parser.add_argument(
+        '--model-config',
+        default=None,
+        help='JSON file with an open_clip model config (embed_dim, vision_cfg, text_cfg) to use '
+        'instead of a built-in architecture',
+    )
     parser.add_argument('--templates', default='vild', help="template set: 'vild' (63, default) or 'single'")
-    parser.add_argument('--no-this-is', dest='this_is', action='store_false',
-                        help="do not prefix 'This is ' to prompts (ViLD does by default)")
-    parser.add_argument('--out', required=True, help='output file: .pt (dict with metadata) or .npy '
-                        '(float32 [num_classes, dim])')
+    parser.add_argument(
+        '--no-this-is',
+        dest='this_is',
+        action='store_false',
+        help="do not prefix 'This is ' to prompts (ViLD does by default)",
+    )
+    parser.add_argument(
+        '--out',
+        required=True,
+        help='output file: .pt (dict with metadata) or .npy (float32 [num_classes, dim])',
+    )
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--no-cache', dest='cache', action='store_false', help='do not read or write the cache')
+    parser.add_argument(
+        '--no-cache', dest='cache', action='store_false', help='do not read or write the cache'
+    )
 
 
 def _read_names(vocab: str):
     import os
+
     if os.path.isfile(vocab):
         with open(vocab, encoding='utf-8') as f:
             names = [line.strip() for line in f if line.strip()]
         if not names:
             raise ValueError(f'{vocab}: no class names (expected one name per line)')
         from ovd.data.vocab import normalize_name
+
         return [normalize_name(n) for n in names]
     from ovd.text.class_embeddings import vocabulary_names
+
     return vocabulary_names(vocab)
 
 
@@ -51,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import numpy as np
-    import torch
 
     from ovd.text.cache import EmbeddingCache, atomic_torch_save
     from ovd.text.class_embeddings import build_class_embeddings
@@ -70,15 +93,25 @@ def run(args: argparse.Namespace) -> int:
             with open(args.model_config, encoding='utf-8') as f:
                 model_cfg = json.load(f)
             model_cfg = model_cfg.get('model_cfg', model_cfg)
-        encoder = OpenCLIPEncoder(args.model, pretrained=args.pretrained, model_cfg=model_cfg, device=args.device)
+        encoder = OpenCLIPEncoder(
+            args.model, pretrained=args.pretrained, model_cfg=model_cfg, device=args.device
+        )
     except (KeyError, ValueError, OSError, RuntimeError) as err:
         print(f'ovd embed: {err}', file=sys.stderr)
         return 1
     cache = EmbeddingCache() if args.cache else False
-    embeddings = build_class_embeddings(encoder, names, templates=templates, this_is=args.this_is, cache=cache,
-                                        batch_size=args.batch_size, progress=True)
+    embeddings = build_class_embeddings(
+        encoder,
+        names,
+        templates=templates,
+        this_is=args.this_is,
+        cache=cache,
+        batch_size=args.batch_size,
+        progress=True,
+    )
     if out.suffix == '.npy':
         import io
+
         buf = io.BytesIO()
         np.save(buf, embeddings.numpy().astype(np.float32))
         tmp = out.with_name(f'.{out.name}.{os.getpid()}.tmp')
@@ -86,10 +119,20 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_bytes(buf.getvalue())
         os.replace(tmp, out)
     else:
-        atomic_torch_save({'embeddings': embeddings, 'names': names, 'vocab': args.vocab,
-                           'encoder': encoder.identity(), 'templates': list(templates), 'this_is': args.this_is},
-                          out)
+        atomic_torch_save(
+            {
+                'embeddings': embeddings,
+                'names': names,
+                'vocab': args.vocab,
+                'encoder': encoder.identity(),
+                'templates': list(templates),
+                'this_is': args.this_is,
+            },
+            out,
+        )
     source = 'cache' if cache and cache.hits else 'computed'
-    print(f'ovd embed: {len(names)} classes x {embeddings.shape[1]} dims ({len(templates)} templates, {source}) '
-          f'-> {out}')
+    print(
+        f'ovd embed: {len(names)} classes x {embeddings.shape[1]} dims '
+        f'({len(templates)} templates, {source}) -> {out}'
+    )
     return 0

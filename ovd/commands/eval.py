@@ -1,4 +1,4 @@
-"""``ovd eval``: score a results file (any codebase's) under a named protocol and print the metrics as JSON."""
+"""``ovd eval``: score a results file from any codebase under a named protocol; print the metrics as JSON."""
 import argparse
 import json
 import os
@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'one of: {", ".join(PROTOCOLS)} (see docs/evaluation.md)')
     parser.add_argument('--gt', required=True, help='ground-truth file (COCO/LVIS/Objects365 JSON, or the '
                         'Flickr30k ground-truth JSON)')
-    parser.add_argument('--pred', required=True, help='results file (COCO results JSON list, or the Flickr30k '
-                        'predictions JSON)')
+    parser.add_argument('--pred', required=True,
+                        help='results file (COCO results JSON list, or the Flickr30k predictions JSON)')
     parser.add_argument('--iou-type', default='bbox', choices=['bbox', 'segm'],
                         help='box AP or mask AP (detection protocols; masks as compressed RLE)')
     parser.add_argument('--out', default=None, help='also write the metrics JSON here (atomically)')

@@ -5,10 +5,10 @@ Importing this package applies them; each is narrow and documented in its own mo
   by allow-listing exactly the types mmengine stores (weights_only stays on).
 - :mod:`ovd.compat.lvis_numpy`: lvis-api 0.5.3 runs on numpy >= 1.24 (it uses the removed ``np.float``).
 """
-from .checkpoint import MMENGINE_SAFE_GLOBALS, allow_mmengine_checkpoints
+from .checkpoint import MMENGINE_SAFE_GLOBALS, allow_checkpoint_types, allow_mmengine_checkpoints
 from .lvis_numpy import install_lvis_numpy_fix, patch_lvis_eval
 
 allow_mmengine_checkpoints()
 install_lvis_numpy_fix()
 
-__all__ = ['MMENGINE_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'install_lvis_numpy_fix', 'patch_lvis_eval']
+__all__ = ['MMENGINE_SAFE_GLOBALS', 'allow_checkpoint_types', 'allow_mmengine_checkpoints', 'install_lvis_numpy_fix', 'patch_lvis_eval']

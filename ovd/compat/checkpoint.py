@@ -64,8 +64,17 @@ def mmengine_safe_globals() -> List[object]:
 MMENGINE_SAFE_GLOBALS = mmengine_safe_globals()
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Allow-list mmengine's checkpoint types for weights_only loading (no-op on torch < 2.4)."""
+def allow_checkpoint_types(types: List[object]) -> None:
+    """Allow-list plain data types for weights_only loading (no-op on torch < 2.4).
+
+    For ovd's own records that end up in checkpoints (e.g. the vocabulary in ``meta['dataset_meta']``):
+    only types whose construction runs no code beyond setting fields belong here.
+    """
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is not None:
-        add_safe_globals(MMENGINE_SAFE_GLOBALS)
+        add_safe_globals(types)
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Allow-list mmengine's checkpoint types for weights_only loading."""
+    allow_checkpoint_types(MMENGINE_SAFE_GLOBALS)

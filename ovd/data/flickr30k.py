@@ -1,31 +1,43 @@
-"""Flickr30k Entities phrase-grounding datasets: the raw release, ovd's prepared index, and MDETR's JSON files.
+"""Flickr30k Entities grounding datasets: the raw release, ovd's prepared index, MDETR's JSON files.
 
-Each dataset yields one sample per (image, sentence) with the grounding fields of the sample contract: ``text``
-(the caption), ``phrases``, ``tokens_positive`` (per phrase, its character spans), ``phrase_ids`` (entity ids),
-``phrase_types``, and ``instances`` whose ``bbox_label`` is the phrase index (a phrase with several boxes has
-several instances; in merged-box mode one enclosing box). Following the evaluation protocol (MDETR's
-``flickr_eval.py``: only phrases whose entity has boxes are evaluated, sentences without such a phrase are
-skipped), phrases without boxes are left out unless ``keep_boxless_phrases=True``, in which case they are kept and
-marked by ``phrase_has_box``/``phrase_is_scene``/``phrase_is_nobox``/``phrase_is_notvisual``.
+Each dataset yields one sample per (image, sentence) with the grounding fields of the sample contract:
+``text`` (the caption), ``phrases``, ``tokens_positive`` (per phrase, its character spans), ``phrase_ids``
+(entity ids), ``phrase_types``, and ``instances`` whose ``bbox_label`` is the phrase index (a phrase with
+several boxes has several instances; in merged-box mode one enclosing box). Following the evaluation protocol
+(MDETR's ``flickr_eval.py``: only phrases whose entity has boxes are evaluated, sentences without such a
+phrase are skipped), phrases without boxes are left out unless ``keep_boxless_phrases=True``, in which case
+they are kept and marked by
+``phrase_has_box``/``phrase_is_scene``/``phrase_is_nobox``/``phrase_is_notvisual``.
 """
+
 import json
 import os.path as osp
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Sequence
 
 from mmdet.datasets import BaseDetDataset
 
 from ovd.registry import DATASETS
 
-from .flickr30k_raw import (Flickr30kFormatError, merge_boxes, parse_annotation_xml, parse_sentences_file,
-                            read_split_ids)
+from .flickr30k_raw import (
+    Flickr30kFormatError,
+    merge_boxes,
+    parse_annotation_xml,
+    parse_sentences_file,
+    read_split_ids,
+)
 
 INDEX_FORMAT = 'ovd-flickr30k-entities-index'
 INDEX_VERSION = 1
 
 
-def load_raw_image_record(root: Path, image_id: str, sentences_dir: str = 'Sentences',
-                          annotations_dir: str = 'Annotations', bad_boxes: str = 'error') -> Dict[str, Any]:
+def load_raw_image_record(
+    root: Path,
+    image_id: str,
+    sentences_dir: str = 'Sentences',
+    annotations_dir: str = 'Annotations',
+    bad_boxes: str = 'error',
+) -> Dict[str, Any]:
     """Read one image's sentences and boxes from the raw release into an index record (plain JSON types).
 
     Returns:
@@ -36,12 +48,23 @@ def load_raw_image_record(root: Path, image_id: str, sentences_dir: str = 'Sente
     sentences = parse_sentences_file(root / sentences_dir / f'{image_id}.txt')
     ann = parse_annotation_xml(root / annotations_dir / f'{image_id}.xml', bad_boxes=bad_boxes)
     return {
-        'id': image_id, 'file_name': f'{image_id}.jpg', 'width': ann.width, 'height': ann.height,
-        'boxes': {str(k): v for k, v in ann.boxes.items()}, 'nobox': ann.nobox, 'scene': ann.scene,
+        'id': image_id,
+        'file_name': f'{image_id}.jpg',
+        'width': ann.width,
+        'height': ann.height,
+        'boxes': {str(k): v for k, v in ann.boxes.items()},
+        'nobox': ann.nobox,
+        'scene': ann.scene,
         'bad_boxes': ann.bad_boxes,
-        'sentences': [{'caption': s.caption,
-                       'phrases': [[p.start, p.end, p.entity_id, '/'.join(p.types), p.first_word]
-                                   for p in s.phrases]} for s in sentences],
+        'sentences': [
+            {
+                'caption': s.caption,
+                'phrases': [
+                    [p.start, p.end, p.entity_id, '/'.join(p.types), p.first_word] for p in s.phrases
+                ],
+            }
+            for s in sentences
+        ],
     }
 
 
@@ -51,20 +74,27 @@ def load_index(path: Path) -> List[Dict[str, Any]]:
         with open(path, encoding='utf-8') as f:
             data = json.load(f)
     except FileNotFoundError:
-        raise Flickr30kFormatError(path, 'file not found (run `ovd prepare flickr30k --root DATA_ROOT`)') from None
+        raise Flickr30kFormatError(
+            path, 'file not found (run `ovd prepare flickr30k --root DATA_ROOT`)'
+        ) from None
     except json.JSONDecodeError as err:
         raise Flickr30kFormatError(path, f'malformed JSON at line {err.lineno} column {err.colno}') from None
     if not isinstance(data, dict) or data.get('format') != INDEX_FORMAT:
-        raise Flickr30kFormatError(path, f'not an ovd Flickr30k index (field "format" != {INDEX_FORMAT!r})',
-                                   field='format')
+        raise Flickr30kFormatError(
+            path, f'not an ovd Flickr30k index (field "format" != {INDEX_FORMAT!r})', field='format'
+        )
     if data.get('version') != INDEX_VERSION:
-        raise Flickr30kFormatError(path, f'index version {data.get("version")} != {INDEX_VERSION}; rerun '
-                                   '`ovd prepare flickr30k --force`', field='version')
+        raise Flickr30kFormatError(
+            path,
+            f'index version {data.get("version")} != {INDEX_VERSION}; rerun `ovd prepare flickr30k --force`',
+            field='version',
+        )
     return data['images']
 
 
-def samples_from_record(record: Dict[str, Any], img_prefix: str, merge: bool = False,
-                        keep_boxless_phrases: bool = False) -> List[Dict[str, Any]]:
+def samples_from_record(
+    record: Dict[str, Any], img_prefix: str, merge: bool = False, keep_boxless_phrases: bool = False
+) -> List[Dict[str, Any]]:
     """Turn one image record into grounding samples, one per sentence that has a phrase with boxes.
 
     Args:
@@ -92,18 +122,29 @@ def samples_from_record(record: Dict[str, Any], img_prefix: str, merge: bool = F
             phrase_ids.append(int(entity))
             phrase_types.append(types.split('/'))
             flags.append((bool(entity_boxes), entity in scene, entity in nobox, entity == 0))
-            for box in ([merge_boxes(entity_boxes)] if merge and entity_boxes else entity_boxes):
+            for box in [merge_boxes(entity_boxes)] if merge and entity_boxes else entity_boxes:
                 instances.append({'bbox': list(box), 'bbox_label': label, 'ignore_flag': 0})
         if not instances:
             continue
-        samples.append({
-            'img_path': osp.join(img_prefix, record['file_name']), 'img_id': int(record['id']),
-            'sentence_id': sentence_id, 'height': record['height'], 'width': record['width'],
-            'text': caption, 'phrases': phrases, 'tokens_positive': tokens_positive, 'phrase_ids': phrase_ids,
-            'phrase_types': phrase_types, 'phrase_has_box': [f[0] for f in flags],
-            'phrase_is_scene': [f[1] for f in flags], 'phrase_is_nobox': [f[2] for f in flags],
-            'phrase_is_notvisual': [f[3] for f in flags], 'instances': instances,
-        })
+        samples.append(
+            {
+                'img_path': osp.join(img_prefix, record['file_name']),
+                'img_id': int(record['id']),
+                'sentence_id': sentence_id,
+                'height': record['height'],
+                'width': record['width'],
+                'text': caption,
+                'phrases': phrases,
+                'tokens_positive': tokens_positive,
+                'phrase_ids': phrase_ids,
+                'phrase_types': phrase_types,
+                'phrase_has_box': [f[0] for f in flags],
+                'phrase_is_scene': [f[1] for f in flags],
+                'phrase_is_nobox': [f[2] for f in flags],
+                'phrase_is_notvisual': [f[3] for f in flags],
+                'instances': instances,
+            }
+        )
     return samples
 
 
@@ -125,11 +166,19 @@ class Flickr30kEntitiesDataset(BaseDetDataset):
         **kwargs: ``BaseDetDataset`` arguments (``data_root``, ``ann_file``, ``data_prefix=dict(img=...)``,
             ``pipeline``, ``test_mode``, ``filter_cfg``...).
     """
+
     METAINFO = {'classes': (), 'dataset_type': 'grounding', 'name': 'flickr30k_entities'}
 
-    def __init__(self, *args, merge_boxes: bool = False, keep_boxless_phrases: bool = False,
-                 sentences_dir: str = 'Sentences', annotations_dir: str = 'Annotations', bad_boxes: str = 'error',
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        merge_boxes: bool = False,
+        keep_boxless_phrases: bool = False,
+        sentences_dir: str = 'Sentences',
+        annotations_dir: str = 'Annotations',
+        bad_boxes: str = 'error',
+        **kwargs,
+    ) -> None:
         self.merge_boxes = merge_boxes
         self.keep_boxless_phrases = keep_boxless_phrases
         self.sentences_dir = sentences_dir
@@ -143,14 +192,18 @@ class Flickr30kEntitiesDataset(BaseDetDataset):
         if ann_file.suffix == '.json':
             return load_index(ann_file)
         root = Path(self.data_root) if self.data_root else ann_file.parent
-        return (load_raw_image_record(root, image_id, self.sentences_dir, self.annotations_dir, self.bad_boxes)
-                for image_id in read_split_ids(ann_file))
+        return (
+            load_raw_image_record(root, image_id, self.sentences_dir, self.annotations_dir, self.bad_boxes)
+            for image_id in read_split_ids(ann_file)
+        )
 
     def load_data_list(self) -> List[dict]:
         img_prefix = self.data_prefix.get('img', '')
         data_list = []
         for record in self._records():
-            data_list.extend(samples_from_record(record, img_prefix, self.merge_boxes, self.keep_boxless_phrases))
+            data_list.extend(
+                samples_from_record(record, img_prefix, self.merge_boxes, self.keep_boxless_phrases)
+            )
         return data_list
 
     def filter_data(self) -> List[dict]:
@@ -168,11 +221,12 @@ def _require(record: dict, key: str, file: Path, section: str, index: int) -> An
 
 
 def load_mdetr_flickr(path: Path, img_prefix: str = '') -> List[Dict[str, Any]]:
-    """Read MDETR's ``final_flickr_{separate,merged}GT_{split}.json`` (COCO layout, one image entry per sentence).
+    """Read MDETR's ``final_flickr_{separate,merged}GT_{split}.json`` (COCO layout, one image entry per
+    sentence).
 
-    Format (ashkamath/mdetr, ``datasets/flickr.py`` + ``coco.py``): ``images[*]`` has ``file_name``, ``height``,
-    ``width``, ``id``, ``caption``, ``tokens_positive_eval`` (per evaluated phrase, its character spans),
-    ``sentence_id`` and ``original_img_id``; ``annotations[*]`` has ``image_id``, ``bbox`` (xywh),
+    Format (ashkamath/mdetr, ``datasets/flickr.py`` + ``coco.py``): ``images[*]`` has ``file_name``,
+    ``height``, ``width``, ``id``, ``caption``, ``tokens_positive_eval`` (per evaluated phrase, its character
+    spans), ``sentence_id`` and ``original_img_id``; ``annotations[*]`` has ``image_id``, ``bbox`` (xywh),
     ``tokens_positive`` (the spans of its phrase) and ``phrase_ids``. A box's phrase is the entry of
     ``tokens_positive_eval`` with the same spans.
 
@@ -199,15 +253,23 @@ def load_mdetr_flickr(path: Path, img_prefix: str = '') -> List[Dict[str, Any]]:
         for j, phrase_spans in enumerate(spans):
             for s, e in phrase_spans:
                 if not 0 <= s < e <= len(caption):
-                    raise Flickr30kFormatError(path, f'span {[s, e]} outside the caption of {len(caption)} chars',
-                                               f'images[{i}] (id={image_id})', f'tokens_positive_eval[{j}]')
+                    raise Flickr30kFormatError(
+                        path,
+                        f'span {[s, e]} outside the caption of {len(caption)} chars',
+                        f'images[{i}] (id={image_id})',
+                        f'tokens_positive_eval[{j}]',
+                    )
         sample = {
             'img_path': osp.join(img_prefix, _require(img, 'file_name', path, 'images', i)),
-            'img_id': int(img.get('original_img_id', image_id)), 'sentence_id': int(img.get('sentence_id', 0)),
+            'img_id': int(img.get('original_img_id', image_id)),
+            'sentence_id': int(img.get('sentence_id', 0)),
             'mdetr_image_id': image_id,
-            'height': _require(img, 'height', path, 'images', i), 'width': _require(img, 'width', path, 'images', i),
-            'text': caption, 'phrases': [caption[sp[0][0]:sp[0][1]] for sp in spans],
-            'tokens_positive': [[list(s) for s in sp] for sp in spans], 'phrase_ids': [None] * len(spans),
+            'height': _require(img, 'height', path, 'images', i),
+            'width': _require(img, 'width', path, 'images', i),
+            'text': caption,
+            'phrases': [caption[sp[0][0] : sp[0][1]] for sp in spans],
+            'tokens_positive': [[list(s) for s in sp] for sp in spans],
+            'phrase_ids': [None] * len(spans),
             'instances': [],
         }
         by_id[image_id] = (sample, {tuple(map(tuple, sp)): j for j, sp in enumerate(spans)})
@@ -220,17 +282,25 @@ def load_mdetr_flickr(path: Path, img_prefix: str = '') -> List[Dict[str, Any]]:
         sample, span_to_phrase = by_id[image_id]
         bbox = _require(ann, 'bbox', path, 'annotations', k)
         if len(bbox) != 4 or bbox[2] <= 0 or bbox[3] <= 0:
-            raise Flickr30kFormatError(path, f'bbox {bbox} must be [x, y, w, h] with w, h > 0', record, 'bbox')
+            raise Flickr30kFormatError(
+                path, f'bbox {bbox} must be [x, y, w, h] with w, h > 0', record, 'bbox'
+            )
         spans = tuple(map(tuple, _require(ann, 'tokens_positive', path, 'annotations', k)))
         if spans not in span_to_phrase:
-            raise Flickr30kFormatError(path, f'tokens_positive {list(map(list, spans))} matches no phrase of '
-                                       'the image\'s tokens_positive_eval', record, 'tokens_positive')
+            raise Flickr30kFormatError(
+                path,
+                f'tokens_positive {list(map(list, spans))} matches no phrase of '
+                'the image\'s tokens_positive_eval',
+                record,
+                'tokens_positive',
+            )
         label = span_to_phrase[spans]
         if 'phrase_ids' in ann:
             sample['phrase_ids'][label] = ann['phrase_ids']
         x, y, w, h = bbox
-        sample['instances'].append({'bbox': [x, y, x + w, y + h], 'bbox_label': label,
-                                    'ignore_flag': int(ann.get('iscrowd', 0))})
+        sample['instances'].append(
+            {'bbox': [x, y, x + w, y + h], 'bbox_label': label, 'ignore_flag': int(ann.get('iscrowd', 0))}
+        )
     return samples
 
 
@@ -238,9 +308,10 @@ def load_mdetr_flickr(path: Path, img_prefix: str = '') -> List[Dict[str, Any]]:
 class MDETRFlickr30kDataset(BaseDetDataset):
     """Flickr30k Entities from MDETR's preprocessed ``final_flickr_{separate,merged}GT_{split}.json``.
 
-    The ``mergedGT`` files already hold one box per phrase; ``separateGT`` all boxes. Samples have the same fields
-    as :class:`Flickr30kEntitiesDataset` (``phrase_ids`` as written by MDETR).
+    The ``mergedGT`` files already hold one box per phrase; ``separateGT`` all boxes. Samples have the same
+    fields as :class:`Flickr30kEntitiesDataset` (``phrase_ids`` as written by MDETR).
     """
+
     METAINFO = {'classes': (), 'dataset_type': 'grounding', 'name': 'flickr30k_entities_mdetr'}
 
     def load_data_list(self) -> List[dict]:
@@ -254,23 +325,40 @@ class MDETRFlickr30kDataset(BaseDetDataset):
         return self.data_list
 
 
-def build_index(root: Path, split_file: str, sentences_dir: str = 'Sentences', annotations_dir: str = 'Annotations',
-                bad_boxes: str = 'error', progress: bool = False) -> Dict[str, Any]:
-    """Validate a split of the raw release and return its compact index (what ``ovd prepare flickr30k`` writes).
+def build_index(
+    root: Path,
+    split_file: str,
+    sentences_dir: str = 'Sentences',
+    annotations_dir: str = 'Annotations',
+    bad_boxes: str = 'error',
+    progress: bool = False,
+) -> Dict[str, Any]:
+    """Validate a split of the raw release and return its compact index (what ``ovd prepare flickr30k``
+    writes).
 
-    Returns:
-        ``{'format', 'version', 'split', 'box_convention': 'pixel', 'images': [record, ...], 'counts': {...}}``.
+    Returns: ``{'format', 'version', 'split', 'box_convention': 'pixel', 'images': [record, ...], 'counts':
+        {...}}``.
     """
     ids = read_split_ids(root / split_file)
     if progress:
         from tqdm import tqdm
+
         ids_iter: Sequence[str] = tqdm(ids, desc=f'flickr30k {Path(split_file).stem}', unit='image')
     else:
         ids_iter = ids
     images = [load_raw_image_record(root, i, sentences_dir, annotations_dir, bad_boxes) for i in ids_iter]
-    counts = {'images': len(images), 'sentences': sum(len(r['sentences']) for r in images),
-              'phrases': sum(len(s['phrases']) for r in images for s in r['sentences']),
-              'entity_boxes': sum(len(v) for r in images for v in r['boxes'].values()),
-              'bad_boxes_dropped': sum(r['bad_boxes'] for r in images)}
-    return {'format': INDEX_FORMAT, 'version': INDEX_VERSION, 'split': Path(split_file).stem,
-            'box_convention': 'pixel', 'images': images, 'counts': counts}
+    counts = {
+        'images': len(images),
+        'sentences': sum(len(r['sentences']) for r in images),
+        'phrases': sum(len(s['phrases']) for r in images for s in r['sentences']),
+        'entity_boxes': sum(len(v) for r in images for v in r['boxes'].values()),
+        'bad_boxes_dropped': sum(r['bad_boxes'] for r in images),
+    }
+    return {
+        'format': INDEX_FORMAT,
+        'version': INDEX_VERSION,
+        'split': Path(split_file).stem,
+        'box_convention': 'pixel',
+        'images': images,
+        'counts': counts,
+    }

@@ -1,10 +1,10 @@
-"""Readers for the raw Flickr30k Entities release: ``Sentences/<id>.txt``, ``Annotations/<id>.xml``, split lists.
+"""Readers for the raw Flickr30k Entities release: sentence files, box XML files, split lists.
 
-Format (Plummer et al., ICCV 2015; github.com/BryanPlummer/flickr30k_entities): a sentence file has one sentence
-per line, words separated by spaces, each annotated phrase written ``[/EN#<entity id>/<type>[/<type>...] words]``
-(``notvisual`` phrases have entity id 0). An annotation file is PASCAL-VOC-like: ``<size>`` and one ``<object>``
-per box with one or more ``<name>`` entity ids and a 1-based inclusive ``<bndbox>``, or per box-less entity with
-``<nobndbox>`` and ``<scene>`` flags.
+Format (Plummer et al., ICCV 2015; github.com/BryanPlummer/flickr30k_entities): a sentence file has one
+sentence per line, words separated by spaces, each annotated phrase written ``[/EN#<entity
+id>/<type>[/<type>...] words]`` (``notvisual`` phrases have entity id 0). An annotation file is
+PASCAL-VOC-like: ``<size>`` and one ``<object>`` per box with one or more ``<name>`` entity ids and a 1-based
+inclusive ``<bndbox>``, or per box-less entity with ``<nobndbox>`` and ``<scene>`` flags.
 
 Written here rather than taken from the release's ``flickr30k_entities_utils.py`` (not a package) so that bad
 input stops with an error naming the file, the line or object, and the field, and so that phrases carry their
@@ -12,29 +12,47 @@ character spans in the caption. Boxes come in two conventions: ``'pixel'`` (defa
 xmax, ymax]``, the xyxy pixel contract of ovd's samples) and ``'raw'`` (the integers as written, what MDETR's
 ``flickr_eval.py`` compares predictions with).
 """
+
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from .validation import AnnotationError
+
 PathLike = Union[str, os.PathLike]
-PHRASE_TYPES = ('people', 'clothing', 'bodyparts', 'animals', 'vehicles', 'instruments', 'scene', 'other',
-                'notvisual')
+PHRASE_TYPES = (
+    'people',
+    'clothing',
+    'bodyparts',
+    'animals',
+    'vehicles',
+    'instruments',
+    'scene',
+    'other',
+    'notvisual',
+)
 
 
-class Flickr30kFormatError(ValueError):
-    """Bad input in a Flickr30k Entities file; the message names the file, the line/record and the field."""
+class Flickr30kFormatError(AnnotationError):
+    """Bad input in a Flickr30k Entities file; the message names the file, the line/object and the field.
 
-    def __init__(self, file: PathLike, problem: str, record: Optional[str] = None, field: Optional[str] = None):
-        self.file, self.problem, self.record, self.field = str(file), problem, record, field
-        parts = [self.file] + ([record] if record else []) + ([f'field {field!r}'] if field else [])
-        super().__init__(': '.join(parts + [problem]))
+    An :class:`~ovd.data.validation.AnnotationError` (so ``ovd prepare`` reports it the same way), with the
+    record given as text: ``'line 3'`` for a sentence file, ``'object 2'`` or ``'<size>'`` for an XML file.
+    """
+
+    def __init__(
+        self, file: PathLike, problem: str, record: Optional[str] = None, field: Optional[str] = None
+    ):
+        super().__init__(file, problem, section=record, field=field)
+        self.record = record
 
 
 @dataclass
 class Phrase:
     """An annotated phrase of a sentence: text, character span in the caption, entity id and types."""
+
     text: str
     start: int
     end: int
@@ -52,6 +70,7 @@ class Sentence:
 @dataclass
 class ImageAnnotation:
     """The boxes of one image by entity id, and the entities marked box-less or whole-scene."""
+
     width: int
     height: int
     filename: str
@@ -84,13 +103,18 @@ def parse_sentence(line: str, file: PathLike = '<string>', line_no: int = 1) -> 
                     raise Flickr30kFormatError(file, f'phrase {token!r} has no words', where, 'phrase')
                 parts = header.split('/')
                 if len(parts) < 3 or parts[0] != '' or not parts[1].startswith('EN#'):
-                    raise Flickr30kFormatError(file, f'malformed phrase header {token!r} (expected '
-                                               '[/EN#<id>/<type> ...)', where, 'phrase header')
+                    raise Flickr30kFormatError(
+                        file,
+                        f'malformed phrase header {token!r} (expected [/EN#<id>/<type> ...)',
+                        where,
+                        'phrase header',
+                    )
                 try:
                     entity = int(parts[1][3:])
                 except ValueError:
-                    raise Flickr30kFormatError(file, f'entity id {parts[1][3:]!r} is not an integer', where,
-                                               'entity id') from None
+                    raise Flickr30kFormatError(
+                        file, f'entity id {parts[1][3:]!r} is not an integer', where, 'entity id'
+                    ) from None
                 types = tuple(parts[2:])
                 if not all(types):
                     raise Flickr30kFormatError(file, f'empty phrase type in {token!r}', where, 'phrase type')
@@ -101,8 +125,9 @@ def parse_sentence(line: str, file: PathLike = '<string>', line_no: int = 1) -> 
             words.append(token)
         else:
             if token.startswith('[/EN#'):
-                raise Flickr30kFormatError(file, f'phrase opened inside another phrase at {token!r}', where,
-                                           'phrase')
+                raise Flickr30kFormatError(
+                    file, f'phrase opened inside another phrase at {token!r}', where, 'phrase'
+                )
             closing = token.endswith(']')
             word = token[:-1] if closing else token
             if closing and not word:
@@ -113,8 +138,9 @@ def parse_sentence(line: str, file: PathLike = '<string>', line_no: int = 1) -> 
                 phrases.append(current)
                 current = None
     if current is not None:
-        raise Flickr30kFormatError(file, f'phrase [/EN#{current["entity"]}/... is not closed with "]"', where,
-                                   'phrase')
+        raise Flickr30kFormatError(
+            file, f'phrase [/EN#{current["entity"]}/... is not closed with "]"', where, 'phrase'
+        )
     starts, pos = [], 0
     for w in words:
         starts.append(pos)
@@ -137,7 +163,9 @@ def parse_sentences_file(path: PathLike) -> List[Sentence]:
         raise Flickr30kFormatError(path, 'file not found') from None
     except UnicodeDecodeError as err:
         raise Flickr30kFormatError(path, f'not UTF-8 text ({err})') from None
-    sentences = [parse_sentence(line, path, i + 1) for i, line in enumerate(text.splitlines()) if line.strip()]
+    sentences = [
+        parse_sentence(line, path, i + 1) for i, line in enumerate(text.splitlines()) if line.strip()
+    ]
     if not sentences:
         raise Flickr30kFormatError(path, 'no sentence in the file')
     return sentences
@@ -152,13 +180,17 @@ def _int(elem: Optional[ET.Element], file: Path, record: str, name: str) -> int:
         raise Flickr30kFormatError(file, f'{elem.text.strip()!r} is not a number', record, name) from None
 
 
-def parse_annotation_xml(path: PathLike, convention: str = 'pixel', bad_boxes: str = 'error') -> ImageAnnotation:
+def parse_annotation_xml(
+    path: PathLike, convention: str = 'pixel', bad_boxes: str = 'error'
+) -> ImageAnnotation:
     """Read an ``Annotations/<id>.xml`` file.
 
     Args:
         path: The file.
-        convention: ``'pixel'`` (xyxy pixel edges, ``[xmin-1, ymin-1, xmax, ymax]``) or ``'raw'`` (as written).
-        bad_boxes: ``'error'`` stops on a box with non-positive width or height, ``'drop'`` skips and counts it.
+        convention: ``'pixel'`` (xyxy pixel edges, ``[xmin-1, ymin-1, xmax, ymax]``) or ``'raw'`` (as
+            written).
+        bad_boxes: ``'error'`` stops on a box with non-positive width or height, ``'drop'`` skips and counts
+            it.
 
     Returns:
         An :class:`ImageAnnotation`.
@@ -175,10 +207,14 @@ def parse_annotation_xml(path: PathLike, convention: str = 'pixel', bad_boxes: s
     size = root.find('size')
     if size is None:
         raise Flickr30kFormatError(path, 'missing', '<annotation>', 'size')
-    width, height = _int(size.find('width'), path, '<size>', 'width'), _int(size.find('height'), path, '<size>',
-                                                                              'height')
+    width, height = (
+        _int(size.find('width'), path, '<size>', 'width'),
+        _int(size.find('height'), path, '<size>', 'height'),
+    )
     if width <= 0 or height <= 0:
-        raise Flickr30kFormatError(path, f'non-positive image size {width}x{height}', '<size>', 'width/height')
+        raise Flickr30kFormatError(
+            path, f'non-positive image size {width}x{height}', '<size>', 'width/height'
+        )
     filename = (root.findtext('filename') or f'{path.stem}.jpg').strip()
     ann = ImageAnnotation(width=width, height=height, filename=filename)
     for k, obj in enumerate(root.findall('object')):
@@ -189,24 +225,32 @@ def parse_annotation_xml(path: PathLike, convention: str = 'pixel', bad_boxes: s
         ids = [_int(n, path, record, 'name') for n in names]
         box = obj.find('bndbox')
         if box is not None:
-            x1, y1, x2, y2 = (_int(box.find(t), path, record, f'bndbox/{t}') for t in ('xmin', 'ymin', 'xmax', 'ymax'))
+            x1, y1, x2, y2 = (
+                _int(box.find(t), path, record, f'bndbox/{t}') for t in ('xmin', 'ymin', 'xmax', 'ymax')
+            )
             if convention == 'pixel':
                 x1, y1 = x1 - 1, y1 - 1
             if x2 <= x1 or y2 <= y1:
                 if bad_boxes == 'drop':
                     ann.bad_boxes += 1
                     continue
-                raise Flickr30kFormatError(path, f'box has non-positive size: xmin..xmax, ymin..ymax = '
-                                           f'{box.findtext("xmin")}..{box.findtext("xmax")}, '
-                                           f'{box.findtext("ymin")}..{box.findtext("ymax")}', record, 'bndbox')
+                raise Flickr30kFormatError(
+                    path,
+                    f'box has non-positive size: xmin..xmax, ymin..ymax = '
+                    f'{box.findtext("xmin")}..{box.findtext("xmax")}, '
+                    f'{box.findtext("ymin")}..{box.findtext("ymax")}',
+                    record,
+                    'bndbox',
+                )
             for entity in ids:
                 ann.boxes.setdefault(entity, []).append([float(x1), float(y1), float(x2), float(y2)])
         else:
             nobox = obj.find('nobndbox')
             scene = obj.find('scene')
             if nobox is None and scene is None:
-                raise Flickr30kFormatError(path, 'an object needs <bndbox> or <nobndbox>/<scene>', record,
-                                           'bndbox')
+                raise Flickr30kFormatError(
+                    path, 'an object needs <bndbox> or <nobndbox>/<scene>', record, 'bndbox'
+                )
             if nobox is not None and _int(nobox, path, record, 'nobndbox') > 0:
                 ann.nobox.extend(ids)
             if scene is not None and _int(scene, path, record, 'scene') > 0:
@@ -215,7 +259,8 @@ def parse_annotation_xml(path: PathLike, convention: str = 'pixel', bad_boxes: s
 
 
 def read_split_ids(path: PathLike) -> List[str]:
-    """Image ids of a split list (``train.txt``...): one per line, blank lines skipped, duplicates rejected."""
+    """Image ids of a split list (``train.txt``...): one per line, blank lines skipped, duplicates
+    rejected."""
     path = Path(path)
     try:
         lines = path.read_text(encoding='utf-8').splitlines()
@@ -227,10 +272,16 @@ def read_split_ids(path: PathLike) -> List[str]:
         if not image_id:
             continue
         if not image_id.isdigit():
-            raise Flickr30kFormatError(path, f'{image_id!r} is not a Flickr image id', f'line {i + 1}', 'image id')
+            raise Flickr30kFormatError(
+                path, f'{image_id!r} is not a Flickr image id', f'line {i + 1}', 'image id'
+            )
         if image_id in seen:
-            raise Flickr30kFormatError(path, f'image id {image_id} repeated (first on line {seen[image_id]})',
-                                       f'line {i + 1}', 'image id')
+            raise Flickr30kFormatError(
+                path,
+                f'image id {image_id} repeated (first on line {seen[image_id]})',
+                f'line {i + 1}',
+                'image id',
+            )
         seen[image_id] = i + 1
         ids.append(image_id)
     if not ids:
@@ -240,4 +291,9 @@ def read_split_ids(path: PathLike) -> List[str]:
 
 def merge_boxes(boxes: Sequence[Sequence[float]]) -> List[float]:
     """The smallest box enclosing all ``boxes`` (the merged-box protocol's ground truth)."""
-    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]

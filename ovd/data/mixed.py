@@ -1,15 +1,16 @@
-"""Mixed-source training: detection and grounding datasets concatenated into one sample stream with set ratios.
+"""Mixed-source training: detection + grounding datasets in one sample stream with set ratios.
 
-GLIP and MDETR pre-train on several sources at once (Objects365 + Flickr30k + ...). :class:`MixedSourceDataset`
-concatenates datasets that have different vocabularies/metainfo (each keeps its own pipeline, e.g.
-``DetectionToGroundingPrompt`` for detection data) and tags every sample with its source;
-:class:`MixedRatioSampler` draws, per epoch, a fixed share of samples from each source regardless of the sources'
-sizes (small sources are repeated, large ones sub-sampled), shuffled together and split across ranks.
+GLIP and MDETR pre-train on several sources at once (Objects365 + Flickr30k + ...).
+:class:`MixedSourceDataset` concatenates datasets that have different vocabularies/metainfo (each keeps its
+own pipeline, e.g. ``DetectionToGroundingPrompt`` for detection data) and tags every sample with its source;
+:class:`MixedRatioSampler` draws, per epoch, a fixed share of samples from each source regardless of the
+sources' sizes (small sources are repeated, large ones sub-sampled), shuffled together and split across ranks.
 
-Why not mmdet's ``MultiSourceSampler``: it is an infinite, iteration-based sampler with integer per-batch ratios;
-this one works with epoch-based loops too and takes any ratios. Per-batch composition is then random with the
-set expectation; the per-epoch counts are exact.
+Why not mmdet's ``MultiSourceSampler``: it is an infinite, iteration-based sampler with integer per-batch
+ratios; this one works with epoch-based loops too and takes any ratios. Per-batch composition is then random
+with the set expectation; the per-epoch counts are exact.
 """
+
 import math
 from typing import Iterator, List, Optional, Sequence, Union
 
@@ -24,7 +25,8 @@ from ovd.registry import DATA_SAMPLERS, DATASETS
 
 @DATASETS.register_module()
 class MixedSourceDataset(ConcatDataset):
-    """Concatenation of datasets of different kinds (detection + grounding), each sample tagged with its source.
+    """Concatenation of datasets of different kinds (detection + grounding), each sample tagged with its
+    source.
 
     Args:
         datasets: Dataset configs (built in the ``ovd`` scope) or instances.
@@ -36,8 +38,12 @@ class MixedSourceDataset(ConcatDataset):
     sources (a detection vocabulary and a grounding dataset legitimately differ).
     """
 
-    def __init__(self, datasets: Sequence[Union[BaseDataset, dict]], source_names: Optional[Sequence[str]] = None,
-                 lazy_init: bool = False) -> None:
+    def __init__(
+        self,
+        datasets: Sequence[Union[BaseDataset, dict]],
+        source_names: Optional[Sequence[str]] = None,
+        lazy_init: bool = False,
+    ) -> None:
         built = [DATASETS.build(d) if isinstance(d, dict) else d for d in datasets]
         if not built:
             raise ValueError('MixedSourceDataset needs at least one dataset')
@@ -64,7 +70,11 @@ class MixedSourceDataset(ConcatDataset):
         source, sample_idx = self._get_ori_dataset_idx(idx)
         data = self.datasets[source][sample_idx]
         name = self.source_names[source]
-        if isinstance(data, dict) and 'data_samples' in data and hasattr(data['data_samples'], 'set_metainfo'):
+        if (
+            isinstance(data, dict)
+            and 'data_samples' in data
+            and hasattr(data['data_samples'], 'set_metainfo')
+        ):
             data['data_samples'].set_metainfo({'dataset_source': name})
         elif isinstance(data, dict):
             data['dataset_source'] = name
@@ -107,8 +117,9 @@ class MixedRatioSampler(Sampler):
         seed: Random seed (synchronised across ranks if ``None``).
     """
 
-    def __init__(self, dataset, ratios: Sequence[float], num_samples: Optional[int] = None,
-                 seed: Optional[int] = None) -> None:
+    def __init__(
+        self, dataset, ratios: Sequence[float], num_samples: Optional[int] = None, seed: Optional[int] = None
+    ) -> None:
         if not hasattr(dataset, 'datasets'):
             raise TypeError('MixedRatioSampler needs a concatenated dataset (MixedSourceDataset)')
         length = len(dataset)  # also completes a lazily initialised dataset (cumulative_sizes)
@@ -145,7 +156,7 @@ class MixedRatioSampler(Sampler):
         indices = self._epoch_indices()
         padded = self.num_samples * self.world_size
         indices = (indices * math.ceil(padded / len(indices)))[:padded]
-        return iter(indices[self.rank:padded:self.world_size])
+        return iter(indices[self.rank : padded : self.world_size])
 
     def __len__(self) -> int:
         return self.num_samples

@@ -1,13 +1,14 @@
 """Preparation of Flickr30k Entities: validate the raw release and write a compact index per split.
 
 Reads ``<root>/{train,val,test}.txt`` and, for every listed image, ``Sentences/<id>.txt`` and
-``Annotations/<id>.xml``; any bad input stops everything with an error naming the file, the line/object and the
-field (:class:`~ovd.data.flickr30k_raw.Flickr30kFormatError`) and nothing is written. The outputs,
-``<root>/ovd_flickr30k/flickr30k_entities_<split>.json``, hold the parsed captions, phrase spans and pixel boxes;
-:class:`~ovd.data.flickr30k.Flickr30kEntitiesDataset` loads them in a fraction of the time the 63k raw files
-take. ``ovd prepare flickr30k --root DATA_ROOT`` drives this module; :func:`prepare_flickr30k` is the plain
-function behind it.
+``Annotations/<id>.xml``; any bad input stops everything with an error naming the file, the line/object and
+the field (:class:`~ovd.data.flickr30k_raw.Flickr30kFormatError`) and nothing is written. The outputs,
+``<root>/ovd_flickr30k/flickr30k_entities_<split>.json``, hold the parsed captions, phrase spans and pixel
+boxes; :class:`~ovd.data.flickr30k.Flickr30kEntitiesDataset` loads them in a fraction of the time the 63k raw
+files take. ``ovd prepare flickr30k --root DATA_ROOT`` drives this module; :func:`prepare_flickr30k` is the
+plain function behind it.
 """
+
 import json
 import os
 import tempfile
@@ -31,7 +32,9 @@ def present_splits(root: Path, splits: Optional[Sequence[str]] = None) -> List[s
     if splits:
         for split in splits:
             if not (root / f'{split}.txt').is_file():
-                raise Flickr30kFormatError(root / f'{split}.txt', 'file not found (split list of the release)')
+                raise Flickr30kFormatError(
+                    root / f'{split}.txt', 'file not found (split list of the release)'
+                )
         return list(splits)
     found = [s for s in SPLITS if (root / f'{s}.txt').is_file()]
     if not found:
@@ -40,7 +43,8 @@ def present_splits(root: Path, splits: Optional[Sequence[str]] = None) -> List[s
 
 
 def input_files(root: Path, splits: Sequence[str]) -> List[Path]:
-    """Every file the preparation reads (split lists, sentence and annotation files), for up-to-date checks."""
+    """Every file the preparation reads (split lists, sentence and annotation files), for up-to-date
+    checks."""
     root = Path(root)
     files = []
     for split in splits:
@@ -53,8 +57,9 @@ def input_files(root: Path, splits: Sequence[str]) -> List[Path]:
     return files
 
 
-def build_outputs(root: Path, splits: Optional[Sequence[str]] = None, bad_boxes: str = 'error',
-                  progress: bool = False) -> Tuple[Dict[Path, dict], Dict[str, dict]]:
+def build_outputs(
+    root: Path, splits: Optional[Sequence[str]] = None, bad_boxes: str = 'error', progress: bool = False
+) -> Tuple[Dict[Path, dict], Dict[str, dict]]:
     """Validate the splits and build their indexes in memory (nothing is written).
 
     Returns:
@@ -91,8 +96,9 @@ def write_outputs(outputs: Dict[Path, dict]) -> None:
                 os.unlink(tmp)
 
 
-def prepare_flickr30k(root, splits: Optional[Sequence[str]] = None, bad_boxes: str = 'error',
-                      progress: bool = False) -> Dict[str, dict]:
+def prepare_flickr30k(
+    root, splits: Optional[Sequence[str]] = None, bad_boxes: str = 'error', progress: bool = False
+) -> Dict[str, dict]:
     """Validate the raw release under ``root`` and write the indexes; return the counts per split."""
     outputs, counts = build_outputs(Path(root), splits, bad_boxes, progress)
     write_outputs(outputs)

@@ -1,27 +1,37 @@
 """The prompt layer: captions from category names, vocabulary chunks, negative sampling, span -> token maps.
 
-A detection vocabulary becomes a grounding caption ``"cat. dog. hair dryer"`` with the character span of each name;
-large vocabularies are split into chunks (GLIP runs LVIS as 31 prompts of 40 names); training on detection data
-samples negative names next to the positive ones under a token budget (GLIP's "od to grounding" recipe: up to 85
-negatives, 256 tokens, positive names that do not fit are dropped together with their boxes and counted); and
-character spans become a positive map over the tokens of any Hugging Face fast tokenizer, using its offsets.
+A detection vocabulary becomes a grounding caption ``"cat. dog. hair dryer"`` with the character span of each
+name; large vocabularies are split into chunks (GLIP runs LVIS as 31 prompts of 40 names); training on
+detection data samples negative names next to the positive ones under a token budget (GLIP's "od to grounding"
+recipe: up to 85 negatives, 256 tokens, positive names that do not fit are dropped together with their boxes
+and counted); and character spans become a positive map over the tokens of any Hugging Face fast tokenizer,
+using its offsets.
 """
+
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 Span = Tuple[int, int]
 DEFAULT_SEPARATOR = '. '
 DEFAULT_CHUNK_SIZE = 40
 DEFAULT_NUM_NEGATIVES = 85  # GLIP (Li et al., CVPR 2022) samples up to 85 negative categories per image
-DEFAULT_MAX_TOKENS = 256   # GLIP's and MDETR's text length
+DEFAULT_MAX_TOKENS = 256  # GLIP's and MDETR's text length
 
 __all__ = [
-    'Span', 'build_caption', 'chunk_vocabulary', 'build_chunked_prompts', 'PromptChunk', 'SampledPrompt',
-    'sample_detection_prompt', 'build_positive_map', 'token_counter',
+    'Span',
+    'build_caption',
+    'chunk_vocabulary',
+    'build_chunked_prompts',
+    'PromptChunk',
+    'SampledPrompt',
+    'sample_detection_prompt',
+    'build_positive_map',
+    'token_counter',
 ]
 
 
@@ -68,7 +78,9 @@ def chunk_vocabulary(n_names: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> List
 
 @dataclass
 class PromptChunk:
-    """One prompt of a chunked vocabulary: ``caption[spans[i]]`` is the name of vocabulary index ``label_ids[i]``."""
+    """One prompt of a chunked vocabulary: ``caption[spans[i]]`` is the name of vocabulary index
+    ``label_ids[i]``."""
+
     label_ids: List[int]
     caption: str
     spans: List[Span]
@@ -78,8 +90,9 @@ class PromptChunk:
         return [[span] for span in self.spans]
 
 
-def build_chunked_prompts(names: Sequence[str], chunk_size: int = DEFAULT_CHUNK_SIZE,
-                          separator: str = DEFAULT_SEPARATOR) -> List[PromptChunk]:
+def build_chunked_prompts(
+    names: Sequence[str], chunk_size: int = DEFAULT_CHUNK_SIZE, separator: str = DEFAULT_SEPARATOR
+) -> List[PromptChunk]:
     """Captions for a whole vocabulary, ``chunk_size`` names each (inference over large vocabularies)."""
     chunks = []
     for idx in chunk_vocabulary(len(names), chunk_size):
@@ -94,8 +107,8 @@ _WORD_OR_PUNCT = re.compile(r'\w+|[^\w\s]')
 def token_counter(tokenizer=None) -> Callable[[str], int]:
     """A function counting the tokens of a text (special tokens excluded).
 
-    With a tokenizer it is exact (``len(tokenizer.tokenize(text))``); without one it counts words and punctuation
-    marks, a lower bound of any sub-word tokenizer's count.
+    With a tokenizer it is exact (``len(tokenizer.tokenize(text))``); without one it counts words and
+    punctuation marks, a lower bound of any sub-word tokenizer's count.
     """
     if tokenizer is None:
         return lambda text: len(_WORD_OR_PUNCT.findall(text))
@@ -116,6 +129,7 @@ class SampledPrompt:
         negative_label_ids: Negative vocabulary indices in the caption.
         num_negatives_dropped: Sampled negatives left out for the budget.
     """
+
     caption: str
     label_ids: List[int]
     spans: List[Span]
@@ -130,25 +144,32 @@ class SampledPrompt:
         return [[span] for span in self.spans]
 
 
-def sample_detection_prompt(names: Sequence[str], positive_labels: Sequence[int],
-                            num_negatives: int = DEFAULT_NUM_NEGATIVES, max_tokens: int = DEFAULT_MAX_TOKENS,
-                            tokenizer=None, full_sampling_prob: float = 0.5, shuffle: bool = True,
-                            separator: str = DEFAULT_SEPARATOR,
-                            rng: Optional[random.Random] = None) -> SampledPrompt:
+def sample_detection_prompt(
+    names: Sequence[str],
+    positive_labels: Sequence[int],
+    num_negatives: int = DEFAULT_NUM_NEGATIVES,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    tokenizer=None,
+    full_sampling_prob: float = 0.5,
+    shuffle: bool = True,
+    separator: str = DEFAULT_SEPARATOR,
+    rng: Optional[random.Random] = None,
+) -> SampledPrompt:
     """Build a grounding caption for detection data: the image's categories plus sampled negatives.
 
-    The recipe follows GLIP's detection-to-grounding conversion: the positive names are shuffled and kept while
-    they fit in the token budget (those that do not are dropped and reported, their boxes must be dropped too);
-    the number of negatives is ``num_negatives`` with probability ``full_sampling_prob``, otherwise uniform in
-    ``[1, num_negatives]``; negatives are drawn without replacement from the names not present and added while
-    they fit; the phrases are then shuffled together.
+    The recipe follows GLIP's detection-to-grounding conversion: the positive names are shuffled and kept
+    while they fit in the token budget (those that do not are dropped and reported, their boxes must be
+    dropped too); the number of negatives is ``num_negatives`` with probability ``full_sampling_prob``,
+    otherwise uniform in ``[1, num_negatives]``; negatives are drawn without replacement from the names not
+    present and added while they fit; the phrases are then shuffled together.
 
     Args:
         names: The vocabulary's names (``prompt_name``), indexed by label.
         positive_labels: Labels of the image's boxes (repeats allowed).
         num_negatives: Maximum number of negative names (capped by the vocabulary size).
         max_tokens: Token budget of the caption, special tokens included.
-        tokenizer: A Hugging Face tokenizer used to count tokens exactly; ``None`` counts words and punctuation.
+        tokenizer: A Hugging Face tokenizer used to count tokens exactly; ``None`` counts words and
+            punctuation.
         full_sampling_prob: Probability of sampling the full ``num_negatives``.
         shuffle: Shuffle the phrase order (GLIP does; turn off for reproducible tests).
         separator: Text between two names.
@@ -166,7 +187,8 @@ def sample_detection_prompt(names: Sequence[str], positive_labels: Sequence[int]
     count = token_counter(tokenizer)
     specials = _num_special_tokens(tokenizer)
     budget = max_tokens - specials
-    # Each phrase costs its own tokens plus the separator's; counting "name." matches how the caption tokenizes.
+    # Each phrase costs its own tokens plus the separator's; counting "name." matches how the caption
+    # tokenizes.
     sep_cost = count(separator.strip()) if separator.strip() else 0
 
     if shuffle:
@@ -212,10 +234,16 @@ def sample_detection_prompt(names: Sequence[str], positive_labels: Sequence[int]
             caption, spans = build_caption([names[i] for i in order], separator) if order else ('', [])
     kept_set = set(kept)
     label_to_phrase = {label: j for j, label in enumerate(order) if label in kept_set}
-    return SampledPrompt(caption=caption, label_ids=list(order), spans=spans, label_to_phrase=label_to_phrase,
-                         positive_label_ids=[i for i in order if i in label_to_phrase],
-                         dropped_label_ids=sorted(dropped), negative_label_ids=[i for i in order if i in negatives],
-                         num_negatives_dropped=neg_dropped)
+    return SampledPrompt(
+        caption=caption,
+        label_ids=list(order),
+        spans=spans,
+        label_to_phrase=label_to_phrase,
+        positive_label_ids=[i for i in order if i in label_to_phrase],
+        dropped_label_ids=sorted(dropped),
+        negative_label_ids=[i for i in order if i in negatives],
+        num_negatives_dropped=neg_dropped,
+    )
 
 
 def _num_special_tokens(tokenizer) -> int:
@@ -238,29 +266,39 @@ def _offsets_of(tokenized) -> List[Tuple[int, int]]:
         elif getattr(tokenized, 'encodings', None):
             offsets = tokenized.encodings[0].offsets
         if offsets is None:
-            raise ValueError('tokenized text has no offsets: call a *fast* tokenizer with '
-                             'return_offsets_mapping=True')
+            raise ValueError(
+                'tokenized text has no offsets: call a *fast* tokenizer with return_offsets_mapping=True'
+            )
     if isinstance(offsets, torch.Tensor):
         offsets = offsets.tolist()
-    if len(offsets) and isinstance(offsets[0], (list, tuple)) and len(offsets[0]) and \
-            isinstance(offsets[0][0], (list, tuple)):
+    if (
+        len(offsets)
+        and isinstance(offsets[0], (list, tuple))
+        and len(offsets[0])
+        and isinstance(offsets[0][0], (list, tuple))
+    ):
         if len(offsets) != 1:
             raise ValueError(f'expected the tokenization of one text, got a batch of {len(offsets)}')
         offsets = offsets[0]
     return [(int(s), int(e)) for s, e in offsets]
 
 
-def build_positive_map(tokenized, tokens_positive: Sequence[Sequence[Span]],
-                       max_tokens: int = DEFAULT_MAX_TOKENS, normalize: bool = False) -> torch.Tensor:
+def build_positive_map(
+    tokenized,
+    tokens_positive: Sequence[Sequence[Span]],
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    normalize: bool = False,
+) -> torch.Tensor:
     """Map each phrase's character spans to the tokens that overlap them.
 
-    A token is positive for a phrase when its character range ``[ts, te)`` overlaps one of the phrase's spans, so a
-    name split into several sub-words is positive on all of them, and special tokens (empty offsets) never are.
-    Tokens at positions ``>= max_tokens`` are cut off (as the text encoder truncates them).
+    A token is positive for a phrase when its character range ``[ts, te)`` overlaps one of the phrase's spans,
+    so a name split into several sub-words is positive on all of them, and special tokens (empty offsets)
+    never are. Tokens at positions ``>= max_tokens`` are cut off (as the text encoder truncates them).
 
     Args:
         tokenized: Output of a fast tokenizer for one text with ``return_offsets_mapping=True`` (a
-            ``BatchEncoding`` or dict, batch size 1 allowed), or the list of per-token ``(start, end)`` offsets.
+            ``BatchEncoding`` or dict, batch size 1 allowed), or the list of per-token ``(start, end)``
+            offsets.
         tokens_positive: Per phrase, a list of ``(start, end)`` character spans into the text.
         max_tokens: Width of the map.
         normalize: Divide each non-empty row by its sum (GLIP/MDETR use the normalised map as a target).
@@ -268,16 +306,23 @@ def build_positive_map(tokenized, tokens_positive: Sequence[Sequence[Span]],
     Returns:
         Tensor[num_phrases, max_tokens], float32, 1 (or 1/k normalised) on the phrase's tokens.
     """
-    offsets = _offsets_of(tokenized)[:max_tokens]
-    positive_map = torch.zeros((len(tokens_positive), max_tokens), dtype=torch.float32)
-    for j, spans in enumerate(tokens_positive):
-        for span in spans:
+    offsets = np.asarray(_offsets_of(tokenized)[:max_tokens], dtype=np.int64).reshape(-1, 2)  # [T, 2]
+    phrase_of_span, spans = [], []
+    for j, phrase_spans in enumerate(tokens_positive):
+        for span in phrase_spans:
             start, end = int(span[0]), int(span[1])
             if end <= start:
                 raise ValueError(f'phrase {j}: empty or reversed span {tuple(span)}')
-            for t, (ts, te) in enumerate(offsets):
-                if te > ts and ts < end and te > start:
-                    positive_map[j, t] = 1.0
+            phrase_of_span.append(j)
+            spans.append((start, end))
+    hits = np.zeros((len(tokens_positive), max_tokens), dtype=bool)
+    if spans and len(offsets):
+        span_arr = np.asarray(spans, dtype=np.int64)  # [S, 2]
+        ts, te = offsets[:, 0], offsets[:, 1]
+        overlap = (te > ts)[None] & (ts[None] < span_arr[:, 1:]) & (te[None] > span_arr[:, :1])  # [S, T]
+        for k, j in enumerate(phrase_of_span):  # numpy rather than torch: no thread pool for a tiny op
+            hits[j, : len(offsets)] |= overlap[k]
+    positive_map = torch.from_numpy(hits.astype(np.float32))
     if normalize:
         sums = positive_map.sum(-1, keepdim=True)
         positive_map = torch.where(sums > 0, positive_map / sums.clamp(min=1e-6), positive_map)

@@ -46,7 +46,7 @@ class AnnotationError(ValueError):
             parts.append(record)
         if field is not None:
             parts.append(f'field {field!r}')
-        super().__init__(': '.join(parts + [problem]))
+        super().__init__(': '.join([*parts, problem]))
 
 
 def load_json(path: PathLike) -> Any:
@@ -219,9 +219,10 @@ def validate_coco_index(index: Any, vocabulary: Any = None, *, unknown_categorie
 
     Checks: duplicate image / annotation / category ids; category names that disagree with ``vocabulary``
     for the same id (wrong file or version); annotations whose ``image_id`` is not an image;
-    annotation ``category_id`` not in the file's categories, then not in ``vocabulary`` (``unknown_categories``
-    = ``'error'`` or ``'drop'``); boxes with non-positive or non-finite size (``bad_boxes``); and, when
-    ``image_paths`` is given, image files that do not exist (except ``allowed_missing``).
+    annotation ``category_id`` not in the file's categories, then not in ``vocabulary``
+    (``unknown_categories`` = ``'error'`` or ``'drop'``); boxes with non-positive or non-finite size
+    (``bad_boxes``); and, when ``image_paths`` is given, image files that do not exist (except
+    ``allowed_missing``).
 
     Args:
         index (CocoIndex): The parsed file (see :func:`ovd.data.coco_index.load_coco_index`).
@@ -241,7 +242,8 @@ def validate_coco_index(index: Any, vocabulary: Any = None, *, unknown_categorie
     if vocabulary is not None:
         check_category_names(path, index.categories, vocabulary)
     image_pos = check_references(path, index.ann_ids, index.ann_image_ids, index.image_ids)
-    check_category_ids(path, index.ann_ids, index.ann_category_ids, index.category_ids, "the file's categories")
+    check_category_ids(path, index.ann_ids, index.ann_category_ids, index.category_ids,
+                       "the file's categories")
     if vocabulary is not None:
         in_vocab = check_category_ids(path, index.ann_ids, index.ann_category_ids, vocabulary.ids,
                                       f'vocabulary {vocabulary.name!r}', unknown_categories)
@@ -251,7 +253,8 @@ def validate_coco_index(index: Any, vocabulary: Any = None, *, unknown_categorie
     missing: List[int] = []
     if image_paths is not None:
         missing = check_image_files(path, index.image_ids, image_paths, allowed_missing)
-    return CocoValidation(image_pos=image_pos, in_vocabulary=in_vocab, good_box=good_box, missing_images=missing)
+    return CocoValidation(image_pos=image_pos, in_vocabulary=in_vocab, good_box=good_box,
+                          missing_images=missing)
 
 
 def check_category_names(file: PathLike, categories: Sequence[dict], vocabulary: Any) -> None:

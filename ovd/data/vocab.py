@@ -4,9 +4,9 @@ A :class:`Vocabulary` is an immutable, ordered tuple of :class:`Category`; a det
 it (``bbox_label``), never a dataset category id. :func:`normalize_name` is the one name cleaner used
 everywhere text is built from a category name. :func:`get_vocabulary` returns the built-ins:
 
-============== ===== ==========================================================================================
+============== ===== =========================================================================================
 name           size  content
-============== ===== ==========================================================================================
+============== ===== =========================================================================================
 coco           80    COCO 2017 detection categories, ids 1..90 with gaps
 ov_coco        65    OV-COCO: 48 base + 17 novel (Bansal et al., ECCV 2018 split as used by OVR-CNN, Detic,
                      ovdet); the other 15 COCO classes are left out
@@ -17,7 +17,7 @@ ov_lvis        1203  LVIS v1 with ``split``: base = common + frequent (866), nov
 lvis_v0.5      1230  LVIS v0.5 with frequency r/c/f (454/461/315)
 objects365_v1  365   Objects365 v1 (2019 release) ids and names, with typo fixes
 objects365_v2  365   Objects365 v2 (2020 release) ids and names, with typo fixes
-============== ===== ==========================================================================================
+============== ===== =========================================================================================
 
 Where each list comes from is written in ``ovd/data/metadata/README.md``.
 """
@@ -25,11 +25,13 @@ import csv
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from ovd.compat.checkpoint import allow_checkpoint_types
 
 METADATA_DIR = Path(__file__).resolve().parent / 'metadata'
 
@@ -85,10 +87,10 @@ class Category:
     source_name: str = ''
 
     def __post_init__(self) -> None:
-        if self.frequency not in (None, ) + FREQUENCIES:
+        if self.frequency not in (None, *FREQUENCIES):
             raise ValueError(f'category {self.id} ({self.name!r}): frequency must be r/c/f or None, '
                              f'got {self.frequency!r}')
-        if self.split not in (None, ) + SPLITS:
+        if self.split not in (None, *SPLITS):
             raise ValueError(f'category {self.id} ({self.name!r}): split must be base/novel or None, '
                              f'got {self.split!r}')
         if not self.source_name:
@@ -139,6 +141,11 @@ class Vocabulary:
 
     def __hash__(self) -> int:
         return hash((self.name, self._categories))
+
+    def __reduce__(self):
+        # Pickled as its name and categories (the lookup tables are rebuilt): checkpoints carry the vocabulary
+        # in meta['dataset_meta'], and weights_only loading may rebuild only these allow-listed records.
+        return Vocabulary, (self.name, self._categories)
 
     def __repr__(self) -> str:
         return f'Vocabulary({self.name!r}, {len(self)} categories)'
@@ -222,21 +229,6 @@ class Vocabulary:
         """The dataset ``metainfo`` entries for this vocabulary: ``vocabulary`` and mmdet's ``classes``."""
         return dict(vocabulary=self, classes=self.names)
 
-    def to_records(self) -> List[dict]:
-        """Plain dicts (JSON-ready), one per category, in label order."""
-        out = []
-        for c in self._categories:
-            record = dict(id=c.id, name=c.name, prompt_name=c.prompt_name)
-            if c.synonyms:
-                record['synonyms'] = list(c.synonyms)
-            for key in ('frequency', 'split'):
-                if getattr(c, key) is not None:
-                    record[key] = getattr(c, key)
-            if c.source_name != c.name:
-                record['source_name'] = c.source_name
-            out.append(record)
-        return out
-
 
 # -- built-ins --------------------------------------------------------------------------------------
 
@@ -306,13 +298,13 @@ BUILTIN_VOCABULARIES = tuple(_BUILDERS)
 VocabularyLike = Union[str, Vocabulary]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _builtin(name: str) -> Vocabulary:
     return _BUILDERS[name]()
 
 
 def get_vocabulary(name: VocabularyLike) -> Vocabulary:
-    """Return a built-in vocabulary by name, or a subset written ``'<name>:<split>'`` (e.g. ``'ov_lvis:base'``).
+    """Return a built-in vocabulary by name, or a subset ``'<name>:<split>'`` (e.g. ``'ov_lvis:base'``).
 
     Args:
         name (str | Vocabulary): A built-in name (see the module docstring) or a Vocabulary (returned as is).
@@ -343,5 +335,16 @@ def vocabulary_from_categories(name: str, records: Sequence[dict]) -> Vocabulary
     return Vocabulary(name, cats)
 
 
-__all__ = ['normalize_name', 'Category', 'Vocabulary', 'get_vocabulary', 'vocabulary_from_categories',
-           'BUILTIN_VOCABULARIES', 'OV_COCO_BASE', 'OV_COCO_NOVEL', 'VocabularyLike']
+allow_checkpoint_types([Category, Vocabulary])
+
+__all__ = [
+    'BUILTIN_VOCABULARIES',
+    'OV_COCO_BASE',
+    'OV_COCO_NOVEL',
+    'Category',
+    'Vocabulary',
+    'VocabularyLike',
+    'get_vocabulary',
+    'normalize_name',
+    'vocabulary_from_categories',
+]

@@ -322,10 +322,5 @@ def summarize(precision: np.ndarray, recall: np.ndarray, iou_thrs: np.ndarray = 
     return float(np.mean(s)) if s.size else -1.0
 
 
-def check_ids_positive(ids: np.ndarray) -> np.ndarray:
-    """[G] annotation ids -> [G] bool, True where the id is 0 (see ``gt_id_is_zero``)."""
-    return np.asarray(ids) == 0
-
-
 __all__: List[str] = ['IOU_THRS', 'REC_THRS', 'AREA_RNGS', 'AREA_LABELS', 'box_iou_pairs', 'group_ranks',
                       'make_pairs', 'greedy_match', 'accumulate', 'evaluate_groups', 'summarize']

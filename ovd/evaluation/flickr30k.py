@@ -62,9 +62,9 @@ def box_iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.nan_to_num(iou, nan=0.0)
 
 
-def evaluate_flickr30k(phrases: Iterable[GroundedPhrase], predictions: Mapping[SentenceKey, SentencePrediction],
-                       protocol: str = 'any-box', ks: Sequence[int] = (1, 5, 10), iou_thr: float = 0.5
-                       ) -> Dict[str, float]:
+def evaluate_flickr30k(phrases: Iterable[GroundedPhrase],
+                       predictions: Mapping[SentenceKey, SentencePrediction], protocol: str = 'any-box',
+                       ks: Sequence[int] = (1, 5, 10), iou_thr: float = 0.5) -> Dict[str, float]:
     """Recall@k and the upper bound, for all phrases and per phrase type.
 
     Args:
@@ -140,7 +140,8 @@ def load_flickr30k_predictions(records: Sequence, phrases: Sequence[GroundedPhra
     """Read the documented predictions JSON: a list of ``{"image_id", "sentence_id", "boxes" [[x1, y1, x2,
     y2], ...], "scores" [...], "labels" [phrase index, ...]}``, one record per sentence."""
     if not isinstance(records, list):
-        raise EvaluationInputError(f'flickr30k predictions: expected a JSON list, got {type(records).__name__}')
+        raise EvaluationInputError(f'flickr30k predictions: expected a JSON list, '
+                                   f'got {type(records).__name__}')
     known = {p.key for p in phrases}
     out: Dict[SentenceKey, SentencePrediction] = {}
     for i, r in enumerate(records):
@@ -150,8 +151,8 @@ def load_flickr30k_predictions(records: Sequence, phrases: Sequence[GroundedPhra
                 raise EvaluationInputError(f'{where}: missing field "{key}"')
         skey = (str(r['image_id']), str(r['sentence_id']))
         if skey not in known:
-            raise EvaluationInputError(f'{where}: sentence (image_id {skey[0]}, sentence_id {skey[1]}) is not '
-                                       f'in the ground truth')
+            raise EvaluationInputError(f'{where}: sentence (image_id {skey[0]}, sentence_id {skey[1]}) '
+                                       f'is not in the ground truth')
         if skey in out:
             raise EvaluationInputError(f'{where}: second record for sentence {skey}')
         try:
@@ -159,7 +160,8 @@ def load_flickr30k_predictions(records: Sequence, phrases: Sequence[GroundedPhra
             scores = np.asarray(r['scores'], np.float64).reshape(-1)
             labels = np.asarray(r['labels'], np.int64).reshape(-1)
         except (TypeError, ValueError) as err:
-            raise EvaluationInputError(f'{where}: boxes/scores/labels are not numeric arrays ({err})') from None
+            raise EvaluationInputError(f'{where}: boxes/scores/labels are not numeric arrays '
+                                       f'({err})') from None
         out[skey] = check_sentence_prediction(SentencePrediction(boxes, scores, labels), where)
     return out
 

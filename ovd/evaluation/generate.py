@@ -66,7 +66,8 @@ def make_lvis_like(num_images: int, dets_per_image: int = 300, seed: int = 0,
         rest = np.setdiff1d(np.arange(len(cats)), pos)
         neg = rng.choice(rest, size=min(int(rng.integers(2, 9)), len(rest)), replace=False)
         nel = [int(cat_ids[c]) for c in pos if rng.random() < 0.15]
-        images.append({'id': img_id, 'width': w, 'height': h, 'neg_category_ids': [int(cat_ids[c]) for c in neg],
+        images.append({'id': img_id, 'width': w, 'height': h,
+                       'neg_category_ids': [int(cat_ids[c]) for c in neg],
                        'not_exhaustive_category_ids': nel})
         gt_boxes, gt_cats = [], []
         for c in pos:

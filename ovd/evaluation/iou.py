@@ -33,8 +33,9 @@ def gt_rles(gt: GroundTruth) -> List[Any]:
         elif isinstance(seg, dict):
             out.append(seg)
         else:
-            raise EvaluationInputError(f'ground-truth file {gt.source}: annotations[{i}] (id {gt.ann_ids[i]}): '
-                                       f'field "segmentation" is neither polygons nor RLE')
+            raise EvaluationInputError(f'ground-truth file {gt.source}: annotations[{i}] '
+                                       f'(id {gt.ann_ids[i]}): field "segmentation" is neither polygons '
+                                       f'nor RLE')
     return out
 
 

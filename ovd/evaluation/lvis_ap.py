@@ -88,17 +88,18 @@ def lvis_arrays(gt: GroundTruth, dets: Detections, iou_type: str = 'bbox', fixed
     g_keep = (gt.ann_areas > 0) & (gt.ann_areas < np.inf)
     g_img = gt.image_index(gt.ann_image_ids[g_keep])
     g_cat = gt.category_index(gt.ann_category_ids[g_keep])
-    num_ids = int(gt.category_ids.max(initial=0)) + 1
+    neg_ids = np.concatenate(gt.neg_category_ids + [np.zeros(0, np.int64)])
+    nel_ids = np.concatenate(gt.not_exhaustive_category_ids + [np.zeros(0, np.int64)])
+    # keys img * num_ids + cat must not collide, whatever ids the image lists hold
+    num_ids = int(max(gt.category_ids.max(initial=0), neg_ids.max(initial=0), nel_ids.max(initial=0))) + 1
     # Federated rule: evaluate a detection only where its category is known present or absent.
     positive = np.unique(_keys(g_img, gt.ann_category_ids[g_keep], num_ids))
     counts = np.array([len(n) for n in gt.neg_category_ids], np.int64)
-    negative = _keys(np.repeat(np.arange(len(counts)), counts),
-                     np.concatenate(gt.neg_category_ids + [np.zeros(0, np.int64)]), num_ids)
+    negative = _keys(np.repeat(np.arange(len(counts)), counts), neg_ids, num_ids)
     counts = np.array([len(n) for n in gt.not_exhaustive_category_ids], np.int64)
-    not_exhaustive = _keys(np.repeat(np.arange(len(counts)), counts),
-                           np.concatenate(gt.not_exhaustive_category_ids + [np.zeros(0, np.int64)]), num_ids)
+    not_exhaustive = _keys(np.repeat(np.arange(len(counts)), counts), nel_ids, num_ids)
     d_img = gt.image_index(dets.image_ids)
-    d_key = _keys(d_img, dets.category_ids, num_ids)
+    d_key = _keys(d_img, np.where(known, dets.category_ids, 0), num_ids)
     keep = known & positive_area & (np.isin(d_key, positive) | np.isin(d_key, negative))
     keep_idx = np.flatnonzero(keep)
     d = dets.subset(keep_idx)

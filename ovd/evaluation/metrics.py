@@ -70,8 +70,8 @@ def label_to_category_ids(gt: GroundTruth, meta: Optional[Dict[str, Any]],
             return np.asarray(ids, np.int64)
         if len(classes) != len(gt.category_ids):
             missing = [n for n, i in zip(classes, ids) if i is None][:5]
-            raise EvaluationInputError(f'dataset classes {missing}... are not categories of {gt.source}; pass '
-                                       f'category_ids= to the metric')
+            raise EvaluationInputError(f'dataset classes {missing}... are not categories of {gt.source}; '
+                                       f'pass category_ids= to the metric')
     return gt.category_ids.copy()
 
 
@@ -213,5 +213,6 @@ class Flickr30kRecallMetric(BaseMetric):
                 phrases.append(GroundedPhrase(key, i, types, r['gt_boxes'][r['gt_labels'] == i]))
         out = evaluate_flickr30k(phrases, preds, self.protocol, self.topk, self.iou_thr)
         MMLogger.get_current_instance().info(
-            f'flickr30k-{self.protocol}: ' + ', '.join(f'{k}={v:.4f}' for k, v in out.items() if '/' not in k))
+            f'flickr30k-{self.protocol}: '
+            + ', '.join(f'{k}={v:.4f}' for k, v in out.items() if '/' not in k))
         return out

@@ -13,23 +13,16 @@ Both use pycocotools' COCOeval arithmetic (:mod:`ovd.evaluation.coco_ap`). Metri
 AP50_base, AP50_all, AP_novel, AP_base, AP_all.
 """
 from dataclasses import replace
-from typing import Dict, List, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
+
+from ovd.data.vocab import OV_COCO_BASE, OV_COCO_NOVEL  # the split, kept once in the vocabulary module
 
 from . import engine
 from .coco_ap import coco_arrays
 from .records import Detections, EvaluationInputError, GroundTruth
 
-OV_COCO_BASE: List[str] = [
-    'person', 'bicycle', 'car', 'motorcycle', 'train', 'truck', 'boat', 'bench', 'bird', 'horse', 'sheep',
-    'bear', 'zebra', 'giraffe', 'backpack', 'handbag', 'suitcase', 'frisbee', 'skis', 'kite', 'surfboard',
-    'bottle', 'fork', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'pizza',
-    'donut', 'chair', 'bed', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'microwave', 'oven', 'toaster',
-    'refrigerator', 'book', 'clock', 'vase', 'toothbrush']
-OV_COCO_NOVEL: List[str] = [
-    'airplane', 'bus', 'cat', 'dog', 'cow', 'elephant', 'umbrella', 'tie', 'snowboard', 'skateboard', 'cup',
-    'knife', 'cake', 'couch', 'keyboard', 'sink', 'scissors']
 VARIANTS = ('65', '80')
 
 
@@ -51,7 +44,8 @@ def restrict_categories(gt: GroundTruth, keep_cat_idx: np.ndarray) -> GroundTrut
     return replace(gt, category_ids=keep_ids, category_names=[gt.category_names[i] for i in keep_cat_idx],
                    category_frequency=freq, ann_ids=gt.ann_ids[ann], ann_image_ids=gt.ann_image_ids[ann],
                    ann_category_ids=gt.ann_category_ids[ann], ann_boxes=gt.ann_boxes[ann],
-                   ann_areas=gt.ann_areas[ann], ann_iscrowd=gt.ann_iscrowd[ann], ann_ignore=gt.ann_ignore[ann],
+                   ann_areas=gt.ann_areas[ann], ann_iscrowd=gt.ann_iscrowd[ann],
+                   ann_ignore=gt.ann_ignore[ann],
                    ann_segmentations=segs)
 
 
@@ -72,7 +66,7 @@ def evaluate_ov_coco(gt: GroundTruth, dets: Detections, variant: str, iou_type: 
         raise ValueError(f'OV-COCO variant must be one of {VARIANTS} (ov-coco-65 = generalized 65 classes, '
                          f'ov-coco-80 = all 80 classes), got {variant!r}')
     if variant == '65':
-        gt = restrict_categories(gt, _indices(gt, OV_COCO_BASE + OV_COCO_NOVEL))
+        gt = restrict_categories(gt, _indices(gt, list(OV_COCO_BASE) + list(OV_COCO_NOVEL)))
         dets = dets.subset(np.isin(dets.category_ids, gt.category_ids))
     elif len(gt.category_ids) != 80:
         raise EvaluationInputError(f'ground-truth file {gt.source}: ov-coco-80 needs the 80 COCO categories, '

@@ -16,8 +16,8 @@ PROTOCOLS = DETECTION_PROTOCOLS + GROUNDING_PROTOCOLS
 AMBIGUOUS = {
     'ov-coco': "say which OV-COCO protocol: 'ov-coco-65' (generalized, the 65 split classes, as OVR-CNN and "
                "Detic report) or 'ov-coco-80' (all 80 classes with base/novel subsets, as ovdet reports)",
-    'flickr30k': "say which Flickr30k protocol: 'flickr30k-any-box' (a hit matches any ground-truth box of the "
-                 "phrase) or 'flickr30k-merged-box' (the phrase's boxes merged into their enclosing box)",
+    'flickr30k': "say which Flickr30k protocol: 'flickr30k-any-box' (a hit matches any ground-truth box of "
+                 "the phrase) or 'flickr30k-merged-box' (the phrase's boxes merged into their enclosing box)",
 }
 
 

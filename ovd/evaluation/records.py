@@ -7,7 +7,6 @@ detections), the same records are dropped here and a warning gives the count.
 """
 import itertools
 import json
-import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -340,11 +339,5 @@ def rle_boxes_and_areas(rles: List[Dict[str, Any]]):
     return np.concatenate(boxes), np.concatenate(areas)
 
 
-def json_float(value: float) -> Optional[float]:
-    """A metric value for JSON: NaN becomes None."""
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
 __all__ = ['GroundTruth', 'Detections', 'EvaluationInputError', 'load_ground_truth', 'load_results',
-           'check_detections', 'drop_unknown_categories', 'json_float',
-           'rle_boxes_and_areas']
+           'check_detections', 'drop_unknown_categories', 'rle_boxes_and_areas']

@@ -1,4 +1,4 @@
-"""Offline test helpers for the text side: tiny tokenizers, tiny BERT/RoBERTa directories, a tiny open_clip model.
+"""Offline test helpers for the text side: tiny tokenizers, tiny BERT/RoBERTa, a tiny open_clip model.
 
 Nothing here downloads. Typical use in a test::
 
@@ -10,13 +10,23 @@ Nothing here downloads. Typical use in a test::
 Or write fresh copies into ``tmp_path`` with :func:`save_tiny_bert`, :func:`save_tiny_roberta`,
 :func:`save_tiny_clip`.
 """
+
 from .clip import TINY_CLIP_CONFIG, TINY_CLIP_EMBED_DIM, build_tiny_clip, save_tiny_clip, tiny_clip_config
-from .text_models import (TINY_HIDDEN_SIZE, save_tiny_bert, save_tiny_roberta, tiny_bert_dir,
-                          tiny_roberta_dir)
+from .text_models import TINY_HIDDEN_SIZE, save_tiny_bert, save_tiny_roberta, tiny_bert_dir, tiny_roberta_dir
 from .tokenizers import build_tiny_bert_tokenizer, build_tiny_roberta_tokenizer, tiny_corpus
 
 __all__ = [
-    'TINY_CLIP_CONFIG', 'TINY_CLIP_EMBED_DIM', 'TINY_HIDDEN_SIZE', 'build_tiny_bert_tokenizer',
-    'build_tiny_clip', 'build_tiny_roberta_tokenizer', 'save_tiny_bert', 'save_tiny_clip', 'save_tiny_roberta',
-    'tiny_bert_dir', 'tiny_clip_config', 'tiny_corpus', 'tiny_roberta_dir',
+    'TINY_CLIP_CONFIG',
+    'TINY_CLIP_EMBED_DIM',
+    'TINY_HIDDEN_SIZE',
+    'build_tiny_bert_tokenizer',
+    'build_tiny_clip',
+    'build_tiny_roberta_tokenizer',
+    'save_tiny_bert',
+    'save_tiny_clip',
+    'save_tiny_roberta',
+    'tiny_bert_dir',
+    'tiny_clip_config',
+    'tiny_corpus',
+    'tiny_roberta_dir',
 ]

@@ -1,10 +1,12 @@
 """Tiny randomly initialised BERT and RoBERTa encoders, saved as Hugging Face model directories.
 
-``save_tiny_bert(dir)`` / ``save_tiny_roberta(dir)`` write ``config.json``, the weights and the tokenizer files, the
-same layout as a hub snapshot, so code under test loads them through the real ``from_pretrained(path)`` route
-(what ``ovd.text.hf`` does with a hub name). ``tiny_bert_dir()`` / ``tiny_roberta_dir()`` build one copy per
-process in a temporary directory and return its path, for tests that only read it.
+``save_tiny_bert(dir)`` / ``save_tiny_roberta(dir)`` write ``config.json``, the weights and the tokenizer
+files, the same layout as a hub snapshot, so code under test loads them through the real
+``from_pretrained(path)`` route (what ``ovd.text.hf`` does with a hub name). ``tiny_bert_dir()`` /
+``tiny_roberta_dir()`` build one copy per process in a temporary directory and return its path, for tests that
+only read it.
 """
+
 import atexit
 import shutil
 import tempfile
@@ -18,7 +20,9 @@ from .tokenizers import build_tiny_bert_tokenizer, build_tiny_roberta_tokenizer
 
 # Small enough to build in well under a second; 512 positions so GLIP's 256-token prompts fit.
 TINY_HIDDEN_SIZE = 32
-_TINY_ARCH = dict(hidden_size=TINY_HIDDEN_SIZE, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+_TINY_ARCH = dict(
+    hidden_size=TINY_HIDDEN_SIZE, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+)
 
 
 def save_tiny_bert(directory: Union[str, Path], seed: int = 0) -> Path:
@@ -33,8 +37,12 @@ def save_tiny_bert(directory: Union[str, Path], seed: int = 0) -> Path:
     """
     directory = Path(directory)
     tokenizer = build_tiny_bert_tokenizer()
-    config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
-                        **_TINY_ARCH)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        **_TINY_ARCH,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = BertModel(config, add_pooling_layer=False)
@@ -56,9 +64,15 @@ def save_tiny_roberta(directory: Union[str, Path], seed: int = 0) -> Path:
     directory = Path(directory)
     tokenizer = build_tiny_roberta_tokenizer()
     # RoBERTa offsets positions by padding_idx + 1, hence 512 + 2 positions as in roberta-base.
-    config = RobertaConfig(vocab_size=len(tokenizer), max_position_embeddings=514, type_vocab_size=1,
-                           pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                           eos_token_id=tokenizer.eos_token_id, **_TINY_ARCH)
+    config = RobertaConfig(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **_TINY_ARCH,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = RobertaModel(config, add_pooling_layer=False)

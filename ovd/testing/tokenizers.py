@@ -1,21 +1,27 @@
-"""Tiny sub-word tokenizers built offline for tests: a WordPiece BERT tokenizer and a byte-level BPE RoBERTa one.
+"""Tiny sub-word tokenizers built offline for tests: WordPiece (BERT) and byte-level BPE (RoBERTa).
 
-Both are trained with the ``tokenizers`` library on a small fixed corpus (the COCO category names plus a few
-captions), with vocabularies small enough that many category names split into several sub-words, so tests of
-span -> token maps exercise the multi-sub-word path a real BERT/RoBERTa takes on rare LVIS names. Training is
-deterministic: the same corpus and vocabulary size give the same tokenizer in every process.
+The vocabularies are learnt here from a small fixed corpus (the COCO category names plus a few captions) by a
+byte-pair-encoding trainer written in plain Python, then handed to the ``tokenizers`` library's WordPiece and
+BPE models, so tokenization, offsets and the ``transformers`` fast-tokenizer classes are the real ones. The
+vocabularies are small enough that many category names split into several sub-words, so tests of span -> token
+maps exercise the multi-sub-word path a real BERT/RoBERTa takes on rare LVIS names.
+
+Why not ``tokenizers``' own trainers: their merge order among equally frequent pairs depends on hash order,
+which changes from process to process, so the same corpus gave different vocabularies in different runs. Ties
+are broken lexicographically here: the same corpus and size give the same tokenizer everywhere.
 """
-import json
-from pathlib import Path
-from typing import List
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from tokenizers.implementations import ByteLevelBPETokenizer
-from transformers import BertTokenizerFast, RobertaTokenizerFast
+import functools
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 BERT_SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
 ROBERTA_SPECIAL_TOKENS = ['<s>', '<pad>', '</s>', '<unk>', '<mask>']
-# Sizes chosen so that common short words are whole tokens and long/rare words split (e.g. "refrigerator").
+# Sizes chosen so that common short words are whole tokens and long/rare words split (e.g. "hair dryer").
 TINY_BERT_VOCAB_SIZE = 400
 TINY_ROBERTA_VOCAB_SIZE = 600
 MODEL_MAX_LENGTH = 512
@@ -42,49 +48,132 @@ def tiny_corpus() -> List[str]:
     return _CAPTIONS + names + ['. '.join(names)]
 
 
-def build_tiny_bert_tokenizer(vocab_size: int = TINY_BERT_VOCAB_SIZE) -> BertTokenizerFast:
-    """Train a lower-casing WordPiece tokenizer with BERT's special tokens and ``[CLS] A [SEP]`` template.
+def _merge_word(word: Tuple[str, ...], pair: Tuple[str, str], joined: str) -> Tuple[str, ...]:
+    out, i = [], 0
+    while i < len(word):
+        if i + 1 < len(word) and (word[i], word[i + 1]) == pair:
+            out.append(joined)
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return tuple(out)
+
+
+def learn_bpe(word_counts: Dict[Tuple[str, ...], int], num_merges: int,
+              join=lambda a, b: a + b) -> List[Tuple[str, str]]:
+    """Byte-pair-encoding merges, most frequent pair first, ties broken by the pair's text (deterministic).
 
     Args:
-        vocab_size: Size of the trained vocabulary, special tokens and alphabet included.
+        word_counts: Each word as a tuple of initial symbols -> its count in the corpus.
+        num_merges: Maximum number of merges.
+        join: How two symbols combine into the merged symbol.
+
+    Returns:
+        The merges in order.
+    """
+    words = dict(word_counts)
+    merges: List[Tuple[str, str]] = []
+    for _ in range(num_merges):
+        pairs: Counter = Counter()
+        for word, count in words.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += count
+        if not pairs:
+            break
+        best = min(pairs, key=lambda p: (-pairs[p], p))
+        merges.append(best)
+        joined = join(*best)
+        words = {_merge_word(w, best, joined): c for w, c in words.items()}
+    return merges
+
+
+@functools.lru_cache(maxsize=None)
+def _wordpiece_vocab(vocab_size: int) -> Tuple[str, ...]:
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    counts: Counter = Counter()
+    for text in tiny_corpus():
+        for word, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)):
+            counts[word] += 1
+    # WordPiece vocabularies are BPE vocabularies with '##' marking symbols that continue a word
+    words = {tuple([w[0]] + ['##' + c for c in w[1:]]): n for w, n in counts.items()}
+    alphabet = sorted({s for w in words for s in w})
+    num_merges = vocab_size - len(BERT_SPECIAL_TOKENS) - len(alphabet)
+    merges = learn_bpe(words, num_merges, join=lambda a, b: a + b[2:])
+    vocab = list(BERT_SPECIAL_TOKENS) + alphabet
+    for a, b in merges:
+        token = a + b[2:]
+        if token not in vocab:
+            vocab.append(token)
+    return tuple(vocab)
+
+
+@functools.lru_cache(maxsize=None)
+def _byte_level_bpe(vocab_size: int) -> Tuple[Tuple[str, ...], Tuple[Tuple[str, str], ...]]:
+    pre = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    counts: Counter = Counter()
+    for text in tiny_corpus():
+        for word, _ in pre.pre_tokenize_str(text):
+            counts[word] += 1
+    words = {tuple(w): n for w, n in counts.items()}
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    num_merges = vocab_size - len(ROBERTA_SPECIAL_TOKENS) - len(alphabet)
+    merges = learn_bpe(words, num_merges)
+    vocab = list(ROBERTA_SPECIAL_TOKENS) + alphabet + [a + b for a, b in merges]
+    return tuple(dict.fromkeys(vocab)), tuple(merges)
+
+
+def build_tiny_bert_tokenizer(vocab_size: int = TINY_BERT_VOCAB_SIZE):
+    """A lower-casing WordPiece tokenizer with BERT's special tokens and ``[CLS] A [SEP]`` template.
+
+    Args:
+        vocab_size: Size of the vocabulary, special tokens and alphabet included.
 
     Returns:
         A ``BertTokenizerFast`` (offsets mapping supported) that ``save_pretrained`` writes and
         ``AutoTokenizer.from_pretrained`` reads back.
     """
-    tok = Tokenizer(models.WordPiece(unk_token='[UNK]'))
+    from transformers import BertTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(_wordpiece_vocab(vocab_size))}
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token='[UNK]'))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(tiny_corpus(), trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=BERT_SPECIAL_TOKENS, show_progress=False))
-    cls_id, sep_id = tok.token_to_id('[CLS]'), tok.token_to_id('[SEP]')
     tok.post_processor = processors.TemplateProcessing(
         single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B:1 [SEP]:1',
-        special_tokens=[('[CLS]', cls_id), ('[SEP]', sep_id)])
+        special_tokens=[('[CLS]', vocab['[CLS]']), ('[SEP]', vocab['[SEP]'])])
     tok.decoder = decoders.WordPiece()
     return BertTokenizerFast(
         tokenizer_object=tok, do_lower_case=True, unk_token='[UNK]', pad_token='[PAD]', cls_token='[CLS]',
         sep_token='[SEP]', mask_token='[MASK]', model_max_length=MODEL_MAX_LENGTH)
 
 
-def build_tiny_roberta_tokenizer(vocab_size: int = TINY_ROBERTA_VOCAB_SIZE) -> RobertaTokenizerFast:
-    """Train a byte-level BPE tokenizer with RoBERTa's special tokens and ``<s> A </s>`` template.
+def build_tiny_roberta_tokenizer(vocab_size: int = TINY_ROBERTA_VOCAB_SIZE):
+    """A byte-level BPE tokenizer with RoBERTa's special tokens and ``<s> A </s>`` template.
 
     Args:
-        vocab_size: Size of the trained vocabulary (256 byte symbols and the special tokens included).
+        vocab_size: Size of the vocabulary (256 byte symbols and the special tokens included).
 
     Returns:
         A ``RobertaTokenizerFast`` with ``trim_offsets`` on (offsets exclude the leading space, as in
         ``roberta-base``).
     """
-    bpe = ByteLevelBPETokenizer(add_prefix_space=False, trim_offsets=True)
-    bpe.train_from_iterator(tiny_corpus(), vocab_size=vocab_size, special_tokens=ROBERTA_SPECIAL_TOKENS,
-                            show_progress=False)
-    tok = bpe._tokenizer  # the underlying tokenizers.Tokenizer; the wrapper class has no public accessor
+    from transformers import RobertaTokenizerFast
+
+    tokens, merges = _byte_level_bpe(vocab_size)
+    vocab = {token: i for i, token in enumerate(tokens)}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=list(merges)))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.RobertaProcessing(
-        sep=('</s>', tok.token_to_id('</s>')), cls=('<s>', tok.token_to_id('<s>')),
-        trim_offsets=True, add_prefix_space=False)
+        sep=('</s>', vocab['</s>']), cls=('<s>', vocab['<s>']), trim_offsets=True, add_prefix_space=False)
     return RobertaTokenizerFast(
         tokenizer_object=tok, bos_token='<s>', eos_token='</s>', sep_token='</s>', cls_token='<s>',
         unk_token='<unk>', pad_token='<pad>', mask_token='<mask>', add_prefix_space=False, trim_offsets=True,
         model_max_length=MODEL_MAX_LENGTH)
+
+
+__all__: Sequence[str] = [
+    'build_tiny_bert_tokenizer', 'build_tiny_roberta_tokenizer', 'learn_bpe', 'tiny_corpus',
+]

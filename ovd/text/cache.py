@@ -1,14 +1,15 @@
 """A content-addressed cache of text embeddings, safe to share between concurrent jobs.
 
-The key is a SHA-256 of everything the embeddings depend on: the encoder's identity (model name, pretrained tag and
-a hash of its weights), the templates and the names, plus a recipe tag. Entries live under
+The key is a SHA-256 of everything the embeddings depend on: the encoder's identity (model name, pretrained
+tag and a hash of its weights), the templates and the names, plus a recipe tag. Entries live under
 ``$OVD_CACHE_DIR/embeddings`` (default ``~/.cache/ovd/embeddings``) as ``<key[:2]>/<key>.pt``.
 
 Concurrency: an entry is written once, to a temporary file in the same directory then ``os.replace``-d into
 place, so a reader never sees a half-written file and a killed job leaves at most a stray ``.tmp`` behind. A
-per-key file lock (``filelock``) makes concurrent jobs that miss on the same key compute it once: the others wait
-and then read the entry.
+per-key file lock (``filelock``) makes concurrent jobs that miss on the same key compute it once: the others
+wait and then read the entry.
 """
+
 import hashlib
 import json
 import logging
@@ -33,11 +34,21 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / '.cache' / 'ovd'
 
 
-def cache_key(encoder_identity: str, templates: Sequence[str], names: Sequence[str],
-              extra: Optional[Dict[str, Any]] = None) -> str:
-    """SHA-256 hex digest of the encoder identity, the templates, the names and ``extra`` (JSON-serialisable)."""
-    payload = {'recipe': RECIPE_VERSION, 'encoder': encoder_identity, 'templates': list(templates),
-               'names': list(names), 'extra': extra or {}}
+def cache_key(
+    encoder_identity: str,
+    templates: Sequence[str],
+    names: Sequence[str],
+    extra: Optional[Dict[str, Any]] = None,
+) -> str:
+    """SHA-256 hex digest of the encoder identity, the templates, the names and ``extra``
+    (JSON-serialisable)."""
+    payload = {
+        'recipe': RECIPE_VERSION,
+        'encoder': encoder_identity,
+        'templates': list(templates),
+        'names': list(names),
+        'extra': extra or {},
+    }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
     return hashlib.sha256(blob).hexdigest()
 
@@ -92,13 +103,15 @@ class EmbeddingCache:
             return None
 
     def put(self, key: str, embeddings: torch.Tensor, meta: Optional[Dict[str, Any]] = None) -> Path:
-        """Write an entry atomically (an existing entry with the same key is replaced by identical content)."""
+        """Write an entry atomically (an existing entry with the same key is replaced by identical
+        content)."""
         path = self.path(key)
         atomic_torch_save({'embeddings': embeddings.detach().cpu().contiguous(), 'meta': meta or {}}, path)
         return path
 
-    def get_or_compute(self, key: str, compute: Callable[[], torch.Tensor],
-                       meta: Optional[Dict[str, Any]] = None) -> torch.Tensor:
+    def get_or_compute(
+        self, key: str, compute: Callable[[], torch.Tensor], meta: Optional[Dict[str, Any]] = None
+    ) -> torch.Tensor:
         """Return the entry for ``key``, computing and storing it once if missing.
 
         Args:

@@ -1,9 +1,10 @@
-"""Class embeddings: a vocabulary x prompt templates -> Tensor[num_classes, dim] through a text encoder and the cache.
+"""Class embeddings: vocabulary x templates -> Tensor[num_classes, dim] via a text encoder and the cache.
 
 The recipe is ViLD's (and Detic's/BARON's): fill every template with the class name, encode each prompt,
 L2-normalise, average over the templates, L2-normalise again.
 """
-from typing import Any, Callable, List, Optional, Sequence, Union
+
+from typing import Any, List, Sequence, Union
 
 import torch
 
@@ -14,9 +15,11 @@ VocabLike = Union[str, Sequence[str], Any]
 
 
 def vocabulary_names(vocab: VocabLike) -> List[str]:
-    """Prompt names of a vocabulary given as a built-in name (``'lvis_v1'``), a ``Vocabulary`` or a list of names."""
+    """Prompt names of a vocabulary given as a built-in name (``'lvis_v1'``), a ``Vocabulary`` or a list of
+    names."""
     if isinstance(vocab, str):
         from ovd.data.vocab import get_vocabulary
+
         vocab = get_vocabulary(vocab)
     categories = getattr(vocab, 'categories', None)
     if categories is not None:
@@ -29,16 +32,24 @@ def vocabulary_names(vocab: VocabLike) -> List[str]:
 
 def _progress(total: int, enabled: bool, description: str):
     from tqdm import tqdm
+
     return tqdm(total=total, disable=not enabled, desc=description, unit='prompt')
 
 
 @torch.no_grad()
-def encode_class_prompts(encoder, names: Sequence[str], templates: Sequence[str], this_is: bool = True,
-                         batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+def encode_class_prompts(
+    encoder,
+    names: Sequence[str],
+    templates: Sequence[str],
+    this_is: bool = True,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> torch.Tensor:
     """Encode ``len(names) * len(templates)`` prompts and average them per class (no cache).
 
     Args:
-        encoder: Has ``encode_text(list_of_str) -> Tensor[B, D]`` (e.g. :class:`ovd.text.clip.OpenCLIPEncoder`).
+        encoder: Has ``encode_text(list_of_str) -> Tensor[B, D]`` (e.g.
+            :class:`ovd.text.clip.OpenCLIPEncoder`).
         names: Class names.
         templates: Format strings (see :mod:`ovd.text.templates`).
         this_is: ViLD's "This is ..." prefix.
@@ -49,20 +60,31 @@ def encode_class_prompts(encoder, names: Sequence[str], templates: Sequence[str]
         Tensor[num_classes, D], float32, rows of unit norm.
     """
     prompts = [p for name in names for p in fill_templates(name, templates, this_is)]
+    # Batches of similar length waste less compute on padding (the CLIP wrapper trims it per batch).
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     chunks = []
     with _progress(len(prompts), progress, 'embedding prompts') as bar:
         for start in range(0, len(prompts), batch_size):
-            batch = prompts[start:start + batch_size]
+            batch = [prompts[i] for i in order[start : start + batch_size]]
             emb = encoder.encode_text(batch).float()
             chunks.append(torch.nn.functional.normalize(emb, dim=-1).cpu())
             bar.update(len(batch))
-    per_prompt = torch.cat(chunks).view(len(names), len(templates), -1)  # [C, T, D]
+    sorted_emb = torch.cat(chunks)
+    unsorted = torch.empty_like(sorted_emb)
+    unsorted[torch.tensor(order)] = sorted_emb
+    per_prompt = unsorted.view(len(names), len(templates), -1)  # [C, T, D]
     return torch.nn.functional.normalize(per_prompt.mean(dim=1), dim=-1)
 
 
-def build_class_embeddings(encoder, vocab: VocabLike, templates: Union[str, Sequence[str]] = 'vild',
-                           this_is: bool = True, cache: Union[EmbeddingCache, bool, None] = True,
-                           batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+def build_class_embeddings(
+    encoder,
+    vocab: VocabLike,
+    templates: Union[str, Sequence[str]] = 'vild',
+    this_is: bool = True,
+    cache: Union[EmbeddingCache, bool, None] = True,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> torch.Tensor:
     """Class embeddings for a vocabulary, read from / written to the content-addressed cache.
 
     Args:

@@ -7,6 +7,7 @@ Distillation", ICLR 2022), whose official demo (tensorflow/tpu, ``models/officia
 to prompts that start with "a" or "the" (its ``this_is`` flag), encodes each prompt, L2-normalises, averages
 over the templates and normalises again (see :mod:`ovd.text.class_embeddings`).
 """
+
 from typing import List, Sequence
 
 # A sequence of format strings: ``{}`` is the class name, ``{article}`` its indefinite article.

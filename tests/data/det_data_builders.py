@@ -33,7 +33,8 @@ def objects365_file(path: Path, version: str = 'v2') -> Dict:
     vocab = get_vocabulary(f'objects365_{version}')
     categories = [dict(id=c.id, name=c.source_name) for c in vocab]
     if version == 'v2':
-        names = ['images/v1/patch0/objects365_v1_00000001.jpg', 'images/v2/patch16/objects365_v2_00900001.jpg',
+        names = ['images/v1/patch0/objects365_v1_00000001.jpg',
+                 'images/v2/patch16/objects365_v2_00900001.jpg',
                  'images/v1/patch6/objects365_v1_00320532.jpg']
     else:
         names = ['obj365_train_000000000001.jpg', 'obj365_train_000000000002.jpg',

@@ -1,4 +1,4 @@
-"""Bad-input cases of the annotation reader and validator: each stops with file, record (index, id) and field."""
+"""Bad input to the annotation reader and validator: each stops naming file, record (index, id) and field."""
 import json
 
 import numpy as np
@@ -114,7 +114,8 @@ def test_non_integer_id(tmp_path):
 def test_category_not_in_file(tmp_path):
     data = small_coco()
     data['annotations'][2]['category_id'] = 3
-    expect(tmp_path, data, "category_id 3 is not in the file's categories", 'annotations', 2, 3, 'category_id')
+    expect(tmp_path, data, "category_id 3 is not in the file's categories", 'annotations', 2, 3,
+           'category_id')
 
 
 def test_category_not_in_vocabulary(tmp_path):
@@ -168,3 +169,31 @@ def test_missing_image_files(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(AnnotationError, match='file not found'):
         load_coco_index(tmp_path / 'nope.json')
+
+
+@pytest.mark.parametrize('name', ['coco_instances_val2014_100.json', 'lvis_v0.5_val_100.json'])
+def test_polygon_blanking_changes_nothing_else(fixtures_dir, name):
+    """The fast path (polygons blanked before parsing) reads the same boxes as a plain json.load."""
+    fast = load_coco_index(fixtures_dir / name)
+    with open(fixtures_dir / name) as f:
+        data = json.load(f)
+    slow = coco_index_from_dict(data, fixtures_dir / name)
+    for key in ('image_ids', 'ann_ids', 'ann_image_ids', 'ann_category_ids', 'ann_bboxes', 'ann_iscrowd'):
+        np.testing.assert_array_equal(getattr(fast, key), getattr(slow, key))
+    assert fast.images == data['images'] and fast.categories == data['categories']
+    full = load_coco_index(fixtures_dir / name, keep_segmentation=True)
+    assert full.ann_segmentations == [a['segmentation'] for a in data['annotations']]
+
+
+def test_load_json_for_other_formats(tmp_path):
+    """``load_json`` is the reader other preparers (e.g. Flickr30k's MDETR files) share."""
+    from ovd.data.validation import load_json
+    good = tmp_path / 'good.json'
+    good.write_text('{"a": [1, 2]}')
+    assert load_json(good) == {'a': [1, 2]}
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"a": [1, 2}\n')
+    with pytest.raises(AnnotationError, match=r'bad.json: malformed JSON at line 1 column 12'):
+        load_json(bad)
+    with pytest.raises(AnnotationError, match='missing.json: file not found'):
+        load_json(tmp_path / 'missing.json')

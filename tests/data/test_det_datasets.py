@@ -1,14 +1,20 @@
 """Detection datasets: the sample contract, counts against the real fixtures, parity with mmdet's datasets."""
 import json
-import warnings
 
 import numpy as np
 import pytest
+from det_data_builders import lvis_v1_file, objects365_file
 from mmengine.registry import init_default_scope
 
-from det_data_builders import lvis_v1_file, objects365_file
-from ovd.data.datasets import (CocoDetDataset, LVISV05Dataset, LVISV1Dataset, Objects365V1Dataset,
-                               Objects365V2Dataset, OVCocoDataset, OVLVISDataset)
+from ovd.data.datasets import (
+    CocoDetDataset,
+    LVISV05Dataset,
+    LVISV1Dataset,
+    Objects365V1Dataset,
+    Objects365V2Dataset,
+    OVCocoDataset,
+    OVLVISDataset,
+)
 from ovd.data.validation import AnnotationError
 from ovd.data.vocab import OV_COCO_BASE, OV_COCO_NOVEL, get_vocabulary
 from ovd.registry import DATASETS
@@ -127,7 +133,8 @@ def test_coco_rejects_unknown_categories(tmp_path, fixtures_dir):
     data['annotations'][5]['category_id'] = 95
     path = tmp_path / 'ann.json'
     path.write_text(json.dumps(data))
-    with pytest.raises(AnnotationError, match=r"annotations\[5\].*category_id 95 is not in vocabulary 'coco'"):
+    with pytest.raises(AnnotationError,
+                       match=r"annotations\[5\].*category_id 95 is not in vocabulary 'coco'"):
         CocoDetDataset(ann_file=str(path), pipeline=[])
 
 
@@ -145,7 +152,8 @@ def test_bad_boxes_dropped_with_warning_or_error(tmp_path, fixtures_dir):
 
 def test_lvis_v1_and_ov_lvis(tmp_path):
     facts = lvis_v1_file(tmp_path / 'lvis_v1_val.json')
-    full = LVISV1Dataset(ann_file=str(tmp_path / 'lvis_v1_val.json'), data_prefix=dict(img='coco/'), pipeline=[])
+    full = LVISV1Dataset(ann_file=str(tmp_path / 'lvis_v1_val.json'), data_prefix=dict(img='coco/'),
+                         pipeline=[])
     assert len(full) == 4 and len(all_instances(full)) == 7
     assert full.get_data_info(1)['img_path'] == 'coco/val2017/000000000101.jpg'
     base = OVLVISDataset(ann_file=str(tmp_path / 'lvis_v1_val.json'), category_split='base', pipeline=[])
@@ -163,10 +171,13 @@ def test_lvis_v1_and_ov_lvis(tmp_path):
 
 def test_objects365_v2_paths_names_and_missing_images(tmp_path):
     objects365_file(tmp_path / 'o365.json')
-    with pytest.warns(UserWarning, match='skipped 1 images known to be missing: patch6/objects365_v1_00320532'):
+    with pytest.warns(UserWarning,
+                      match='skipped 1 images known to be missing: patch6/objects365_v1_00320532'):
         ds = Objects365V2Dataset(ann_file=str(tmp_path / 'o365.json'), data_prefix=dict(img='train/'),
                                  pipeline=[])
     assert len(ds) == 2
+    stats = ds.load_stats
+    assert (stats['boxes'], stats['crowd_boxes'], stats['skipped_images']) == (3, 1, 1)
     assert [ds.get_data_info(i)['img_path'] for i in range(2)] == \
         ['train/patch0/objects365_v1_00000001.jpg', 'train/patch16/objects365_v2_00900001.jpg']
     vocab = get_vocabulary('objects365_v2')
@@ -178,7 +189,8 @@ def test_objects365_v2_paths_names_and_missing_images(tmp_path):
 
 def test_objects365_version_mismatch_is_an_error(tmp_path):
     objects365_file(tmp_path / 'o365_v1.json', version='v1')
-    with pytest.raises(AnnotationError, match=r"categories\[0\] \(id=1\).*'name'.*wrong file or dataset version"):
+    with pytest.raises(AnnotationError,
+                       match=r"categories\[0\] \(id=1\).*'name'.*wrong file or dataset version"):
         Objects365V2Dataset(ann_file=str(tmp_path / 'o365_v1.json'), pipeline=[])
     ds = Objects365V1Dataset(ann_file=str(tmp_path / 'o365_v1.json'), pipeline=[])
     assert len(ds) == 3 and ds.metainfo['classes'][158] == 'tissue'
@@ -218,5 +230,6 @@ def test_vocabulary_argument_checks(fixtures_dir):
         CocoDetDataset(ann_file=str(fixtures_dir / COCO), metainfo=dict(classes=('person', )), pipeline=[])
     with pytest.raises(ValueError, match='unknown_categories'):
         CocoDetDataset(ann_file=str(fixtures_dir / COCO), unknown_categories='ignore', pipeline=[])
-    ds = CocoDetDataset(ann_file=str(fixtures_dir / COCO), metainfo=dict(vocabulary='ov_coco_80'), pipeline=[])
+    ds = CocoDetDataset(ann_file=str(fixtures_dir / COCO), metainfo=dict(vocabulary='ov_coco_80'),
+                        pipeline=[])
     assert ds.vocabulary.name == 'ov_coco_80'

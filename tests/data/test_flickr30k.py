@@ -1,18 +1,32 @@
-"""Flickr30k Entities: raw sentence/XML parsing (hand-written files, bad input), datasets on synthetic data, the
-prepared index, merged-box mode, and MDETR's preprocessed JSON."""
+"""Flickr30k Entities: raw sentence/XML parsing (hand-written files, bad input), datasets on synthetic data,
+the prepared index, merged-box mode, and MDETR's preprocessed JSON."""
+
 import json
 from pathlib import Path
 
 import pytest
 
-from ovd.data.flickr30k import (Flickr30kEntitiesDataset, MDETRFlickr30kDataset, build_index, load_mdetr_flickr,
-                                samples_from_record)
-from ovd.data.flickr30k_raw import (Flickr30kFormatError, merge_boxes, parse_annotation_xml, parse_sentence,
-                                    parse_sentences_file, read_split_ids)
+from ovd.data.flickr30k import (
+    Flickr30kEntitiesDataset,
+    MDETRFlickr30kDataset,
+    build_index,
+    load_mdetr_flickr,
+    samples_from_record,
+)
+from ovd.data.flickr30k_raw import (
+    Flickr30kFormatError,
+    merge_boxes,
+    parse_annotation_xml,
+    parse_sentence,
+    parse_sentences_file,
+    read_split_ids,
+)
 from ovd.data.synthetic import generate_flickr30k
 
-SENTENCE = ('[/EN#18/people A child] in [/EN#19/clothing/other a pink dress] is climbing up '
-            '[/EN#20/other a set of stairs] [/EN#0/notvisual who] in [/EN#21/scene an entry way] .')
+SENTENCE = (
+    '[/EN#18/people A child] in [/EN#19/clothing/other a pink dress] is climbing up '
+    '[/EN#20/other a set of stairs] [/EN#0/notvisual who] in [/EN#21/scene an entry way] .'
+)
 
 XML = """<annotation>
   <filename>42.jpg</filename>
@@ -41,22 +55,31 @@ def write_raw(root: Path, sentences=(SENTENCE,), xml=XML, image_id='42', split='
 def test_parse_sentence_spans_types_and_ids():
     s = parse_sentence(SENTENCE)
     assert s.caption == ('A child in a pink dress is climbing up a set of stairs who in an entry way .')
-    assert [p.text for p in s.phrases] == ['A child', 'a pink dress', 'a set of stairs', 'who', 'an entry way']
+    assert [p.text for p in s.phrases] == [
+        'A child',
+        'a pink dress',
+        'a set of stairs',
+        'who',
+        'an entry way',
+    ]
     assert [(p.start, p.end) for p in s.phrases] == [(0, 7), (11, 23), (39, 54), (55, 58), (62, 74)]
-    assert all(s.caption[p.start:p.end] == p.text for p in s.phrases)
+    assert all(s.caption[p.start : p.end] == p.text for p in s.phrases)
     assert [p.entity_id for p in s.phrases] == [18, 19, 20, 0, 21]
     assert s.phrases[1].types == ('clothing', 'other') and s.phrases[3].types == ('notvisual',)
     assert [p.first_word for p in s.phrases] == [0, 3, 9, 13, 15]
 
 
-@pytest.mark.parametrize('line,field,problem', [
-    ('[/EN#1/people A man is here .', 'phrase', 'not closed'),
-    ('[/EN#x/people A man] .', 'entity id', 'not an integer'),
-    ('[EN#1/people A man] .', 'phrase header', 'malformed'),
-    ('[/EN#1/people A [/EN#2/people man]] .', 'phrase', 'inside another phrase'),
-    ('[/EN#1/people] man .', 'phrase', 'no words'),
-    ('A man] .', 'phrase', 'outside a phrase'),
-])
+@pytest.mark.parametrize(
+    'line,field,problem',
+    [
+        ('[/EN#1/people A man is here .', 'phrase', 'not closed'),
+        ('[/EN#x/people A man] .', 'entity id', 'not an integer'),
+        ('[EN#1/people A man] .', 'phrase header', 'malformed'),
+        ('[/EN#1/people A [/EN#2/people man]] .', 'phrase', 'inside another phrase'),
+        ('[/EN#1/people] man .', 'phrase', 'no words'),
+        ('A man] .', 'phrase', 'outside a phrase'),
+    ],
+)
 def test_parse_sentence_errors_name_file_line_and_field(line, field, problem):
     with pytest.raises(Flickr30kFormatError, match=problem) as err:
         parse_sentence(line, 'Sentences/7.txt', 3)
@@ -87,13 +110,16 @@ def test_parse_xml_boxes_shared_nobox_scene(tmp_path):
     assert merge_boxes(ann.boxes[18]) == [10, 0, 60, 40]
 
 
-@pytest.mark.parametrize('xml,record,field', [
-    (XML.replace('<width>100</width>', ''), '<size>', 'width'),
-    (XML.replace('<ymin>21</ymin>', '<ymin>abc</ymin>'), 'object 0', 'bndbox/ymin'),
-    (XML.replace('<xmax>60</xmax>', '<xmax>50</xmax>'), 'object 1', 'bndbox'),
-    (XML.replace('<name>19</name>', ''), 'object 2', 'name'),
-    (XML.replace('<nobndbox>1</nobndbox><scene>0</scene>', ''), 'object 3', 'bndbox'),
-])
+@pytest.mark.parametrize(
+    'xml,record,field',
+    [
+        (XML.replace('<width>100</width>', ''), '<size>', 'width'),
+        (XML.replace('<ymin>21</ymin>', '<ymin>abc</ymin>'), 'object 0', 'bndbox/ymin'),
+        (XML.replace('<xmax>60</xmax>', '<xmax>50</xmax>'), 'object 1', 'bndbox'),
+        (XML.replace('<name>19</name>', ''), 'object 2', 'name'),
+        (XML.replace('<nobndbox>1</nobndbox><scene>0</scene>', ''), 'object 3', 'bndbox'),
+    ],
+)
 def test_xml_errors_name_object_and_field(tmp_path, xml, record, field):
     f = tmp_path / '42.xml'
     f.write_text(xml)
@@ -124,17 +150,22 @@ def test_split_list_errors(tmp_path):
 
 def test_dataset_on_hand_written_raw_files(tmp_path):
     root = write_raw(tmp_path, sentences=(SENTENCE, '[/EN#20/other Stairs] only .'))
-    ds = Flickr30kEntitiesDataset(data_root=str(root), ann_file='val.txt', data_prefix=dict(img='images/'),
-                                  test_mode=True)
+    ds = Flickr30kEntitiesDataset(
+        data_root=str(root), ann_file='val.txt', data_prefix=dict(img='images/'), test_mode=True
+    )
     assert len(ds) == 1  # the second sentence names only a box-less entity: not evaluated, skipped
     s = ds.get_data_info(0)
     assert s['phrases'] == ['A child', 'a pink dress'] and s['phrase_ids'] == [18, 19]
     assert s['tokens_positive'] == [[[0, 7]], [[11, 23]]] and s['img_id'] == 42 and s['sentence_id'] == 0
     assert [(i['bbox'], i['bbox_label']) for i in s['instances']] == [
-        ([10, 20, 30, 40], 0), ([50, 0, 60, 10], 0), ([4, 4, 9, 9], 1)]
+        ([10, 20, 30, 40], 0),
+        ([50, 0, 60, 10], 0),
+        ([4, 4, 9, 9], 1),
+    ]
     assert s['img_path'].endswith('images/42.jpg')
-    kept = Flickr30kEntitiesDataset(data_root=str(root), ann_file='val.txt', keep_boxless_phrases=True,
-                                    merge_boxes=True, test_mode=True)
+    kept = Flickr30kEntitiesDataset(
+        data_root=str(root), ann_file='val.txt', keep_boxless_phrases=True, merge_boxes=True, test_mode=True
+    )
     s = kept.get_data_info(0)
     assert s['phrases'] == ['A child', 'a pink dress', 'a set of stairs', 'who', 'an entry way']
     assert s['phrase_has_box'] == [True, True, False, False, False]
@@ -163,10 +194,15 @@ def test_synthetic_counts_match_manifest(synth_root):
         expect = manifest['splits'][split]
         index = build_index(root, f'{split}.txt')
         c = index['counts']
-        assert (c['images'], c['sentences'], c['phrases']) == (expect['images'], expect['sentences'],
-                                                               expect['phrases'])
+        assert (c['images'], c['sentences'], c['phrases']) == (
+            expect['images'],
+            expect['sentences'],
+            expect['phrases'],
+        )
         assert c['entity_boxes'] == expect['boxes'] + expect['shared_boxes']
-        all_phrases = [s for r in index['images'] for s in samples_from_record(r, '', keep_boxless_phrases=True)]
+        all_phrases = [
+            s for r in index['images'] for s in samples_from_record(r, '', keep_boxless_phrases=True)
+        ]
         n_notvisual = sum(sum(s['phrase_is_notvisual']) for s in all_phrases)
         assert n_notvisual == expect['notvisual_phrases']
 
@@ -176,13 +212,18 @@ def test_index_and_raw_give_identical_samples(synth_root, tmp_path):
     index = build_index(root, 'val.txt')
     (tmp_path / 'idx.json').write_text(json.dumps(index))
     raw = Flickr30kEntitiesDataset(data_root=str(root), ann_file='val.txt', test_mode=True)
-    fast = Flickr30kEntitiesDataset(ann_file=str(tmp_path / 'idx.json'), data_prefix=dict(img=f'{root}/flickr30k-images/'),
-                                    test_mode=True)
+    fast = Flickr30kEntitiesDataset(
+        ann_file=str(tmp_path / 'idx.json'), data_prefix=dict(img=f'{root}/flickr30k-images/'), test_mode=True
+    )
     assert len(raw) == len(fast) > 0
     for i in range(len(raw)):
         a, b = raw.get_data_info(i), fast.get_data_info(i)
-        assert {k: v for k, v in a.items() if k != 'img_path'} == {k: v for k, v in b.items() if k != 'img_path'}
-        assert Path(a['img_path']).resolve() == Path(b['img_path']).resolve() and Path(a['img_path']).is_file()
+        assert {k: v for k, v in a.items() if k != 'img_path'} == {
+            k: v for k, v in b.items() if k != 'img_path'
+        }
+        assert (
+            Path(a['img_path']).resolve() == Path(b['img_path']).resolve() and Path(a['img_path']).is_file()
+        )
         for inst in a['instances']:
             x1, y1, x2, y2 = inst['bbox']
             assert 0 <= x1 < x2 <= a['width'] and 0 <= y1 < y2 <= a['height']
@@ -191,7 +232,9 @@ def test_index_and_raw_give_identical_samples(synth_root, tmp_path):
 def test_merged_mode_one_enclosing_box_per_phrase(synth_root):
     root, _ = synth_root
     sep = Flickr30kEntitiesDataset(data_root=str(root), ann_file='val.txt', test_mode=True)
-    merged = Flickr30kEntitiesDataset(data_root=str(root), ann_file='val.txt', merge_boxes=True, test_mode=True)
+    merged = Flickr30kEntitiesDataset(
+        data_root=str(root), ann_file='val.txt', merge_boxes=True, test_mode=True
+    )
     multi = 0
     for i in range(len(sep)):
         a, b = sep.get_data_info(i), merged.get_data_info(i)
@@ -205,19 +248,60 @@ def test_merged_mode_one_enclosing_box_per_phrase(synth_root):
 
 MDETR_JSON = {
     'images': [
-        {'file_name': '42.jpg', 'height': 80, 'width': 100, 'id': 0, 'caption': 'A child in a pink dress .',
-         'dataset_name': 'flickr', 'tokens_negative': [[0, 7], [11, 23]], 'sentence_id': 0,
-         'original_img_id': 42, 'tokens_positive_eval': [[[0, 7]], [[11, 23]]]},
-        {'file_name': '42.jpg', 'height': 80, 'width': 100, 'id': 1, 'caption': 'A kid .', 'sentence_id': 1,
-         'original_img_id': 42, 'tokens_positive_eval': [[[0, 5]]]},
+        {
+            'file_name': '42.jpg',
+            'height': 80,
+            'width': 100,
+            'id': 0,
+            'caption': 'A child in a pink dress .',
+            'dataset_name': 'flickr',
+            'tokens_negative': [[0, 7], [11, 23]],
+            'sentence_id': 0,
+            'original_img_id': 42,
+            'tokens_positive_eval': [[[0, 7]], [[11, 23]]],
+        },
+        {
+            'file_name': '42.jpg',
+            'height': 80,
+            'width': 100,
+            'id': 1,
+            'caption': 'A kid .',
+            'sentence_id': 1,
+            'original_img_id': 42,
+            'tokens_positive_eval': [[[0, 5]]],
+        },
     ],
     'annotations': [
-        {'area': 400, 'iscrowd': 0, 'image_id': 0, 'category_id': 1, 'id': 0, 'bbox': [10, 20, 20, 20],
-         'tokens_positive': [[11, 23]], 'phrase_ids': 19},
-        {'area': 100, 'iscrowd': 0, 'image_id': 0, 'category_id': 1, 'id': 1, 'bbox': [50, 0, 10, 10],
-         'tokens_positive': [[0, 7]], 'phrase_ids': 18},
-        {'area': 100, 'iscrowd': 0, 'image_id': 1, 'category_id': 1, 'id': 2, 'bbox': [50, 0, 10, 10],
-         'tokens_positive': [[0, 5]], 'phrase_ids': 18},
+        {
+            'area': 400,
+            'iscrowd': 0,
+            'image_id': 0,
+            'category_id': 1,
+            'id': 0,
+            'bbox': [10, 20, 20, 20],
+            'tokens_positive': [[11, 23]],
+            'phrase_ids': 19,
+        },
+        {
+            'area': 100,
+            'iscrowd': 0,
+            'image_id': 0,
+            'category_id': 1,
+            'id': 1,
+            'bbox': [50, 0, 10, 10],
+            'tokens_positive': [[0, 7]],
+            'phrase_ids': 18,
+        },
+        {
+            'area': 100,
+            'iscrowd': 0,
+            'image_id': 1,
+            'category_id': 1,
+            'id': 2,
+            'bbox': [50, 0, 10, 10],
+            'tokens_positive': [[0, 5]],
+            'phrase_ids': 18,
+        },
     ],
     'categories': [{'supercategory': 'object', 'id': 1, 'name': 'object'}],
 }
@@ -231,17 +315,26 @@ def test_mdetr_json(tmp_path):
     s = ds.get_data_info(0)
     assert s['phrases'] == ['A child', 'a pink dress'] and s['phrase_ids'] == [18, 19]
     assert s['img_id'] == 42 and s['sentence_id'] == 0 and s['img_path'] == 'imgs/42.jpg'
-    assert [(i['bbox'], i['bbox_label']) for i in s['instances']] == [([10, 20, 30, 40], 1), ([50, 0, 60, 10], 0)]
+    assert [(i['bbox'], i['bbox_label']) for i in s['instances']] == [
+        ([10, 20, 30, 40], 1),
+        ([50, 0, 60, 10], 0),
+    ]
 
 
-@pytest.mark.parametrize('mutate,match', [
-    (lambda d: d['images'][0].pop('caption'), r"images\[0\] \(id=0\): field 'caption': missing"),
-    (lambda d: d['annotations'][0].update(image_id=7), r"annotations\[0\] \(id=0\): field 'image_id'"),
-    (lambda d: d['annotations'][1].update(bbox=[1, 1, 0, 5]), r"annotations\[1\] \(id=1\): field 'bbox'"),
-    (lambda d: d['annotations'][2].update(tokens_positive=[[1, 3]]), r"field 'tokens_positive'"),
-    (lambda d: d['images'][1].update(tokens_positive_eval=[[[0, 50]]]), r"field 'tokens_positive_eval\[0\]'"),
-    (lambda d: d['images'][1].update(id=0), 'duplicate image id'),
-])
+@pytest.mark.parametrize(
+    'mutate,match',
+    [
+        (lambda d: d['images'][0].pop('caption'), r"images\[0\] \(id=0\): field 'caption': missing"),
+        (lambda d: d['annotations'][0].update(image_id=7), r"annotations\[0\] \(id=0\): field 'image_id'"),
+        (lambda d: d['annotations'][1].update(bbox=[1, 1, 0, 5]), r"annotations\[1\] \(id=1\): field 'bbox'"),
+        (lambda d: d['annotations'][2].update(tokens_positive=[[1, 3]]), r"field 'tokens_positive'"),
+        (
+            lambda d: d['images'][1].update(tokens_positive_eval=[[[0, 50]]]),
+            r"field 'tokens_positive_eval\[0\]'",
+        ),
+        (lambda d: d['images'][1].update(id=0), 'duplicate image id'),
+    ],
+)
 def test_mdetr_json_errors(tmp_path, mutate, match):
     data = json.loads(json.dumps(MDETR_JSON))
     mutate(data)

@@ -1,4 +1,5 @@
 """Mixed-source training: concatenating a detection-like and a grounding dataset, exact per-epoch ratios."""
+
 from collections import Counter
 
 import pytest
@@ -65,11 +66,12 @@ def test_ratios_hold_exactly_per_epoch_and_small_source_repeats():
 
 def test_batches_mix_sources_and_ratios_follow_weights():
     ds = mixed((300, 40))
-    sampler = DATA_SAMPLERS.build(dict(type='MixedRatioSampler', ratios=[3, 1], num_samples=400),
-                                  default_args=dict(dataset=ds, seed=1))
+    sampler = DATA_SAMPLERS.build(
+        dict(type='MixedRatioSampler', ratios=[3, 1], num_samples=400), default_args=dict(dataset=ds, seed=1)
+    )
     indices = list(sampler)
     assert Counter(ds.source_of(i) for i in indices) == {0: 300, 1: 100}
-    batches = [indices[k:k + 8] for k in range(0, 400, 8)]
+    batches = [indices[k : k + 8] for k in range(0, 400, 8)]
     mixed_batches = sum(1 for b in batches if len({ds.source_of(i) for i in b}) == 2)
     assert mixed_batches > 40  # sources are interleaved, not in blocks
 
@@ -77,6 +79,7 @@ def test_batches_mix_sources_and_ratios_follow_weights():
 def test_distributed_ranks_partition_the_epoch(monkeypatch):
     ds = mixed((30, 7))
     import ovd.data.mixed as mixed_module
+
     shards = []
     for rank in range(3):
         monkeypatch.setattr(mixed_module, 'get_dist_info', lambda r=rank: (r, 3))
@@ -90,12 +93,19 @@ def test_distributed_ranks_partition_the_epoch(monkeypatch):
 
 
 def test_config_build_and_errors():
-    ds = DATASETS.build(dict(type='MixedSourceDataset', datasets=[
-        dict(type='Flickr30kEntitiesDataset', ann_file='missing.txt', lazy_init=True)], lazy_init=True))
+    ds = DATASETS.build(
+        dict(
+            type='MixedSourceDataset',
+            datasets=[dict(type='Flickr30kEntitiesDataset', ann_file='missing.txt', lazy_init=True)],
+            lazy_init=True,
+        )
+    )
     assert ds.source_names == ['source0']
     lazy = MixedSourceDataset([ListDataset(4, {}, 'a'), ListDataset(2, {}, 'b')], lazy_init=True)
     assert len(list(MixedRatioSampler(lazy, ratios=[1, 1], seed=0))) == 6
     with pytest.raises(ValueError, match='2 ratios for 1 sources'):
         MixedRatioSampler(MixedSourceDataset([ListDataset(3, {}, 'a')]), ratios=[1, 1])
     with pytest.raises(ValueError, match='empty'):
-        MixedRatioSampler(MixedSourceDataset([ListDataset(3, {}, 'a'), ListDataset(0, {}, 'b')]), ratios=[1, 1])
+        MixedRatioSampler(
+            MixedSourceDataset([ListDataset(3, {}, 'a'), ListDataset(0, {}, 'b')]), ratios=[1, 1]
+        )

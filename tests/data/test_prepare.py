@@ -1,12 +1,12 @@
-"""``ovd prepare``: derived files, counts, idempotency, validation before writing, datasets loading the outputs."""
+"""``ovd prepare``: derived files, counts, idempotency, validation before writing, datasets loading them."""
 import json
 import os
 import re
 import shutil
 
 import pytest
-
 from det_data_builders import lvis_v1_file, objects365_file
+
 from ovd.cli import main
 from ovd.data.datasets import LVISV1Dataset, Objects365V2Dataset, OVCocoDataset, OVLVISDataset
 from ovd.data.prepare import PREPARERS
@@ -64,7 +64,8 @@ def test_coco_ov_outputs_counts_and_idempotency(coco_root, fixtures_dir, capsys)
     assert 'up to date' not in capsys.readouterr().out
 
     # The datasets load what was written.
-    ds = OVCocoDataset(ann_file=str(ann / 'instances_train2017_ov_base.json'), category_split='base', pipeline=[])
+    ds = OVCocoDataset(ann_file=str(ann / 'instances_train2017_ov_base.json'), category_split='base',
+                       pipeline=[])
     assert len(ds) == 100 and ds.load_stats['boxes'] == counts['base']
     assert ds.load_stats['dropped_other_split'] == ds.load_stats['dropped_not_in_vocabulary'] == 0
     ds = OVCocoDataset(ann_file=str(ann / 'instances_val2017_ov65.json'), test_mode=True, pipeline=[])
@@ -81,7 +82,8 @@ def _corrupt(data, case):
         return r"annotations\[7\] \(id=\d+\): field 'bbox': non-positive"
     if case == 'unknown category':
         anns[7]['category_id'] = 12  # COCO has no id 12
-        return r"annotations\[7\] \(id=\d+\): field 'category_id': category_id 12 is not in the file's categories"
+        return (r"annotations\[7\] \(id=\d+\): field 'category_id': "
+                r"category_id 12 is not in the file's categories")
     if case == 'category not in vocabulary':
         data['categories'].append({'id': 12, 'name': 'street sign'})
         anns[7]['category_id'] = 12
@@ -99,8 +101,8 @@ def _corrupt(data, case):
 
 
 @pytest.mark.parametrize('case', ['missing key', 'non-positive box', 'unknown category',
-                                  'category not in vocabulary', 'duplicate annotation id', 'duplicate image id',
-                                  'unknown image'])
+                                  'category not in vocabulary', 'duplicate annotation id',
+                                  'duplicate image id', 'unknown image'])
 def test_bad_input_stops_before_writing(coco_root, case, capsys):
     val_file = coco_root / 'annotations' / 'instances_val2017.json'
     data = json.loads(val_file.read_text())
@@ -157,8 +159,8 @@ def test_lvis_ov_and_minival(tmp_path, capsys):
     out = json.loads((root / 'annotations' / 'lvis_v1_train_ov_base.json').read_text())
     assert len(out['images']) == 4 and len(out['categories']) == 1203
     assert [a['id'] for a in out['annotations']] == [2, 3, 5, 6, 7]  # the two rare boxes are gone
-    ds = OVLVISDataset(ann_file=str(root / 'annotations' / 'lvis_v1_train_ov_base.json'), category_split='base',
-                       pipeline=[])
+    ds = OVLVISDataset(ann_file=str(root / 'annotations' / 'lvis_v1_train_ov_base.json'),
+                       category_split='base', pipeline=[])
     assert ds.load_stats['boxes'] == 5 and ds.load_stats['dropped_other_split'] == 0
 
     assert main(['prepare', 'lvis-minival', '--root', str(root)]) == 0
@@ -171,8 +173,9 @@ def test_lvis_ov_and_minival(tmp_path, capsys):
 
     # Same split from a COCO train2017 file's image ids.
     coco_train = tmp_path / 'instances_train2017.json'
-    coco_train.write_text(json.dumps({'images': [{'id': 100}, {'id': 102}], 'annotations': [],
-                                      'categories': []}))
+    coco_train.write_text(json.dumps({
+        'images': [dict(id=i, file_name=f'{i:012d}.jpg', height=480, width=640) for i in (100, 102)],
+        'annotations': [], 'categories': []}))
     (root / 'annotations' / 'lvis_v1_minival.json').unlink()
     assert main(['prepare', 'lvis-minival', '--root', str(root), '--coco-train-ann', str(coco_train)]) == 0
     assert json.loads((root / 'annotations' / 'lvis_v1_minival.json').read_text()) == minival

@@ -1,11 +1,18 @@
-"""Prompt layer: captions with spans, vocabulary chunks, negative sampling under a token budget, positive maps."""
+"""Prompt layer: captions with spans, vocabulary chunks, negative sampling under a token budget, positive
+maps."""
+
 import random
 
 import pytest
 import torch
 
-from ovd.data.prompts import (build_caption, build_chunked_prompts, build_positive_map, chunk_vocabulary,
-                              sample_detection_prompt)
+from ovd.data.prompts import (
+    build_caption,
+    build_chunked_prompts,
+    build_positive_map,
+    chunk_vocabulary,
+    sample_detection_prompt,
+)
 from ovd.testing import build_tiny_bert_tokenizer, build_tiny_roberta_tokenizer
 
 
@@ -51,8 +58,9 @@ def test_chunked_prompts_cover_names():
 def test_negative_sampling_counts_and_positions():
     names = [f'class{i}' for i in range(200)]
     rng = random.Random(0)
-    p = sample_detection_prompt(names, [3, 3, 7], num_negatives=85, max_tokens=10_000, full_sampling_prob=1.0,
-                                rng=rng)
+    p = sample_detection_prompt(
+        names, [3, 3, 7], num_negatives=85, max_tokens=10_000, full_sampling_prob=1.0, rng=rng
+    )
     assert sorted(p.positive_label_ids) == [3, 7] and p.dropped_label_ids == []
     assert len(p.negative_label_ids) == 85 and not {3, 7} & set(p.negative_label_ids)
     assert len(set(p.label_ids)) == 87 == len(p.spans)
@@ -63,19 +71,33 @@ def test_negative_sampling_counts_and_positions():
 
 def test_negative_count_is_random_when_not_full_and_capped_by_vocabulary():
     names = [f'c{i}' for i in range(30)]
-    counts = {len(sample_detection_prompt(names, [0], num_negatives=85, max_tokens=10_000, full_sampling_prob=0.0,
-                                          rng=random.Random(s)).negative_label_ids) for s in range(60)}
+    counts = {
+        len(
+            sample_detection_prompt(
+                names, [0], num_negatives=85, max_tokens=10_000, full_sampling_prob=0.0, rng=random.Random(s)
+            ).negative_label_ids
+        )
+        for s in range(60)
+    }
     assert counts <= set(range(1, 30)) and len(counts) > 5  # uniform in [1, 29]: 29 = all non-positive names
-    full = sample_detection_prompt(names, [0], num_negatives=85, max_tokens=10_000, full_sampling_prob=1.0,
-                                   rng=random.Random(0))
+    full = sample_detection_prompt(
+        names, [0], num_negatives=85, max_tokens=10_000, full_sampling_prob=1.0, rng=random.Random(0)
+    )
     assert len(full.negative_label_ids) == 29
 
 
 def test_budget_drops_positives_and_counts_them(bert_tok):
     names = ['cat', 'dog', 'person', 'car', 'hair dryer']
     # "[CLS] cat . dog [SEP]" = 5 tokens: two one-token names fit in 5, the third positive does not.
-    p = sample_detection_prompt(names, [0, 1, 2], num_negatives=0, max_tokens=5, tokenizer=bert_tok, shuffle=False,
-                                rng=random.Random(0))
+    p = sample_detection_prompt(
+        names,
+        [0, 1, 2],
+        num_negatives=0,
+        max_tokens=5,
+        tokenizer=bert_tok,
+        shuffle=False,
+        rng=random.Random(0),
+    )
     assert p.caption == 'cat. dog' and p.positive_label_ids == [0, 1]
     assert p.dropped_label_ids == [2]
     assert len(bert_tok(p.caption)['input_ids']) <= 5
@@ -84,8 +106,9 @@ def test_budget_drops_positives_and_counts_them(bert_tok):
 def test_budget_respected_exactly_with_real_tokenizer(bert_tok):
     names = ['refrigerator', 'hair dryer', 'baseball glove', 'toothbrush', 'teddy bear', 'wine glass'] * 10
     for seed in range(5):
-        p = sample_detection_prompt(names, [0, 1], num_negatives=85, max_tokens=24, tokenizer=bert_tok,
-                                    rng=random.Random(seed))
+        p = sample_detection_prompt(
+            names, [0, 1], num_negatives=85, max_tokens=24, tokenizer=bert_tok, rng=random.Random(seed)
+        )
         assert len(bert_tok(p.caption)['input_ids']) <= 24
         assert len(p.label_ids) + p.num_negatives_dropped + len(p.dropped_label_ids) >= 2
 
@@ -123,3 +146,32 @@ def test_positive_map_truncation_and_errors(bert_tok):
         build_positive_map({'input_ids': [1, 2]}, [[(0, 1)]])
     with pytest.raises(ValueError, match='phrase 0'):
         build_positive_map(enc, [[(3, 3)]])
+
+
+def test_positive_map_equals_mmdet_glip_on_random_prompts(bert_tok, roberta_tok):
+    """Parity with mmdet's GLIP ``create_positive_map`` (char_to_token based) on sub-word-heavy captions."""
+    from mmdet.models.detectors.glip import create_positive_map
+
+    vocab = [
+        'hair dryer',
+        'teddy bear',
+        'refrigerator',
+        'cat',
+        'baseball glove',
+        'wine glass',
+        'toothbrush',
+        'fire hydrant',
+        'person',
+        'traffic light',
+        'aerosol can',
+        'alarm clock',
+    ]
+    rng = random.Random(3)
+    for tok in (bert_tok, roberta_tok):
+        for _ in range(10):
+            names = rng.sample(vocab, 6)
+            caption, spans = build_caption(names)
+            enc = tok(caption, return_offsets_mapping=True)
+            ours = build_positive_map(enc, [[s] for s in spans], max_tokens=64, normalize=True)
+            theirs = create_positive_map(enc, [[s] for s in spans], max_num_entities=64)
+            assert torch.allclose(ours, theirs, atol=1e-5)

@@ -7,8 +7,16 @@ import pickle
 import numpy as np
 import pytest
 
-from ovd.data.vocab import (BUILTIN_VOCABULARIES, OV_COCO_BASE, OV_COCO_NOVEL, Category, Vocabulary,
-                            get_vocabulary, normalize_name, vocabulary_from_categories)
+from ovd.data.vocab import (
+    BUILTIN_VOCABULARIES,
+    OV_COCO_BASE,
+    OV_COCO_NOVEL,
+    Category,
+    Vocabulary,
+    get_vocabulary,
+    normalize_name,
+    vocabulary_from_categories,
+)
 
 
 @pytest.mark.parametrize('raw, expected', [

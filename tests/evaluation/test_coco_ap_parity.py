@@ -15,7 +15,8 @@ from ovd.evaluation.generate import make_coco_like
 from ovd.evaluation.ov_coco import OV_COCO_BASE, OV_COCO_NOVEL, evaluate_ov_coco
 from ovd.evaluation.records import load_ground_truth, load_results
 
-NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR@1', 'AR@10', 'AR@100', 'ARs@100', 'ARm@100', 'ARl@100']
+NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR@1', 'AR@10', 'AR@100', 'ARs@100', 'ARm@100',
+         'ARl@100']
 
 
 def official(gt_dict, results, iou_type='bbox'):
@@ -105,7 +106,7 @@ def test_ov_coco_80_equals_pycocotools_split_means(coco_fixture):
 
 def test_ov_coco_65_equals_pycocotools_on_the_65_category_file(coco_fixture):
     gt_dict, res = coco_fixture
-    keep = {c['id'] for c in gt_dict['categories'] if c['name'] in OV_COCO_BASE + OV_COCO_NOVEL}
+    keep = {c['id'] for c in gt_dict['categories'] if c['name'] in set(OV_COCO_BASE) | set(OV_COCO_NOVEL)}
     assert len(keep) == 65
     gt65 = dict(gt_dict, categories=[c for c in gt_dict['categories'] if c['id'] in keep],
                 annotations=[a for a in gt_dict['annotations'] if a['category_id'] in keep])
@@ -117,6 +118,9 @@ def test_ov_coco_65_equals_pycocotools_on_the_65_category_file(coco_fixture):
     assert set(ours) == {'AP50_novel', 'AP50_base', 'AP50_all', 'AP_novel', 'AP_base', 'AP_all'}
 
 
-def test_ov_coco_split_is_48_base_17_novel():
+def test_ov_coco_split_is_48_base_17_novel(fixtures_dir):
     assert len(OV_COCO_BASE) == 48 and len(OV_COCO_NOVEL) == 17
     assert not set(OV_COCO_BASE) & set(OV_COCO_NOVEL)
+    gt = json.loads((fixtures_dir / 'coco_instances_val2014_100.json').read_text())
+    names = {c['name'] for c in gt['categories']}
+    assert set(OV_COCO_BASE) | set(OV_COCO_NOVEL) <= names

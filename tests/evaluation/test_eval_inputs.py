@@ -1,4 +1,4 @@
-"""Bad input to the detection protocols: clear errors naming the record, or the official drop plus a warning."""
+"""Bad input to the detection protocols: errors naming the record, or the official tools' drop + a warning."""
 import copy
 import json
 import math
@@ -12,8 +12,9 @@ from ovd.evaluation.protocols import evaluate_files
 from ovd.evaluation.records import Detections, EvaluationInputError, load_ground_truth, load_results
 
 GT = {
-    'images': [{'id': 1, 'width': 100, 'height': 100, 'neg_category_ids': [2], 'not_exhaustive_category_ids': []},
-               {'id': 2, 'width': 100, 'height': 100, 'neg_category_ids': [], 'not_exhaustive_category_ids': []}],
+    'images': [
+        {'id': 1, 'width': 100, 'height': 100, 'neg_category_ids': [2], 'not_exhaustive_category_ids': []},
+        {'id': 2, 'width': 100, 'height': 100, 'neg_category_ids': [], 'not_exhaustive_category_ids': []}],
     'categories': [{'id': 1, 'name': 'cat', 'frequency': 'f'}, {'id': 2, 'name': 'dog', 'frequency': 'r'}],
     'annotations': [{'id': 1, 'image_id': 1, 'category_id': 1, 'bbox': [10, 10, 20, 20], 'area': 400.0},
                     {'id': 2, 'image_id': 2, 'category_id': 2, 'bbox': [0, 0, 50, 50], 'area': 2500.0}],
@@ -97,3 +98,14 @@ def test_one_perfect_detection_per_object_gives_ap_one(gt):
     out = evaluate_lvis(gt, load_results(res, gt))
     assert out['AP'] == pytest.approx(1.0) and out['AR@300'] == pytest.approx(1.0)
     assert np.isclose(evaluate_coco(gt, load_results(res, gt))['AP50'], 1.0)
+
+
+def test_lvis_unknown_ids_in_image_lists_do_not_leak_to_other_images():
+    gt_dict = copy.deepcopy(GT)
+    # image 1 lists an id far above every category id: its key must not alias category 1 of image 2
+    gt_dict['images'][0]['neg_category_ids'] = [2, 4]  # 4 = key of (image 2, category 1) with 3 ids
+    gt = load_ground_truth(gt_dict)
+    fp_image2 = {'image_id': 2, 'category_id': 1, 'bbox': [0, 0, 5, 5], 'score': 0.99}
+    res = [dict(GOOD), {'image_id': 2, 'category_id': 2, 'bbox': [0, 0, 50, 50], 'score': 0.5}, fp_image2]
+    # category 1 is neither annotated nor negative in image 2: the federated rule skips the detection
+    assert evaluate_lvis(gt, load_results(res, gt)) == evaluate_lvis(gt, load_results(res[:2], gt))

@@ -9,9 +9,11 @@ import pytest
 import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+from test_flickr30k_recall import EXPECTED
+from test_flickr30k_recall import GT as FLICKR_GT
+from test_flickr30k_recall import PRED as FLICKR_PRED
 
 from ovd.registry import METRICS
-from test_flickr30k_recall import EXPECTED, GT as FLICKR_GT, PRED as FLICKR_PRED
 
 
 def _samples(results, label_of):
@@ -81,3 +83,21 @@ def test_flickr_metric_matches_hand_worked_example():
     out = metric.evaluate(3)
     for key, value in EXPECTED['merged-box'].items():
         assert out[f'flickr30k-merged-box/{key}'] == pytest.approx(value), key
+
+
+def test_metrics_map_labels_through_the_dataset_vocabulary(fixtures_dir):
+    from ovd.data.vocab import get_vocabulary
+    from ovd.evaluation.protocols import evaluate_files
+    ann = str(fixtures_dir / 'coco_instances_val2014_100.json')
+    pred = fixtures_dir / 'coco_val2014_fakebbox100_results.json'
+    vocab = get_vocabulary('ov_coco')  # 65 labels: the results' other 15 classes cannot be predicted
+    res = [r for r in json.loads(pred.read_text()) if vocab.has_id(r['category_id'])]
+    metric = METRICS.build(dict(type='OVDetectionMetric', ann_file=ann, protocol='ov-coco-65'))
+    metric.dataset_meta = vocab.metainfo()
+    samples = _samples(res, {int(i): int(vocab.index_of_id(i)) for i in vocab.ids})
+    metric.process({}, samples)
+    out = metric.evaluate(len(samples))
+    ref = evaluate_files('ov-coco-65', ann, pred)  # the protocol itself leaves the other 15 classes out
+    for key, value in ref.items():
+        assert out[f'ov-coco-65/bbox_{key}'] == pytest.approx(value, abs=1e-6), key
+    assert ref['AP50_novel'] > 0

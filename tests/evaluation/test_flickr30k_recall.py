@@ -4,8 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from ovd.evaluation.flickr30k import (evaluate_flickr30k, load_flickr30k_ground_truth,
-                                      load_flickr30k_predictions)
+from ovd.evaluation.flickr30k import (
+    evaluate_flickr30k,
+    load_flickr30k_ground_truth,
+    load_flickr30k_predictions,
+)
 from ovd.evaluation.protocols import evaluate_files
 from ovd.evaluation.records import EvaluationInputError
 

@@ -11,10 +11,10 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from lvis import LVIS, LVISEval, LVISResults
 from pycocotools import mask as mask_utils
 
 import ovd  # noqa: F401  (installs the lvis numpy fix)
-from lvis import LVIS, LVISEval, LVISResults
 from ovd.evaluation.generate import lvis_v1_categories, make_lvis_like
 from ovd.evaluation.lvis_ap import evaluate_lvis
 from ovd.evaluation.records import load_ground_truth, load_results
@@ -27,7 +27,8 @@ def official(lvis_gt, results, iou_type='bbox', max_dets=300, fixed_k=None):
         per_cat = defaultdict(list)
         for r in results:
             per_cat[r['category_id']].append(r)
-        results = [r for rs in per_cat.values() for r in sorted(rs, key=lambda r: r['score'], reverse=True)[:fixed_k]]
+        results = [r for rs in per_cat.values()
+                   for r in sorted(rs, key=lambda r: r['score'], reverse=True)[:fixed_k]]
         max_dets = -1
     ev = LVISEval(lvis_gt, LVISResults(lvis_gt, results, max_dets=max_dets), iou_type)
     ev.params.max_dets = max_dets
@@ -65,8 +66,8 @@ def perturbed_results(gt_dict, seed=0, per_gt=2, masks=False):
         for im in gt_dict['images']:
             for _ in range(4):
                 pool = im['neg_category_ids'] or cat_ids
-                out.append({'image_id': im['id'], 'category_id': int(rng.choice(pool)), 'bbox': [10, 10, 50, 40],
-                            'score': float(np.round(rng.random(), 2))})
+                out.append({'image_id': im['id'], 'category_id': int(rng.choice(pool)),
+                            'bbox': [10, 10, 50, 40], 'score': float(np.round(rng.random(), 2))})
     return out
 
 
@@ -89,7 +90,7 @@ def test_lvis_ap_equals_lvis_api_on_real_fixture(lvis_fixture):
 def test_fixed_ap_equals_reference_on_real_fixture(lvis_fixture):
     path, gt_dict, lvis_gt, res = lvis_fixture
     gt = load_ground_truth(path)
-    # K = 3 so that the per-category cut bites (with tied scores at the cut); K = 10,000 runs on generated data
+    # K = 3 so that the per-category cut bites (with tied scores at the cut); K = 10,000: generated data
     ours = evaluate_lvis(gt, load_results(res, gt), fixed_ap=True, max_dets_per_cat=3)
     assert_equal(ours, official(lvis_gt, res, fixed_k=3))
     assert 'AR@-1' in ours

@@ -94,3 +94,15 @@ def test_lvis_fix_when_lvis_is_imported_first():
     code = ('import lvis.eval; import ovd; import numpy as np; '
             'assert lvis.eval.np.float is float and not hasattr(np, "float")')
     subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def test_checkpoint_with_a_vocabulary_in_dataset_meta_loads_with_weights_only():
+    from ovd.data.vocab import get_vocabulary
+    vocab = get_vocabulary('ov_lvis:base')
+    checkpoint = _runner_like_checkpoint()
+    checkpoint['meta']['dataset_meta'] = {'classes': vocab.names if hasattr(vocab, 'names') else (),
+                                          'vocabulary': vocab}
+    loaded = torch.load(_save(checkpoint), weights_only=True)
+    restored = loaded['meta']['dataset_meta']['vocabulary']
+    assert restored == vocab and len(restored) == 866
+    assert restored[0].prompt_name == vocab[0].prompt_name

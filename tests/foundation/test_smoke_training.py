@@ -53,8 +53,8 @@ def test_train_test_and_resume_after_kill(data_root, tmp_path):
 
     test = _mim(['test', 'ovd', CONFIG_NAME, '--checkpoint', str(checkpoint), '--gpus', '0',
                  '--work-dir', str(tmp_path / 'test'), '--cfg-options', *SMALL], data_root, cwd=tmp_path)
-    match = re.search(r'coco/bbox_mAP: (-?[0-9.]+)', test.stdout + test.stderr)
-    assert match, 'mim test printed no COCO bbox mAP'
+    match = re.search(r'coco/bbox_AP: (-?[0-9.]+)', test.stdout + test.stderr)
+    assert match, 'mim test printed no COCO bbox AP'
     assert 0.0 <= float(match.group(1)) <= 1.0
 
     # Start a 3-epoch run that resumes from epoch 1, kill it hard once epoch 2 is saved, then resume again.

@@ -1,5 +1,6 @@
-"""The open_clip wrapper on the tiny model: random init, local weights file, local-dir, clear errors; ViLD class
-embeddings through the cache."""
+"""The open_clip wrapper on the tiny model: random init, local weights file, local-dir, clear errors; ViLD
+class embeddings through the cache."""
+
 import pytest
 import torch
 
@@ -37,6 +38,30 @@ def test_random_init_encodes_text_and_images():
     assert torch.allclose(text.norm(dim=-1), torch.ones(2), atol=1e-5)
     assert not any(p.requires_grad for p in enc.parameters())
     assert enc.identity().startswith('open_clip:custom:random:sha256=')
+
+
+def test_trimmed_text_encoding_equals_open_clip():
+    enc = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG)
+    prompts = ['a cat', 'This is a jpeg corrupted photo of a hair dryer.', 'x',
+               'There is an apple in the scene.']
+    tokens = enc.tokenize(prompts)
+    assert enc._can_trim()
+    ours = enc.encode_text(tokens)
+    ref = enc.model.encode_text(tokens)
+    assert torch.allclose(ours, ref, atol=1e-5)
+    assert torch.allclose(enc.encode_text(prompts[:1]), ref[:1], atol=1e-5)  # batch trimmed to its own length
+
+
+def test_prepare_images_resizes_and_normalises():
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+    enc = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG)
+    crops = torch.full((2, 3, 50, 70), 255.0)
+    x = enc.prepare_images(crops)
+    assert x.shape == (2, 3, 32, 32)
+    expected = (1 - torch.tensor(OPENAI_DATASET_MEAN)) / torch.tensor(OPENAI_DATASET_STD)
+    assert torch.allclose(x[0, :, 5, 5], expected, atol=1e-4)
+    assert enc.encode_image(x).shape == (2, TINY_CLIP_EMBED_DIM)
 
 
 def test_weights_file_and_local_dir_load_the_same_weights(weights):

@@ -1,4 +1,6 @@
-"""``ovd embed`` end to end with the tiny CLIP: weights file, random init, cache reuse, and the no-network error."""
+"""``ovd embed`` end to end with the tiny CLIP: weights file, random init, cache reuse, and the no-network
+error."""
+
 import json
 
 import numpy as np
@@ -23,8 +25,19 @@ def setup(tmp_path, monkeypatch):
 def test_embed_with_local_weights_then_cache_hit(setup, capsys):
     tmp_path, names, cfg, weights = setup
     out = tmp_path / 'emb.pt'
-    argv = ['embed', '--vocab', str(names), '--model-config', str(cfg), '--pretrained', str(weights),
-            '--templates', 'single', '--out', str(out)]
+    argv = [
+        'embed',
+        '--vocab',
+        str(names),
+        '--model-config',
+        str(cfg),
+        '--pretrained',
+        str(weights),
+        '--templates',
+        'single',
+        '--out',
+        str(out),
+    ]
     assert main(argv) == 0
     saved = torch.load(out, weights_only=True)
     assert saved['embeddings'].shape == (3, 32)
@@ -41,15 +54,92 @@ def test_embed_with_local_weights_then_cache_hit(setup, capsys):
 def test_embed_random_init(setup):
     tmp_path, names, cfg, _ = setup
     out = tmp_path / 'random.npy'
-    assert main(['embed', '--vocab', str(names), '--model-config', str(cfg), '--pretrained', 'none',
-                 '--templates', 'single', '--no-cache', '--out', str(out)]) == 0
+    assert (
+        main(
+            [
+                'embed',
+                '--vocab',
+                str(names),
+                '--model-config',
+                str(cfg),
+                '--pretrained',
+                'none',
+                '--templates',
+                'single',
+                '--no-cache',
+                '--out',
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert np.load(out).shape == (3, 32)
 
 
 def test_embed_without_network_fails_clearly(setup, capsys):
     tmp_path, names, _, _ = setup
-    code = main(['embed', '--vocab', str(names), '--model', 'ViT-B-32', '--pretrained', 'openai',
-                 '--out', str(tmp_path / 'x.pt')])
+    code = main(
+        [
+            'embed',
+            '--vocab',
+            str(names),
+            '--model',
+            'ViT-B-32',
+            '--pretrained',
+            'openai',
+            '--out',
+            str(tmp_path / 'x.pt'),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and 'ovd embed:' in err and '--pretrained' in err
     assert not (tmp_path / 'x.pt').exists()
+
+
+def test_embed_builtin_vocabulary(setup):
+    tmp_path, _, cfg, weights = setup
+    out = tmp_path / 'ov_coco.pt'
+    assert (
+        main(
+            [
+                'embed',
+                '--vocab',
+                'ov_coco',
+                '--model-config',
+                str(cfg),
+                '--pretrained',
+                str(weights),
+                '--templates',
+                'single',
+                '--out',
+                str(out),
+            ]
+        )
+        == 0
+    )
+    saved = torch.load(out, weights_only=True)
+    from ovd.data.vocab import get_vocabulary
+
+    assert saved['names'] == list(get_vocabulary('ov_coco').prompt_names)
+    assert saved['embeddings'].shape == (len(saved['names']), 32)
+
+
+def test_embed_unknown_vocabulary(setup, capsys):
+    tmp_path, _, cfg, _ = setup
+    assert (
+        main(
+            [
+                'embed',
+                '--vocab',
+                'no_such_vocab',
+                '--model-config',
+                str(cfg),
+                '--pretrained',
+                'none',
+                '--out',
+                str(tmp_path / 'x.pt'),
+            ]
+        )
+        == 1
+    )
+    assert 'no_such_vocab' in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """HF text encoders (BERT for GLIP, RoBERTa for MDETR) from a local directory, and clear loading errors."""
+
 import pytest
 import torch
 
@@ -21,8 +22,9 @@ def test_roberta_longest_padding_and_layer_average():
     h_last, h_avg = last(batch)['hidden'], avg(batch)['hidden']
     assert h_last.shape == h_avg.shape == (2, batch['input_ids'].shape[1], TINY_HIDDEN_SIZE)
     with torch.no_grad():
-        states = last.model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'],
-                            output_hidden_states=True).hidden_states
+        states = last.model(
+            input_ids=batch['input_ids'], attention_mask=batch['attention_mask'], output_hidden_states=True
+        ).hidden_states
     assert torch.allclose(h_avg, (states[-1] + states[-2]) / 2, atol=1e-6)
     assert torch.allclose(h_last, states[-1], atol=1e-6)
 

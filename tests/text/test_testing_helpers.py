@@ -1,9 +1,16 @@
-"""The offline test helpers in ovd.testing: tiny tokenizers split words into sub-words, tiny models load back."""
+"""The offline test helpers in ovd.testing: tiny tokenizers split words into sub-words, tiny models load
+back."""
+
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from ovd.testing import (TINY_HIDDEN_SIZE, build_tiny_bert_tokenizer, build_tiny_roberta_tokenizer,
-                         save_tiny_bert, save_tiny_roberta)
+from ovd.testing import (
+    TINY_HIDDEN_SIZE,
+    build_tiny_bert_tokenizer,
+    build_tiny_roberta_tokenizer,
+    save_tiny_bert,
+    save_tiny_roberta,
+)
 
 
 def test_tiny_bert_tokenizer_splits_rare_names_into_wordpieces():
@@ -28,9 +35,41 @@ def test_tiny_roberta_tokenizer_is_byte_level_with_trimmed_offsets():
 def test_tiny_models_round_trip_through_from_pretrained(tmp_path):
     for save in (save_tiny_bert, save_tiny_roberta):
         path = save(tmp_path / save.__name__)
-        model, tok = AutoModel.from_pretrained(path, add_pooling_layer=False), AutoTokenizer.from_pretrained(path)
+        model, tok = (
+            AutoModel.from_pretrained(path, add_pooling_layer=False),
+            AutoTokenizer.from_pretrained(path),
+        )
         batch = tok(['a cat', 'a hair dryer'], padding=True, return_tensors='pt')
         out = model(**batch).last_hidden_state
         assert out.shape == (2, batch.input_ids.shape[1], TINY_HIDDEN_SIZE)
         again = AutoModel.from_pretrained(save(tmp_path / (save.__name__ + "2")), add_pooling_layer=False)
-        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+        assert all(
+            torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
+        )
+
+
+def test_learn_bpe_merges_by_count_then_text():
+    from ovd.testing.tokenizers import learn_bpe
+    words = {('a', 'b', 'c'): 2, ('a', 'b'): 1, ('b', 'c'): 2}
+    # (b, c) occurs 4 times, (a, b) 3: merge (b, c); then (a, bc) twice beats (a, b) once
+    assert learn_bpe(words, 5) == [('b', 'c'), ('a', 'bc'), ('a', 'b')]
+    assert learn_bpe({('x', 'y'): 1, ('a', 'b'): 1}, 1) == [('a', 'b')]  # a tie goes to the smaller text
+
+
+def test_tokenizers_are_identical_across_processes():
+    """The library's trainers break ties by hash order (a new vocabulary per process); ours do not."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ovd.testing.tokenizers import _byte_level_bpe, _wordpiece_vocab
+    root = Path(__file__).resolve().parents[2]
+    # a bare process loading only the module's file (not ovd, torch or transformers): it starts in a second
+    code = ('import sys, importlib.util as u; s = u.spec_from_file_location("t", sys.argv[1]); '
+            'm = u.module_from_spec(s); s.loader.exec_module(m); '
+            'print(repr((m._wordpiece_vocab(400), m._byte_level_bpe(600))))')
+    module_file = str(root / 'ovd' / 'testing' / 'tokenizers.py')
+    out = subprocess.run([sys.executable, '-c', code, module_file], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert eval(out.stdout) == (_wordpiece_vocab(400), _byte_level_bpe(600))

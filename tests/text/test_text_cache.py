@@ -1,4 +1,6 @@
-"""The content-addressed embedding cache: keys, hit/miss, env override, concurrent writers in several processes."""
+"""The content-addressed embedding cache: keys, hit/miss, env override, concurrent writers in several
+processes."""
+
 import multiprocessing as mp
 import os
 import time
@@ -14,10 +16,12 @@ def test_key_depends_on_every_input():
     base = cache_key('enc:a', ['a photo of {}.'], ['cat', 'dog'])
     assert base == cache_key('enc:a', ('a photo of {}.',), ('cat', 'dog'))
     assert len(base) == 64
-    others = {cache_key('enc:b', ['a photo of {}.'], ['cat', 'dog']),
-              cache_key('enc:a', ['a {}.'], ['cat', 'dog']),
-              cache_key('enc:a', ['a photo of {}.'], ['dog', 'cat']),
-              cache_key('enc:a', ['a photo of {}.'], ['cat', 'dog'], extra={'this_is': False})}
+    others = {
+        cache_key('enc:b', ['a photo of {}.'], ['cat', 'dog']),
+        cache_key('enc:a', ['a {}.'], ['cat', 'dog']),
+        cache_key('enc:a', ['a photo of {}.'], ['dog', 'cat']),
+        cache_key('enc:a', ['a photo of {}.'], ['cat', 'dog'], extra={'this_is': False}),
+    }
     assert base not in others and len(others) == 4
 
 
@@ -35,13 +39,13 @@ def test_miss_then_hit(tmp_path):
 
     def compute():
         calls.append(1)
-        return torch.arange(6.).view(2, 3)
+        return torch.arange(6.0).view(2, 3)
 
     key = cache_key('enc', ['{}'], ['a', 'b'])
     first = cache.get_or_compute(key, compute, meta={'n': 2})
     second = cache.get_or_compute(key, compute)
     assert len(calls) == 1 and (cache.hits, cache.misses) == (1, 1)
-    assert torch.equal(first, second) and torch.equal(second, torch.arange(6.).view(2, 3))
+    assert torch.equal(first, second) and torch.equal(second, torch.arange(6.0).view(2, 3))
     assert cache.path(key).is_file() and cache.path(key).parent.name == key[:2]
     assert EmbeddingCache(tmp_path).get(key) is not None  # a fresh instance (another job) hits too
     assert not list(cache.path(key).parent.glob('*.tmp'))
@@ -74,8 +78,10 @@ def test_concurrent_writers_compute_once(tmp_path):
     key = cache_key('enc', ['{}'], ['a', 'b', 'c'])
     log = tmp_path / 'computations.log'
     ctx = mp.get_context('fork')
-    procs = [ctx.Process(target=_worker, args=(str(tmp_path / 'cache'), key, str(log), str(tmp_path / f'{i}.pt')))
-             for i in range(4)]
+    procs = [
+        ctx.Process(target=_worker, args=(str(tmp_path / 'cache'), key, str(log), str(tmp_path / f'{i}.pt')))
+        for i in range(4)
+    ]
     for p in procs:
         p.start()
     for p in procs:

@@ -37,6 +37,6 @@ val_dataloader = dict(
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val2017.json', metric='bbox',
-                     format_only=False, backend_args=backend_args)
+val_evaluator = dict(type='OVDetectionMetric', protocol='coco',
+                     ann_file=data_root + 'annotations/instances_val2017.json', backend_args=backend_args)
 test_evaluator = val_evaluator

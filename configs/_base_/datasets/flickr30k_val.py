@@ -16,10 +16,25 @@ test_pipeline = [
     dict(type='PackGroundingInputs'),
 ]
 val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file='val.txt',
-        data_prefix=dict(img='flickr30k-images/'), merge_boxes=False, test_mode=True,
-        pipeline=test_pipeline, backend_args=backend_args))
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='val.txt',
+        data_prefix=dict(img='flickr30k-images/'),
+        merge_boxes=False,
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
+
+# Any-box protocol (a hit if a top-k box matches any of the phrase's boxes); for the merged-box protocol set
+# protocol='merged-box' (the metric merges each phrase's boxes itself, so the dataset keeps them separate).
+val_evaluator = dict(type='Flickr30kRecallMetric', protocol='any-box', topk=(1, 5, 10))
+test_evaluator = val_evaluator

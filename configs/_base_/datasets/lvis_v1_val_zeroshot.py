@@ -1,8 +1,9 @@
 # Zero-shot transfer to LVIS v1 val (19,809 images): evaluation only, all 1203 classes (vocabulary 'lvis_v1').
-# Evaluator: mmdet's LVISMetric (standard LVIS AP with APr/APc/APf). Papers in this setting (GLIP, MDETR) also
-# report Fixed AP (Dave et al. 2021); switch to the evaluation layer's metric in scope 'ovd' when it lands.
+# Evaluators: Fixed AP (Dave et al., 2021; the number GLIP and MDETR report for zero-shot LVIS) and the
+# standard LVIS AP, both from the evaluation layer (metric prefixes 'lvis-fixed' and 'lvis').
 dataset_type = 'LVISV1Dataset'
 data_root = 'data/'
+lvis_ann_file = 'lvis/annotations/lvis_v1_val.json'
 backend_args = None
 
 test_pipeline = [
@@ -17,10 +18,12 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type, data_root=data_root, vocabulary='lvis_v1',
-        ann_file='lvis/annotations/lvis_v1_val.json', data_prefix=dict(img='coco/'),
+        ann_file=lvis_ann_file, data_prefix=dict(img='coco/'),
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'lvis/annotations/lvis_v1_val.json', metric='bbox',
-                     backend_args=backend_args)
+val_evaluator = [
+    dict(type='OVDetectionMetric', protocol=protocol, ann_file=data_root + lvis_ann_file,
+         backend_args=backend_args) for protocol in ('lvis-fixed', 'lvis')
+]
 test_evaluator = val_evaluator

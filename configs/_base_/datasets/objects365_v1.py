@@ -1,7 +1,8 @@
-# Objects365 v1 (2019 release: ~600k train / 30k val images, objects365_{train,val}.json, one image folder per split).
+# Objects365 v1 (2019 release: ~600k train / 30k val images, objects365_{train,val}.json, one image folder
+# per split).
 # Annotation files from `ovd prepare objects365 --version v1` (objects365_v1_{train,val}_ovd.json): category
-# names fixed (vocabulary 'objects365_v1'), so CocoMetric, which matches classes by name, sees the same names.
-# Evaluator: COCO-style AP (mmdet's CocoMetric); switch to the evaluation layer's metric when it lands.
+# names fixed (vocabulary 'objects365_v1'), the names any COCO-style tool matches classes by.
+# Evaluator: the evaluation layer's 'objects365' protocol (COCO AP arithmetic).
 dataset_type = 'Objects365V1Dataset'
 data_root = 'data/objects365/'
 backend_args = None
@@ -39,6 +40,6 @@ val_dataloader = dict(
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/objects365_v1_val_ovd.json',
-                     metric='bbox', format_only=False, backend_args=backend_args)
+val_evaluator = dict(type='OVDetectionMetric', protocol='objects365',
+                     ann_file=data_root + 'annotations/objects365_v1_val_ovd.json', backend_args=backend_args)
 test_evaluator = val_evaluator

@@ -1,7 +1,8 @@
-# Objects365 v2 (2020 release: ~1.7M train / 80k val images in patchN/ folders, zhiyuan_objv2_{train,val}.json; the 3 train images missing from the release are skipped).
+# Objects365 v2 (2020 release: ~1.7M train / 80k val images in patchN/ folders, zhiyuan_objv2_*.json;
+# the 3 train images missing from the release are skipped).
 # Annotation files from `ovd prepare objects365 --version v2` (objects365_v2_{train,val}_ovd.json): category
-# names fixed (vocabulary 'objects365_v2'), so CocoMetric, which matches classes by name, sees the same names.
-# Evaluator: COCO-style AP (mmdet's CocoMetric); switch to the evaluation layer's metric when it lands.
+# names fixed (vocabulary 'objects365_v2'), the names any COCO-style tool matches classes by.
+# Evaluator: the evaluation layer's 'objects365' protocol (COCO AP arithmetic).
 dataset_type = 'Objects365V2Dataset'
 data_root = 'data/objects365/'
 backend_args = None
@@ -39,6 +40,6 @@ val_dataloader = dict(
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/objects365_v2_val_ovd.json',
-                     metric='bbox', format_only=False, backend_args=backend_args)
+val_evaluator = dict(type='OVDetectionMetric', protocol='objects365',
+                     ann_file=data_root + 'annotations/objects365_v2_val_ovd.json', backend_args=backend_args)
 test_evaluator = val_evaluator

@@ -3,8 +3,8 @@
 # 'ov_coco:base', 48 classes). Evaluate: the 65 OV classes on val2017 (instances_val2017_ov65.json; vocabulary
 # 'ov_coco'), AP50 on novel / base / all. For the 'ov-coco-80' protocol use vocabulary='ov_coco_80' with the
 # original instances_val2017.json.
-# Evaluator: mmdet's CocoMetric gives overall AP over the 65 classes only; the novel/base AP50 split comes from
-# the evaluation layer's OV-COCO metric (switch `type` to it when it lands in scope 'ovd').
+# Evaluator: the evaluation layer's 'ov-coco-65' protocol (AP50 novel/base/all; for 'ov-coco-80' use
+# vocabulary='ov_coco_80', the original instances_val2017.json and protocol='ov-coco-80').
 dataset_type = 'OVCocoDataset'
 data_root = 'data/coco/'
 backend_args = None
@@ -42,6 +42,7 @@ val_dataloader = dict(
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val2017_ov65.json',
-                     metric='bbox', format_only=False, backend_args=backend_args)
+val_evaluator = dict(type='OVDetectionMetric', protocol='ov-coco-65',
+                     ann_file=data_root + 'annotations/instances_val2017_ov65.json',
+                     backend_args=backend_args)
 test_evaluator = val_evaluator

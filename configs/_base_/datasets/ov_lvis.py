@@ -1,8 +1,9 @@
 # Open-vocabulary LVIS v1: train on the 866 base (common + frequent) classes, evaluate on all 1203 (APr on the
 # 337 rare = novel ones). Train file from `ovd prepare lvis-ov` (lvis_v1_train_ov_base.json), repeat-factor
-# sampling (t = 0.001) as in ViLD, Detic and BARON. Images are COCO's: paths come from coco_url under data/coco/.
-# Evaluator: mmdet's LVISMetric (standard LVIS AP, APr/APc/APf); switch to the evaluation layer's metric in
-# scope 'ovd' when it lands.
+# sampling (t = 0.001) as in ViLD, Detic and BARON. Images are COCO's: paths come from coco_url under
+# data/coco/.
+# Evaluator: the evaluation layer's 'lvis' protocol (standard LVIS AP with APr/APc/APf, what ViLD, Detic and
+# BARON report; add iou_types=('bbox', 'segm') for mask AP when the model predicts masks).
 dataset_type = 'OVLVISDataset'
 data_root = 'data/'
 backend_args = None
@@ -42,6 +43,6 @@ val_dataloader = dict(
         test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'lvis/annotations/lvis_v1_val.json', metric='bbox',
-                     backend_args=backend_args)
+val_evaluator = dict(type='OVDetectionMetric', protocol='lvis',
+                     ann_file=data_root + 'lvis/annotations/lvis_v1_val.json', backend_args=backend_args)
 test_evaluator = val_evaluator

@@ -4,5 +4,14 @@ from .coco_style import CocoStyleDetDataset
 from .lvis import LVISV05Dataset, LVISV1Dataset, OVLVISDataset
 from .objects365 import OBJECTS365_V2_MISSING_IMAGES, Objects365V1Dataset, Objects365V2Dataset
 
-__all__ = ['CocoStyleDetDataset', 'CocoDetDataset', 'OVCocoDataset', 'LVISV1Dataset', 'OVLVISDataset',
-           'LVISV05Dataset', 'Objects365V1Dataset', 'Objects365V2Dataset', 'OBJECTS365_V2_MISSING_IMAGES']
+__all__ = [
+           'OBJECTS365_V2_MISSING_IMAGES',
+           'CocoDetDataset',
+           'CocoStyleDetDataset',
+           'LVISV05Dataset',
+           'LVISV1Dataset',
+           'OVCocoDataset',
+           'OVLVISDataset',
+           'Objects365V1Dataset',
+           'Objects365V2Dataset',
+]

@@ -7,10 +7,11 @@ OV-COCO protocols (both appear in the literature; the evaluation layer names the
 - ``ov-coco-80``: evaluate on all 80 classes with the base/novel marks (the 15 excluded classes count as
   neither). Dataset: ``OVCocoDataset`` with ``vocabulary='ov_coco_80'``.
 
-Training uses ``category_split='base'``: the vocabulary becomes the 48 base classes and every other annotation is
-dropped while the images stay (unless ``filter_cfg.filter_empty_gt``).
+Training uses ``category_split='base'``: the vocabulary becomes the 48 base classes and every other annotation
+is dropped while the images stay (unless ``filter_cfg.filter_empty_gt``).
 """
 from ovd.registry import DATASETS
+
 from .coco_style import CocoStyleDetDataset
 
 

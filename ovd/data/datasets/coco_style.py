@@ -1,9 +1,9 @@
-"""The one dataset class behind COCO, OV-COCO, LVIS and Objects365: a COCO-format file read into compact arrays.
+"""The dataset class behind COCO, OV-COCO, LVIS and Objects365: a COCO-format file read into compact arrays.
 
 It yields ovd's sample contract (``docs/datasets.md``): ``img_path``, ``img_id``, ``height``, ``width``,
-``instances`` (``bbox`` xyxy pixels, ``bbox_label`` = index into the dataset's vocabulary, ``ignore_flag``) and
-``text`` (the vocabulary's prompt names). ``metainfo`` carries the :class:`~ovd.data.vocab.Vocabulary` under
-``'vocabulary'`` and mmdet's ``classes`` tuple.
+``instances`` (``bbox`` xyxy pixels, ``bbox_label`` = index into the dataset's vocabulary, ``ignore_flag``)
+and ``text`` (the vocabulary's prompt names). ``metainfo`` carries the :class:`~ovd.data.vocab.Vocabulary`
+under ``'vocabulary'`` and mmdet's ``classes`` tuple.
 
 Memory: each image is stored in mmengine's serialized buffer as a small dict whose instances are one packed
 byte string (37 bytes per box; float64 xyxy, so coordinates equal mmdet's exactly) instead of a list of
@@ -20,6 +20,7 @@ from mmdet.datasets import BaseDetDataset
 from mmengine.fileio import get_local_path
 
 from ovd.registry import DATASETS
+
 from ..coco_index import CocoIndex, group_by_image, load_coco_index
 from ..image_paths import image_relpath_from_coco_url
 from ..validation import validate_coco_index
@@ -91,17 +92,19 @@ class CocoStyleDetDataset(BaseDetDataset):
         self.with_mask = with_mask
         self.image_path_source = image_path_source or self.DEFAULT_PATH_SOURCE
         if self.image_path_source not in ('file_name', 'coco_url'):
-            raise ValueError(f"image_path_source must be 'file_name' or 'coco_url', got {image_path_source!r}")
+            raise ValueError("image_path_source must be 'file_name' or 'coco_url', "
+                             f'got {image_path_source!r}')
         self.skip_images = tuple(skip_images)
         self._text = vocab.prompt_names
-        #: What loading kept and dropped, e.g. ``{'images': 100, 'boxes': 839, 'dropped_crowd': 0, ...}``.
+        #: What loading kept and dropped: ``images``, ``boxes``, ``crowd_boxes``, ``skipped_images`` and
+        #: ``dropped_{not_in_vocabulary,other_split,bad_box,tiny_or_outside}``.
         self.load_stats: Dict[str, int] = {}
         super().__init__(*args, metainfo=metainfo, **kwargs)
 
     # -- loading ------------------------------------------------------------------------------------
     def image_relpath(self, image: dict) -> str:
         """The image's path relative to ``data_prefix['img']``."""
-        if self.image_path_source == 'coco_url' and 'coco_url' in image:
+        if 'coco_url' in image and (self.image_path_source == 'coco_url' or 'file_name' not in image):
             return image_relpath_from_coco_url(image['coco_url'])
         return image['file_name']
 
@@ -124,7 +127,8 @@ class CocoStyleDetDataset(BaseDetDataset):
         if stats['dropped_bad_box']:
             first = int(np.argmin(good_box | ~in_vocab))
             warnings.warn(f'{path}: dropped {stats["dropped_bad_box"]} boxes with non-positive size, first '
-                          f'annotations[{first}] (id={int(index.ann_ids[first])}) field \'bbox\'')
+                          f'annotations[{first}] (id={int(index.ann_ids[first])}) field \'bbox\'',
+                          stacklevel=2)
 
         # mmdet's CocoDataset rules: drop boxes under 1 px or not overlapping the image.
         heights = np.asarray([im['height'] for im in index.images], dtype=np.float64)
@@ -151,10 +155,12 @@ class CocoStyleDetDataset(BaseDetDataset):
         skipped: List[str] = []
         img_prefix = self.data_prefix.get('img', '') or ''
         data_list = []
+        included = np.ones(len(index.images), dtype=bool)
         for i, image in enumerate(index.images):
             rel = self.image_relpath(image)
             if rel in skip:
                 skipped.append(rel)
+                included[i] = False
                 continue
             s, e = int(starts[i]), int(starts[i + 1])
             info = {
@@ -172,9 +178,12 @@ class CocoStyleDetDataset(BaseDetDataset):
                 info['not_exhaustive_category_ids'] = list(image.get('not_exhaustive_category_ids', ()))
             data_list.append(info)
         if skipped:
-            warnings.warn(f'{path}: skipped {len(skipped)} images known to be missing: {", ".join(skipped)}')
-        stats.update(images=len(data_list), boxes=int(len(kept)), skipped_images=len(skipped),
-                     crowd_boxes=int(packed['ignore'].sum()))
+            warnings.warn(f'{path}: skipped {len(skipped)} images known to be missing: {", ".join(skipped)}',
+                          stacklevel=2)
+        box_image = np.repeat(np.arange(len(index.images)), np.diff(starts))  # image of each packed box
+        in_data = included[box_image]
+        stats.update(images=len(data_list), boxes=int(in_data.sum()), skipped_images=len(skipped),
+                     crowd_boxes=int(packed['ignore'][in_data].sum()))
         self.load_stats = stats
         return data_list
 
@@ -191,8 +200,9 @@ class CocoStyleDetDataset(BaseDetDataset):
 
     def _serialize_data(self) -> Tuple[np.ndarray, np.ndarray]:
         """mmengine's serialization (same pickle protocol, same ``data_bytes``/``data_address`` layout), minus
-        its per-record numpy arrays and its ``gc.collect()``: our records hold no reference cycles, so clearing
-        ``data_list`` frees them at once, and a full collection costs seconds in a process holding torch."""
+        its per-record numpy arrays and its ``gc.collect()``: our records hold no reference cycles, so
+        clearing ``data_list`` frees them at once, and a full collection costs seconds in a process holding
+        torch."""
         buffers = [pickle.dumps(info, protocol=4) for info in self.data_list]
         data_address = np.cumsum(np.fromiter(map(len, buffers), dtype=np.int64, count=len(buffers)))
         data_bytes = np.frombuffer(bytearray().join(buffers), dtype=np.uint8)  # writable, no extra copy

@@ -2,15 +2,17 @@
 
 Image paths come from ``coco_url`` (``<coco split>/<file>``, e.g. ``val2017/000000266409.jpg``), so
 ``data_prefix=dict(img=...)`` points at the COCO image root. Each sample also carries the LVIS federated
-annotation lists: ``neg_category_ids`` and ``not_exhaustive_category_ids`` are LVIS **category ids** (exactly as
-in the file, what lvis-api uses); ``neg_labels`` and ``not_exhaustive_labels`` are the same categories as
-**indices into the dataset's vocabulary** (ids outside the vocabulary are left out of the label lists).
+annotation lists: ``neg_category_ids`` and ``not_exhaustive_category_ids`` are LVIS **category ids**
+(exactly as in the file, what lvis-api uses); ``neg_labels`` and ``not_exhaustive_labels`` are the same
+categories as **indices into the dataset's vocabulary** (ids outside the vocabulary are left out of the label
+lists).
 
 OV-LVIS trains with ``category_split='base'`` (866 common + frequent classes; rare annotations dropped, images
 kept) and evaluates on all 1203 with APr on the 337 rare ones. "minival" is a derived file (``ovd prepare
 lvis-minival``): the LVIS v1 val images that are not COCO train2017 images.
 """
 from ovd.registry import DATASETS
+
 from .coco_style import CocoStyleDetDataset
 
 

@@ -9,11 +9,12 @@ checks the names and stops on a mismatch):
 - v2 (2020; ``zhiyuan_objv2_{train,val}.json``, ~1.7M train / 80k val images): capitalised names with a new id
   order (1 Person, 2 Sneakers, 3 Chair, 4 Other Shoes, ...) and several typos ("Moniter/TV", "Bakset", ...)
   fixed by ``objects365_v2_names_fix.csv``; images come in ``patchN/`` folders while ``file_name`` reads
-  ``images/v1/patchN/...`` or ``images/v2/patchN/...``: we use ``patchN/<file>`` under the split's image folder
-  (the layout of the official download and mmdet's rule). Three listed train images are not in the release and
-  are skipped with a warning.
+  ``images/v1/patchN/...`` or ``images/v2/patchN/...``: we use ``patchN/<file>`` under the split's image
+  folder (the layout of the official download and mmdet's rule). Three listed train images are not in the
+  release and are skipped with a warning.
 """
 from ovd.registry import DATASETS
+
 from ..image_paths import OBJECTS365_V2_MISSING_IMAGES, objects365_v2_relpath
 from .coco_style import CocoStyleDetDataset
 

@@ -9,6 +9,7 @@ write, manifest, report. Common options every preparer gets: ``--root``, ``--che
 """
 import argparse
 import importlib
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Dict
@@ -21,6 +22,7 @@ PREPARERS: Dict[str, str] = {
     'lvis-ov': 'ovd.data.prepare.lvis_ov',
     'lvis-minival': 'ovd.data.prepare.lvis_minival',
     'objects365': 'ovd.data.prepare.objects365',
+    'flickr30k': 'ovd.data.prepare.flickr30k',
 }
 
 _NOT_OPTIONS = ('func', 'command', 'preparer', 'force')
@@ -54,11 +56,14 @@ def run_preparer(module: ModuleType, args: argparse.Namespace) -> int:
         print(f'ovd prepare {module.NAME}: up to date ({", ".join(sorted(manifest.outputs))}); '
               'use --force to rebuild')
         return 0
+    print(f'ovd prepare {module.NAME}: reading and validating {len(manifest.inputs)} input file(s)',
+          file=sys.stderr)
     outputs, rows = module.build(args)
+    print(f'ovd prepare {module.NAME}: writing {len(outputs)} file(s)', file=sys.stderr)
     commit(outputs)
     manifest.save(root, list(outputs))
     print_report(f'ovd prepare {module.NAME}', rows)
     return 0
 
 
-__all__ = ['PREPARERS', 'load_preparer', 'add_common_arguments', 'run_preparer']
+__all__ = ['PREPARERS', 'add_common_arguments', 'load_preparer', 'run_preparer']

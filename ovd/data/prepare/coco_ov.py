@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..vocab import get_vocabulary
-from .common import SplitCounts, load_validated, require_file
+from .common import Rewrite, SplitCounts, load_validated, require_file
 
 NAME = 'coco-ov'
 VERSION = 1
@@ -44,17 +44,17 @@ def build(args: argparse.Namespace):
             ('val', args.val_ann, 'val2017', 'instances_val2017_ov65.json', ('base', 'novel'))):
         path = root / ann
         image_paths = (lambda im, d=image_dir: str(root / d / im['file_name'])) if args.check_images else None
-        data, index, checked = load_validated(path, coco, bad_boxes=args.bad_boxes, image_paths=image_paths)
+        source, index, checked = load_validated(path, coco, bad_boxes=args.bad_boxes, image_paths=image_paths)
         in_base = np.isin(index.ann_category_ids, ov.ids[ov.indices('base')])
         in_novel = np.isin(index.ann_category_ids, ov.ids[ov.indices('novel')])
         keep = checked.good_box & (in_base | (in_novel & ('novel' in keep_splits)))
         dropped = {'novel': int((checked.good_box & in_novel & ~keep).sum()),
                    'excluded': int((checked.good_box & ~in_base & ~in_novel).sum()),
                    'bad box': int((~checked.good_box).sum())}
-        categories = [dict(c, split=split_of[c['id']]) for c in data['categories']
+        categories = [dict(c, split=split_of[c['id']]) for c in index.categories
                       if split_of.get(c['id']) in keep_splits]
-        out = dict(data, annotations=[a for a, k in zip(data['annotations'], keep) if k], categories=categories)
+        out = Rewrite(source, {'categories': categories}, keep)
         out_path = path.parent / out_name
         outputs[out_path] = out
-        rows.append(SplitCounts(split, len(data['images']), int(keep.sum()), dropped, output=str(out_path)))
+        rows.append(SplitCounts(split, index.num_images, int(keep.sum()), dropped, output=str(out_path)))
     return outputs, rows

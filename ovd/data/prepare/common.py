@@ -4,7 +4,8 @@ A preparer reads and validates every input, builds every output in memory, then 
 writes each output to a temporary file beside its target and only renames them into place once all were
 written; a crash or an error leaves earlier outputs untouched and no half files. A manifest
 (``<root>/.ovd_prepare/<preparer>.json``) records the inputs (size, mtime), the options and the outputs; a
-second run with the same inputs and options whose outputs are unchanged reports "up to date" and writes nothing.
+second run with the same inputs and options whose outputs are unchanged reports "up to date" and writes
+nothing.
 """
 import json
 import os
@@ -26,6 +27,9 @@ def _stat(path: Path) -> Dict[str, int]:
 
 def write_json_compact(data: Any, f) -> None:
     """JSON the way the official annotation files are written (no indentation), UTF-8; bytes/str as is."""
+    if isinstance(data, Rewrite):
+        data.source.write(f, data.replace, data.keep_annotations)
+        return
     if isinstance(data, bytes):
         f.write(data)
         return
@@ -139,7 +143,7 @@ def print_report(title: str, rows: Sequence[SplitCounts], stream=None) -> None:
         Console(file=stream, width=160).print(table)
     except ImportError:  # rich is a dependency, but the report must never be what fails
         print(title, file=stream)
-        for row in [headers] + table_rows:
+        for row in [headers, *table_rows]:
             print('  '.join(row), file=stream)
 
 
@@ -156,8 +160,18 @@ def progress(iterable, total: Optional[int] = None, desc: str = ''):
     return tqdm(iterable, total=total, desc=desc, disable=not sys.stderr.isatty(), leave=False)
 
 
-def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'error', bad_boxes: str = 'error',
-                   image_paths: Optional[Callable[[dict], str]] = None, allowed_missing: Sequence[str] = ()):
+@dataclass
+class Rewrite:
+    """An output that is its source file with some top-level values replaced and only some annotations kept;
+    written by streaming from the source text (see :mod:`ovd.data.prepare.coco_file`)."""
+    source: Any
+    replace: Dict[str, Any] = field(default_factory=dict)
+    keep_annotations: Optional[Any] = None
+
+
+def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'error',
+                   bad_boxes: str = 'error', image_paths: Optional[Callable[[dict], str]] = None,
+                   allowed_missing: Sequence[str] = ()):
     """Read a COCO-format file and run every check of :func:`~ovd.data.validation.validate_coco_index`.
 
     Args:
@@ -167,22 +181,18 @@ def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'er
         allowed_missing (Sequence[str]): Full paths that may be missing (reported, not fatal).
 
     Returns:
-        tuple: ``(data, index, checked)``: the raw dict, its :class:`~ovd.data.coco_index.CocoIndex` and the
+        tuple: ``(source, index, checked)``: the :class:`~ovd.data.prepare.coco_file.CocoSource` (small
+        top-level values parsed, annotations as spans), its :class:`~ovd.data.coco_index.CocoIndex` and the
         :class:`~ovd.data.validation.CocoValidation`.
     """
-    from ..coco_index import coco_index_from_dict
-    from ..validation import load_json, validate_coco_index
-    data = load_json(path)
-    index = coco_index_from_dict(data, path)
+    from ..validation import validate_coco_index
+    from .coco_file import read_coco_source
+    source = read_coco_source(path)
+    index = source.index
     paths = None
     if image_paths is not None:
         paths = progress((image_paths(im) for im in index.images), total=len(index.images),
                          desc=f'checking images of {path.name}')
-    checked = validate_coco_index(index, vocabulary, unknown_categories=unknown_categories, bad_boxes=bad_boxes,
-                                  image_paths=paths, allowed_missing=allowed_missing)
-    return data, index, checked
-
-
-def with_fields(records: Sequence[dict], **fields) -> List[dict]:
-    """Copies of ``records`` with extra fields set (the originals stay untouched)."""
-    return [dict(r, **fields) for r in records]
+    checked = validate_coco_index(index, vocabulary, unknown_categories=unknown_categories,
+                                  bad_boxes=bad_boxes, image_paths=paths, allowed_missing=allowed_missing)
+    return source, index, checked

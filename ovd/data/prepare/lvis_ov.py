@@ -11,7 +11,7 @@ import numpy as np
 
 from ..image_paths import image_relpath_from_coco_url
 from ..vocab import get_vocabulary
-from .common import SplitCounts, load_validated, require_file
+from .common import Rewrite, SplitCounts, load_validated, require_file
 
 NAME = 'lvis-ov'
 VERSION = 1
@@ -40,14 +40,13 @@ def build(args: argparse.Namespace):
     image_root = coco_image_root(args)
     image_paths = (lambda im: str(image_root / image_relpath_from_coco_url(im['coco_url']))) \
         if args.check_images else None
-    data, index, checked = load_validated(path, vocab, bad_boxes=args.bad_boxes, image_paths=image_paths)
+    source, index, checked = load_validated(path, vocab, bad_boxes=args.bad_boxes, image_paths=image_paths)
     split_of = {c.id: c.split for c in vocab}
     is_rare = np.isin(index.ann_category_ids, vocab.ids[vocab.indices('novel')])
     keep = checked.good_box & ~is_rare
-    out = dict(data, annotations=[a for a, k in zip(data['annotations'], keep) if k],
-               categories=[dict(c, split=split_of[c['id']]) for c in data['categories']])
+    out = Rewrite(source, {'categories': [dict(c, split=split_of[c['id']]) for c in index.categories]}, keep)
     out_path = path.parent / 'lvis_v1_train_ov_base.json'
-    row = SplitCounts('train', len(data['images']), int(keep.sum()),
+    row = SplitCounts('train', index.num_images, int(keep.sum()),
                       {'rare (novel)': int((checked.good_box & is_rare).sum()),
                        'bad box': int((~checked.good_box).sum())}, output=str(out_path))
     return {out_path: out}, [row]

@@ -1,11 +1,11 @@
 """``ovd prepare objects365``: Objects365 v1/v2 files with fixed category names (and v2 paths).
 
-For each split (``--splits``, default train and val) writes ``<root>/annotations/objects365_<version>_<split>
-_ovd.json``: category names replaced by the fixed ones (``ovd/data/metadata/objects365_<version>_names_fix.csv``;
-the original kept as ``source_name`` where it changed), categories sorted by id. v2 only: ``file_name``
-becomes ``patchN/<file>`` (relative to ``<root>/<split>/``) and the three images listed in the train file but
-absent from the release are removed with their annotations (a warning names them). ``--check-images`` then
-requires every other image to exist.
+For each split (``--splits``, default train and val) writes
+``<root>/annotations/objects365_<version>_<split>_ovd.json``: category names replaced by the fixed ones
+(``ovd/data/metadata/objects365_<version>_names_fix.csv``; the original kept as ``source_name`` where it
+changed), categories sorted by id. v2 only: ``file_name`` becomes ``patchN/<file>`` (relative to
+``<root>/<split>/``) and the three images listed in the train file but absent from the release are removed
+with their annotations (a warning names them). ``--check-images`` then requires every other image to exist.
 """
 import argparse
 import warnings
@@ -15,7 +15,7 @@ import numpy as np
 
 from ..image_paths import OBJECTS365_V2_MISSING_IMAGES, objects365_v2_relpath
 from ..vocab import get_vocabulary
-from .common import SplitCounts, load_validated, require_file
+from .common import Rewrite, SplitCounts, load_validated, require_file
 
 NAME = 'objects365'
 VERSION = 1
@@ -28,7 +28,8 @@ _SOURCES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--version', choices=sorted(_SOURCES), default='v2', help='dataset release (default v2)')
+    parser.add_argument('--version', choices=sorted(_SOURCES), default='v2',
+                        help='dataset release (default v2)')
     parser.add_argument('--splits', default='train,val',
                         help='comma-separated splits to prepare (default: %(default)s)')
 
@@ -52,32 +53,31 @@ def build(args: argparse.Namespace):
         path = root / _SOURCES[args.version].format(split=split)
         is_v2 = args.version == 'v2'
 
-        def relpath(im: dict) -> str:
+        def relpath(im: dict, is_v2: bool = is_v2) -> str:
             return objects365_v2_relpath(im['file_name']) if is_v2 else im['file_name']
 
         image_dir = root / split
         allowed = [str(image_dir / p) for p in OBJECTS365_V2_MISSING_IMAGES] if is_v2 else []
-        image_paths = (lambda im: str(image_dir / relpath(im))) if args.check_images else None
-        data, index, checked = load_validated(path, vocab, bad_boxes=args.bad_boxes, image_paths=image_paths,
-                                              allowed_missing=allowed)
+        image_paths = (lambda im, d=image_dir, rel=relpath: str(d / rel(im))) if args.check_images else None
+        source, index, checked = load_validated(path, vocab, bad_boxes=args.bad_boxes,
+                                                image_paths=image_paths, allowed_missing=allowed)
         relpaths = [relpath(im) for im in index.images]
         known_missing = set(OBJECTS365_V2_MISSING_IMAGES) if is_v2 else set()
         keep_image = np.asarray([p not in known_missing for p in relpaths], dtype=bool)
         if not keep_image.all():
             names = [p for p, k in zip(relpaths, keep_image) if not k]
             warnings.warn(f'{path}: removed {len(names)} images missing from the Objects365 release: '
-                          f'{", ".join(names)}')
+                          f'{", ".join(names)}', stacklevel=2)
         keep = checked.good_box & keep_image[checked.image_pos]
-        images = [dict(im, file_name=p) for im, p, k in zip(data['images'], relpaths, keep_image) if k]
+        images = [dict(im, file_name=p) for im, p, k in zip(index.images, relpaths, keep_image) if k]
         categories = []
-        for rec in sorted(data['categories'], key=lambda c: c['id']):
+        for rec in sorted(index.categories, key=lambda c: c['id']):
             cat = vocab[vocab.index_of_id(rec['id'])]
             fixed = dict(rec, name=cat.name)
             if cat.source_name != cat.name:
                 fixed['source_name'] = cat.source_name
             categories.append(fixed)
-        out = dict(data, images=images, annotations=[a for a, k in zip(data['annotations'], keep) if k],
-                   categories=categories)
+        out = Rewrite(source, {'images': images, 'categories': categories}, keep)
         out_path = path.parent / f'objects365_{args.version}_{split}_ovd.json'
         outputs[out_path] = out
         rows.append(SplitCounts(split, len(images), int(keep.sum()),

@@ -28,17 +28,7 @@ from .common import (
 )
 from .io import atomic_write_json
 from .looks import category_look
-
-# The OV-COCO split (Bansal et al., ECCV 2018 "Zero-shot object detection", as used by OVR-CNN
-# (Zareian et al., CVPR 2021), Detic and ovdet): 48 base and 17 novel classes; the other 15 are excluded.
-OV_COCO_NOVEL = ('airplane', 'bus', 'cat', 'dog', 'cow', 'elephant', 'umbrella', 'tie', 'snowboard',
-                 'skateboard', 'cup', 'knife', 'cake', 'couch', 'keyboard', 'sink', 'scissors')
-OV_COCO_BASE = ('person', 'bicycle', 'car', 'motorcycle', 'train', 'truck', 'boat', 'bench', 'bird', 'horse',
-                'sheep', 'bear', 'zebra', 'giraffe', 'backpack', 'handbag', 'suitcase', 'frisbee', 'skis',
-                'kite', 'surfboard', 'bottle', 'fork', 'spoon', 'bowl', 'banana', 'apple', 'sandwich',
-                'orange', 'broccoli', 'carrot', 'pizza', 'donut', 'chair', 'bed', 'toilet', 'tv', 'laptop',
-                'mouse', 'remote', 'microwave', 'oven', 'toaster', 'refrigerator', 'book', 'clock', 'vase',
-                'toothbrush')
+from ..vocab import OV_COCO_BASE, OV_COCO_NOVEL
 
 DEFAULT_SPLITS = {'train2017': 64, 'val2017': 40}
 COCO_INFO = {'description': 'ovd synthetic dataset in COCO 2017 instances format', 'url': '',

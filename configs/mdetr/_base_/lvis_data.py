@@ -1,0 +1,20 @@
+# LVIS v1 evaluation data for MDETR (Kamath et al. 2021, Sec. 4.4; official .github/lvis.md and
+# scripts/eval_lvis.py): the sample's `text` keeps the vocabulary's 1203 names and the model runs one caption
+# per name. Evaluation set: LVIS v1 "minival", the val images not in COCO train2017 (`ovd prepare
+# lvis-minival`), Fixed AP (Dave et al. 2021). Fine-tuning reads the official preprocessed grounding files
+# (finetune_lvis{1,10}_train.json / finetune_lvis_train.json: LVIS images with captions of class names) with
+# the cautious grounding augmentation of grounding_data.py (official datasets/lvis_modulation.py).
+lvis_test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackGroundingInputs'),
+]
+lvis_val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='LVISV1Dataset', data_root='data/coco/',
+                 ann_file='data/lvis/annotations/lvis_v1_minival.json', data_prefix=dict(img=''),
+                 test_mode=True, pipeline=lvis_test_pipeline))
+lvis_evaluator = dict(type='OVDetectionMetric', ann_file='data/lvis/annotations/lvis_v1_minival.json',
+                      protocol='lvis-fixed')

@@ -1,0 +1,78 @@
+"""Crash-safe file writing and hashing: every result file is written to a temporary file in the same
+folder, flushed to disk and moved into place with ``os.replace``, so a killed job leaves either the old
+file or the new one, never half of one."""
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Union
+
+PathLike = Union[str, os.PathLike]
+
+
+def atomic_write_bytes(path: PathLike, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + fsync + ``os.replace``).
+
+    Args:
+        path: destination file; its folder is created if missing.
+        data: the complete new content.
+        durable: fsync before the rename (survives a power cut, not only a killed process); bookkeeping files
+            that are rewritten often skip it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: PathLike, text: str, durable: bool = True) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode('utf-8'), durable)
+
+
+def atomic_write_json(path: PathLike, obj: Any, durable: bool = True) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n', durable)
+
+
+def read_json(path: PathLike) -> Any:
+    """Read a JSON file, raising a ``ValueError`` that names the file (and position) when it is malformed.
+
+    Args:
+        path: the JSON file.
+
+    Returns:
+        The parsed object.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f'{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})') from None
+
+
+def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (checkpoints can be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(chunk_size), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of a UTF-8 string."""
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
