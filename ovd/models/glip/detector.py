@@ -24,6 +24,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ovd.data.prompts import build_chunked_prompts, build_positive_map, sample_detection_prompt
 from ovd.registry import MODELS
 
 Span = Tuple[int, int]
@@ -114,7 +115,6 @@ class GLIPDetector(SingleStageDetector):
         if not isinstance(text, (list, tuple)) or not text:
             raise ValueError(f'{data_sample.get("img_path", "sample")}: field `text` must be a caption or the '
                              f'vocabulary names, got {type(text).__name__}')
-        from ovd.data.prompts import sample_detection_prompt  # lazy until the prompt layer is on main
         labels = data_sample.gt_instances.labels
         cfg = self.train_cfg or {}
         prompt = sample_detection_prompt(
@@ -135,7 +135,6 @@ class GLIPDetector(SingleStageDetector):
             batch_inputs: Images, [B, 3, H, W].
             batch_data_samples: Samples with ``gt_instances`` and ``text`` (+ ``tokens_positive``).
         """
-        from ovd.data.prompts import build_positive_map  # lazy until the prompt layer is on main
         spans = [self._training_prompt(ds) for ds in batch_data_samples]
         tokenized = self.tokenize([ds.text for ds in batch_data_samples])
         num_tokens = tokenized['input_ids'].shape[1]
@@ -167,7 +166,6 @@ class GLIPDetector(SingleStageDetector):
         if not isinstance(text, (list, tuple)) or not text:
             raise ValueError(f'{data_sample.get("img_path", "sample")}: field `text` must be a caption or the '
                              f'vocabulary names, got {type(text).__name__}')
-        from ovd.data.prompts import build_chunked_prompts  # lazy until the prompt layer is on main
         chunk_size = self.test_cfg.get('chunk_size', 40) if self.test_cfg else 40
         return [Prompt(c.caption, c.tokens_positive, c.label_ids)
                 for c in build_chunked_prompts(list(text), chunk_size if chunk_size > 0 else len(text))]
@@ -181,7 +179,6 @@ class GLIPDetector(SingleStageDetector):
         """
         if use_cache and prompt.caption in self._text_cache:
             return self._text_cache[prompt.caption]
-        from ovd.data.prompts import build_positive_map  # lazy until the prompt layer is on main
         tokenized = self.tokenize([prompt.caption])
         num_tokens = tokenized['input_ids'].shape[1]
         token_map = build_positive_map(tokenized['offset_mapping'][0].tolist(), prompt.tokens_positive,
