@@ -1,0 +1,266 @@
+"""GLIP detector: detection as phrase grounding, trained on detection and grounding data alike.
+
+Every sample is turned into a caption with per-label character spans (``tokens_positive``):
+- grounding data (Flickr30k, GoldG) already is one: ``text`` is the caption, labels index its phrases;
+- detection data carries its vocabulary's names in ``text``: training builds a caption from the image's
+  classes plus sampled negatives (85 in GLIP) through the prompt layer, and remaps the labels to phrases;
+  inference splits the vocabulary into chunks (40 names) and merges the detections of all chunks.
+The positive map (label -> tokens) comes from the tokenizer's offsets (``ovd.data.prompts``), so a name of
+several sub-words is positive on all of them.
+
+Chunked inference is fast without changing a single detection: the backbone and neck run once per batch
+(not once per chunk), each chunk's prompt is tokenised and BERT-encoded once per evaluation (cached until the
+model is switched back to training), and without deep fusion (GLIP-T(A)) the DyHead tower runs once per image
+and each chunk only costs the alignment product. ``test_cfg.fast_chunked=False`` runs the naive loop (a full
+forward per chunk) that the fast path is tested against.
+"""
+import random
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
+from mmdet.models.detectors.single_stage import SingleStageDetector
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from ovd.data.prompts import build_chunked_prompts, build_positive_map, sample_detection_prompt
+from ovd.registry import MODELS
+
+Span = Tuple[int, int]
+
+
+class Prompt(NamedTuple):
+    """One text prompt at inference: ``label_ids[l]`` is the output label of the prompt's phrase ``l``."""
+    caption: str
+    tokens_positive: List[List[Span]]
+    label_ids: List[int]
+
+
+@MODELS.register_module()
+class GLIPDetector(SingleStageDetector):
+    """GLIP (Li et al., CVPR 2022, "Grounded Language-Image Pre-training").
+
+    Args:
+        backbone: Image backbone config (Swin-T / Swin-L in the paper).
+        neck: FPN config (5 levels).
+        bbox_head: :class:`GLIPHead` config.
+        language_model: Text encoder config: mmdet's ``BertModel`` (``name`` = hub name or local
+            directory); its ``tokenizer`` must be a fast tokenizer (offsets).
+        max_tokens: Maximum prompt length in tokens (256 in GLIP).
+        train_cfg: Head training config plus ``num_negatives`` (negative names sampled per detection
+            image, 85) and ``full_negatives_prob`` (probability of sampling all of them, 0.5).
+        test_cfg: Head test config (``max_per_img`` caps each prompt's detections) plus ``chunk_size``
+            (names per prompt, 40), ``merged_max_per_img`` (cap after merging the prompts; defaults to
+            ``max_per_img``; <= 0 keeps all, e.g. for Fixed AP), ``fast_chunked`` (default True) and
+            ``cache_text``.
+        data_preprocessor: mmdet ``DetDataPreprocessor`` config.
+        init_cfg: Initialisation config.
+    """
+
+    def __init__(self, backbone: ConfigType, neck: ConfigType, bbox_head: ConfigType, language_model: ConfigType,
+                 max_tokens: int = 256, train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(backbone=backbone, neck=neck, bbox_head=bbox_head, train_cfg=train_cfg,
+                         test_cfg=test_cfg, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.language_model = MODELS.build(language_model)
+        if not getattr(self.tokenizer, 'is_fast', False):
+            raise TypeError('GLIP needs a fast tokenizer (character offsets) for its positive maps, got '
+                            f'{type(self.tokenizer).__name__}')
+        self.max_tokens = max_tokens
+        self._rng = random.Random((train_cfg or {}).get('seed', 0))
+        self._text_cache: Dict[str, Tuple[Dict[str, Tensor], Tensor]] = {}
+
+    @property
+    def tokenizer(self):
+        return self.language_model.tokenizer
+
+    def train(self, mode: bool = True):
+        """Switching mode drops the cached prompt encodings (the weights may change in between)."""
+        self._text_cache.clear()
+        return super().train(mode)
+
+    # ---------------------------------------------------------------- text side
+    def tokenize(self, captions: Sequence[str]):
+        """Tokenise captions (padded to the longest, truncated to ``max_tokens``) with character offsets."""
+        return self.tokenizer(list(captions), padding='longest', truncation=True, max_length=self.max_tokens,
+                              return_offsets_mapping=True, return_tensors='pt')
+
+    def encode_text(self, tokenized) -> Dict[str, Tensor]:
+        """BERT features of tokenised captions.
+
+        Returns:
+            ``hidden`` and ``embedded`` [B, T, D_lang] (last layer; ``embedded`` zeroed on padding),
+            ``masks`` [B, T].
+        """
+        device = next(self.language_model.parameters()).device
+        return self.language_model.language_backbone(dict(
+            input_ids=tokenized['input_ids'].to(device), attention_mask=tokenized['attention_mask'].to(device),
+            position_ids=None, token_type_ids=None))
+
+    # ---------------------------------------------------------------- training
+    def _training_prompt(self, data_sample) -> List[List[Span]]:
+        """Caption and per-label spans of one training sample; detection samples get sampled negatives.
+
+        Sets ``data_sample.text`` to the caption and remaps ``gt_instances.labels`` to phrase indices
+        (boxes whose class did not fit the token budget are dropped). Returns the spans per phrase.
+        """
+        text = data_sample.get('text', None)
+        if isinstance(text, str):
+            tokens_positive = data_sample.get('tokens_positive', None)
+            if tokens_positive is None:
+                raise ValueError(f'{data_sample.get("img_path", "sample")}: a caption (str text) needs '
+                                 '`tokens_positive` (spans per phrase)')
+            return [list(map(tuple, spans)) for spans in tokens_positive]
+        if not isinstance(text, (list, tuple)) or not text:
+            raise ValueError(f'{data_sample.get("img_path", "sample")}: field `text` must be a caption or the '
+                             f'vocabulary names, got {type(text).__name__}')
+        labels = data_sample.gt_instances.labels
+        cfg = self.train_cfg or {}
+        prompt = sample_detection_prompt(
+            list(text), labels.tolist(), num_negatives=cfg.get('num_negatives', 85), max_tokens=self.max_tokens,
+            tokenizer=self.tokenizer, full_sampling_prob=cfg.get('full_negatives_prob', 0.5), rng=self._rng)
+        keep = torch.tensor([int(lab) in prompt.label_to_phrase for lab in labels.tolist()], dtype=torch.bool)
+        gt = data_sample.gt_instances[keep.to(labels.device)]
+        gt.labels = torch.tensor([prompt.label_to_phrase[int(lab)] for lab in gt.labels.tolist()],
+                                 dtype=torch.long, device=labels.device)
+        data_sample.gt_instances = gt
+        data_sample.set_metainfo(dict(text=prompt.caption))
+        return [list(spans) for spans in prompt.tokens_positive]
+
+    def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Losses on a batch mixing detection and grounding samples.
+
+        Args:
+            batch_inputs: Images, [B, 3, H, W].
+            batch_data_samples: Samples with ``gt_instances`` and ``text`` (+ ``tokens_positive``).
+        """
+        spans = [self._training_prompt(ds) for ds in batch_data_samples]
+        tokenized = self.tokenize([ds.text for ds in batch_data_samples])
+        num_tokens = tokenized['input_ids'].shape[1]
+        for i, ds in enumerate(batch_data_samples):
+            phrases = [spans[i][int(lab)] for lab in ds.gt_instances.labels.tolist()]
+            positive_map = build_positive_map(tokenized['offset_mapping'][i].tolist(), phrases,
+                                              max_tokens=num_tokens)
+            ds.gt_instances.positive_maps = positive_map.to(batch_inputs.device)
+        language_feats = self.encode_text(tokenized)
+        visual_feats = self.extract_feat(batch_inputs)
+        return self.bbox_head.loss(visual_feats, language_feats, batch_data_samples)
+
+    # ---------------------------------------------------------------- inference
+    def inference_prompts(self, data_sample) -> List[Prompt]:
+        """The prompts one test sample is run with.
+
+        A caption with ``tokens_positive`` (grounding) is one prompt whose labels are phrase indices; a list
+        of names (detection) is split into chunks of ``test_cfg.chunk_size`` names whose labels are the
+        names' vocabulary indices.
+        """
+        text = data_sample.get('text', None)
+        if isinstance(text, str):
+            tokens_positive = data_sample.get('tokens_positive', None)
+            if tokens_positive is None:
+                raise ValueError(f'{data_sample.get("img_path", "sample")}: a caption (str text) needs '
+                                 '`tokens_positive` (spans per phrase) to be grounded')
+            spans = [[tuple(s) for s in phrase] for phrase in tokens_positive]
+            return [Prompt(text, spans, list(range(len(spans))))]
+        if not isinstance(text, (list, tuple)) or not text:
+            raise ValueError(f'{data_sample.get("img_path", "sample")}: field `text` must be a caption or the '
+                             f'vocabulary names, got {type(text).__name__}')
+        chunk_size = self.test_cfg.get('chunk_size', 40) if self.test_cfg else 40
+        return [Prompt(c.caption, c.tokens_positive, c.label_ids)
+                for c in build_chunked_prompts(list(text), chunk_size if chunk_size > 0 else len(text))]
+
+    def encode_prompt(self, prompt: Prompt, use_cache: bool) -> Tuple[Dict[str, Tensor], Tensor]:
+        """Text features of one prompt and its normalised label -> token map.
+
+        Returns:
+            Language features (``hidden``/``embedded`` [1, T, D_lang], ``masks`` [1, T]) and the map
+            [L, T] whose row l averages the tokens of phrase l.
+        """
+        if use_cache and prompt.caption in self._text_cache:
+            return self._text_cache[prompt.caption]
+        tokenized = self.tokenize([prompt.caption])
+        num_tokens = tokenized['input_ids'].shape[1]
+        token_map = build_positive_map(tokenized['offset_mapping'][0].tolist(), prompt.tokens_positive,
+                                       max_tokens=num_tokens, normalize=True)
+        out = (self.encode_text(tokenized), token_map)
+        if use_cache:
+            self._text_cache[prompt.caption] = out
+        return out
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True) -> SampleList:
+        """Detections for each sample's vocabulary (chunked) or caption phrases.
+
+        Args:
+            batch_inputs: Images, [B, 3, H, W].
+            batch_data_samples: Samples with ``text`` (names or caption + ``tokens_positive``).
+            rescale: Boxes in original image pixels.
+
+        Returns:
+            The samples with ``pred_instances`` (``bboxes`` [K, 4] xyxy, ``scores`` [K], ``labels`` [K]:
+            vocabulary index, or phrase index for a caption), sorted by score, at most
+            ``merged_max_per_img``.
+        """
+        cfg = self.test_cfg or {}
+        fast = cfg.get('fast_chunked', True)
+        use_cache = fast and cfg.get('cache_text', True) and not self.training
+        max_per_img = cfg.get('merged_max_per_img', cfg.get('max_per_img', 300))
+        metas = [ds.metainfo for ds in batch_data_samples]
+        groups: Dict[Tuple[str, ...], List[int]] = {}
+        prompts_of: Dict[Tuple[str, ...], List[Prompt]] = {}
+        for i, ds in enumerate(batch_data_samples):
+            prompts = self.inference_prompts(ds)
+            key = tuple(p.caption for p in prompts)
+            groups.setdefault(key, []).append(i)
+            prompts_of[key] = prompts
+        visual_all = self.extract_feat(batch_inputs) if fast else None
+        results: List[List[InstanceData]] = [[] for _ in batch_data_samples]
+        for key, idx in groups.items():
+            sel = torch.tensor(idx, device=batch_inputs.device)
+            group_metas = [metas[i] for i in idx]
+            tower = None
+            if fast:
+                visual = [f.index_select(0, sel) for f in visual_all]
+                if not self.bbox_head.early_fuse:
+                    tower, _ = self.bbox_head.run_tower(visual, None)
+            for prompt in prompts_of[key]:
+                lang, token_map = self.encode_prompt(prompt, use_cache)
+                if not fast:  # the naive loop: a full forward for every prompt
+                    visual = self.extract_feat(batch_inputs.index_select(0, sel))
+                if tower is not None:
+                    outs = self.bbox_head.align(tower, lang['embedded'])
+                else:
+                    batched = {k: v.expand(len(idx), *v.shape[1:]) for k, v in lang.items()}
+                    outs = self.bbox_head(visual, batched)
+                dets = self.bbox_head.predict_prompt(*outs, token_map, group_metas, rescale=rescale)
+                label_ids = torch.tensor(prompt.label_ids, dtype=torch.long, device=batch_inputs.device)
+                for j, det in zip(idx, dets):
+                    det.labels = label_ids[det.labels]
+                    results[j].append(det)
+        for ds, dets in zip(batch_data_samples, results):
+            ds.pred_instances = merge_detections(dets, max_per_img)
+        return batch_data_samples
+
+    def _forward(self, batch_inputs: Tensor, batch_data_samples: OptConfigType = None):
+        raise NotImplementedError('GLIP has no tensor-mode forward: use mode="loss" or mode="predict"')
+
+
+def merge_detections(detections: Sequence[InstanceData], max_per_img: int) -> InstanceData:
+    """Concatenate per-prompt detections of one image, sort by score and keep the best ``max_per_img``.
+
+    Labels of different prompts never collide (each is a vocabulary index), so the class-wise NMS done per
+    prompt is the NMS of the merged set; the cap after merging equals a cap over all chunks at once because
+    every prompt's detections were already capped at the same number.
+
+    Args:
+        detections: Per prompt ``InstanceData`` (``bboxes`` [K_i, 4], ``scores`` [K_i], ``labels`` [K_i]).
+        max_per_img: Cap on the merged detections (<= 0 keeps all).
+
+    Returns:
+        ``InstanceData`` sorted by decreasing score.
+    """
+    merged = InstanceData.cat(list(detections)) if len(detections) > 1 else detections[0]
+    order = torch.sort(merged.scores, descending=True, stable=True).indices
+    if max_per_img > 0:
+        order = order[:max_per_img]
+    return merged[order]
