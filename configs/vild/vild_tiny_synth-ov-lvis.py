@@ -1,8 +1,7 @@
 # Tiny ViLD (ViLD-text + ViLD-image distillation from a region cache) on synthetic OV-LVIS: CPU, seconds.
 # The same code path as the paper configs, scaled down: ResNet-18 at quarter width, 32-channel FPN, one-conv box
 # head, tiny random CLIP as teacher and text encoder. Steps (all offline):
-#   ovd synth --dataset lvis --out data/synthetic/lvis
-#   python -c "from ovd.testing import save_tiny_clip; save_tiny_clip('data/tiny_clip')"
+#   ovd synth --dataset all --out data/synthetic   (datasets + data/synthetic/tiny_clip)
 #   ovd precompute-regions --config configs/vild/vild_tiny_synth-ov-lvis.py
 #   mim train ovd configs/vild/vild_tiny_synth-ov-lvis.py && mim test ovd configs/vild/vild_tiny_synth-ov-lvis.py \
 #       --checkpoint work_dirs/vild_tiny_synth-ov-lvis/iter_12.pth
@@ -11,7 +10,7 @@ _base_ = ['./_base_/vild-mask-rcnn_r50-fpn.py', '../_base_/default_runtime.py']
 
 data_root = '{{$OVD_DATA_ROOT:data}}/synthetic/lvis/'
 region_cache_root = '{{$OVD_DATA_ROOT:data}}/ovd_cache/vild_tiny_synth-ov-lvis'
-clip_model = dict(model_name='local-dir:{{$OVD_DATA_ROOT:data}}/tiny_clip')
+clip_model = dict(model_name='local-dir:{{$OVD_DATA_ROOT:data}}/synthetic/tiny_clip')
 image_scale = (256, 192)
 num_regions = 32
 norm_cfg = dict(type='BN', requires_grad=True)

@@ -45,6 +45,38 @@ def make_data(data_root: Path, seed: int, num_images, log=print) -> None:
         synthetic.generate_tiny_models(tiny_models, seed=seed)
 
 
+def build_region_caches(entries, log=print) -> bool:
+    """Run ``ovd precompute-regions`` for each entry whose training config reads a region cache (ViLD):
+    a sweep entry trains, it does not prepare data. Finished shards are skipped, so reruns cost nothing."""
+    import os
+    import subprocess
+
+    from mmengine.config import Config
+    for entry in entries:
+        if not entry.train_config:
+            continue
+        env = dict(os.environ, **entry.env)
+        previous = {k: os.environ.get(k) for k in entry.env}
+        os.environ.update(entry.env)  # the configs read OVD_DATA_ROOT while they are parsed
+        try:
+            needs_cache = 'region_cache' in Config.fromfile(entry.train_config)
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        if not needs_cache:
+            continue
+        log(f'demo: building the region cache of {entry.train_config}')
+        proc = subprocess.run([sys.executable, '-m', 'ovd.cli', 'precompute-regions', '--config',
+                               entry.train_config, '--shard', '0/1'], env=env)
+        if proc.returncode != 0:
+            print(f'demo: ovd precompute-regions failed for {entry.train_config}', file=sys.stderr)
+            return False
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     from ovd.benchmark.executors import LocalExecutor
     from ovd.benchmark.leaderboard import build_leaderboard
@@ -69,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     print(f'demo: {len(sweep.entries)} run(s): ' + ', '.join(e.id for e in sweep.entries))
     for note in sweep.notes:
         print(f'demo: {note}')
+    if not build_region_caches(sweep.entries):
+        return 1
     summary = run_sweep(sweep, LocalExecutor(workers=args.workers))
     print_status(summary.statuses)
     board = build_leaderboard([sweep.root], sweep.leaderboard_dir, references=sweep.references)

@@ -20,7 +20,7 @@ def data_root(tmp_path_factory) -> Path:
     from ovd.testing import save_tiny_clip
     root = tmp_path_factory.mktemp('ovd_data')
     generate_lvis(root / 'synthetic' / 'lvis', seed=0)
-    save_tiny_clip(root / 'tiny_clip')
+    save_tiny_clip(root / 'synthetic' / 'tiny_clip')
     return root
 
 
