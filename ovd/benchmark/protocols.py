@@ -105,6 +105,9 @@ def normalize_metrics(raw: Mapping[str, float], protocol: str, scale: str = 'fra
     out: Dict[str, float] = {}
     for key in sorted(raw):
         value = raw[key]
+        parts = key.split('/')
+        if len(parts) >= 3 and parts[1] == protocol:  # MultiDatasetsEvaluator: '<dataset>/<protocol>/<metric>'
+            key = '/'.join(parts[1:])
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         col = column_for(key)
@@ -130,6 +133,8 @@ def protocol_of_evaluator(evaluator: object) -> str:
     if not hasattr(evaluator, 'get'):
         return ''
     kind = str(evaluator.get('type', '')).split('.')[-1]
+    if kind == 'MultiDatasetsEvaluator':  # several datasets: the first one's metric decides
+        return protocol_of_evaluator(evaluator.get('metrics', []))
     if kind == 'OVDetectionMetric':
         proto = str(evaluator.get('protocol', 'coco'))
     elif kind == 'Flickr30kRecallMetric':

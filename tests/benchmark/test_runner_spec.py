@@ -101,3 +101,14 @@ def test_repository_specs_load(repo_root):
     for name in ('demo.yaml', 'paper_tables.yaml'):
         sweep = load_spec(str(repo_root / 'benchmarks' / 'sweeps' / name), root='/tmp/unused')
         assert sweep.entries or sweep.notes
+
+
+def test_multi_dataset_evaluator_protocol_and_metric_names():
+    from ovd.benchmark.protocols import normalize_metrics, protocol_of_evaluator
+    evaluator = {'type': 'MultiDatasetsEvaluator', 'dataset_prefixes': ['lvis', 'flickr30k'],
+                 'metrics': [{'type': 'OVDetectionMetric', 'protocol': 'lvis'},
+                             {'type': 'Flickr30kRecallMetric', 'protocol': 'any-box'}]}
+    assert protocol_of_evaluator(evaluator) == 'lvis'
+    raw = {'lvis/lvis/bbox_AP': 0.25, 'lvis/lvis/bbox_APr': 0.125, 'flickr30k/flickr30k-any-box/R@1': 0.5}
+    assert normalize_metrics(raw, 'lvis') == {'AP': 25.0, 'APr': 12.5}
+    assert normalize_metrics(raw, 'flickr30k-any-box') == {'R@1': 50.0}
