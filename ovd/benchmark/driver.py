@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from .atomic import atomic_write_json, sha256_file, sha256_text
+from ovd.fileio import atomic_write_json, sha256_file, sha256_text
 from .protocols import PROTOCOLS, normalize_metrics
 from .records import (
     SCHEMA,

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from filelock import FileLock
 
-from .atomic import atomic_write_text
+from ovd.fileio import atomic_write_text
 from .protocols import FAMILIES, PROTOCOLS, Family
 from .records import find_record_files, load_records
 from .references import Reference, default_references_path, load_references

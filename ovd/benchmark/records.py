@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from .atomic import atomic_write_json, sha256_file
+from ovd.fileio import atomic_write_json, sha256_file
 
 SCHEMA = 'ovd.run_record/1'
 REQUIRED = {'schema': str, 'run_id': str, 'method': str, 'protocol': str, 'metrics': dict, 'status': str,

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from ovd.fileio import atomic_write_bytes, atomic_write_text
 from .leaderboard import Table
 
 _SHOWN_TAIL = ('seed', 'eval_config', 'checkpoint_sha256', 'reference', 'citation')

@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from .atomic import sha256_text
+from ovd.fileio import sha256_text
 from .protocols import PROTOCOLS, protocol_of_evaluator
 
 _VAR = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .atomic import atomic_write_json, read_json
+from ovd.fileio import atomic_write_json, read_json
 from .spec import Entry
 
 

@@ -1,9 +1,7 @@
 """``ovd eval``: score a results file from any codebase under a named protocol; print the metrics as JSON."""
 import argparse
 import json
-import os
 import sys
-import tempfile
 
 HELP = 'Evaluate a COCO/LVIS results file (or Flickr30k predictions) under a named protocol.'
 
@@ -22,19 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def write_json_atomic(path: str, obj) -> None:
-    """Write JSON to a temporary file beside ``path``, then rename it over ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.metrics-', suffix='.json', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2)
-            f.write('\n')
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write the metrics JSON to a temporary file beside ``path``, then rename it over ``path``."""
+    from ovd.fileio import atomic_write_text
+    atomic_write_text(path, json.dumps(obj, indent=2) + '\n')
 
 
 def run(args: argparse.Namespace) -> int:

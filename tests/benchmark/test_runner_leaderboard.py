@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ovd.benchmark.atomic import atomic_write_json
+from ovd.fileio import atomic_write_json
 from ovd.benchmark.leaderboard import build_leaderboard, read_table_csv
 from ovd.benchmark.protocols import column_for, normalize_metrics, protocol_of_evaluator
 from ovd.benchmark.records import SCHEMA, RecordError, load_records, validate_record

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from ..atomic import atomic_write_json
+from ovd.fileio import atomic_write_json
 from ..spec import Entry
 from ..state import EntryDir
 

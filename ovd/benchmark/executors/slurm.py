@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..atomic import atomic_write_text
+from ovd.fileio import atomic_write_text
 from ..spec import Resources
 from .base import Executor, Submission, python_path, write_submission
 

@@ -4,29 +4,16 @@ Every file is written to a temporary name in the same folder and moved into plac
 generator writes its manifest last, so a manifest on disk means the whole dataset beside it is complete.
 """
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any, Union
 
-PathLike = Union[str, os.PathLike]
+from ovd.fileio import PathLike
+from ovd.fileio import atomic_write_bytes as _durable_atomic_write_bytes
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace`` (parents are created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace`` (parents are created). No fsync:
+    generated data is cheap to regenerate, and the manifest written last marks a complete dataset."""
+    _durable_atomic_write_bytes(path, data, durable=False)
 
 
 def atomic_write_text(path: PathLike, text: str) -> None:

@@ -15,7 +15,7 @@ and each chunk only costs the alignment product. ``test_cfg.fast_chunked=False``
 forward per chunk) that the fast path is tested against.
 """
 import random
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import torch
 from mmdet.models.detectors.single_stage import SingleStageDetector

@@ -1,6 +1,6 @@
-"""Crash-safe file writing and hashing: every result file is written to a temporary file in the same
-folder, flushed to disk and moved into place with ``os.replace``, so a killed job leaves either the old
-file or the new one, never half of one."""
+"""Crash-safe file writing and hashing, for every layer: a file is written to a temporary file in the same
+folder, flushed (and by default fsync-ed) and moved into place with ``os.replace``, so a killed job leaves
+either the old file or the new one, never half of one."""
 import hashlib
 import json
 import os
