@@ -9,9 +9,6 @@ files take. ``ovd prepare flickr30k --root DATA_ROOT`` drives this module; :func
 plain function behind it.
 """
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -77,23 +74,8 @@ def build_outputs(
 
 def write_outputs(outputs: Dict[Path, dict]) -> None:
     """Write all outputs to temporary files first, then rename them into place (all or nothing)."""
-    temps = []
-    try:
-        for target, content in outputs.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f'.{target.name}.', suffix='.tmp', dir=target.parent)
-            temps.append(tmp)
-            with os.fdopen(fd, 'w', encoding='utf-8') as f:
-                json.dump(content, f, separators=(',', ':'), ensure_ascii=False)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, target in zip(temps, outputs):
-            os.replace(tmp, target)
-        temps = []
-    finally:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    from .prepare.common import commit
+    commit(outputs)
 
 
 def prepare_flickr30k(

@@ -22,7 +22,6 @@ shard is reported with the file, the record key and the field instead of feeding
 Why our own format: an HDF5/zarr store would add a dependency and does not give per-record commits that survive
 ``kill -9``; an ``.npz`` per image means millions of small files on cluster file systems.
 """
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
+
+from ovd.fileio import atomic_write_json, sha256_file
 
 FORMAT_NAME = 'ovd-region-cache'
 FORMAT_VERSION = 1
@@ -66,23 +67,6 @@ class FieldSpec:
 def shard_stem(index: int, num_shards: int) -> str:
     """``shard-00003-of-00008`` for shard 3 of 8."""
     return f'shard-{index:05d}-of-{num_shards:05d}'
-
-
-def _atomic_write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _normalise_fields(fields: Mapping[str, Union[FieldSpec, Mapping]]) -> Dict[str, FieldSpec]:
@@ -126,7 +110,7 @@ def write_meta(root: PathLike, fields: Mapping[str, Union[FieldSpec, Mapping]], 
                     f'{path}: field {key!r} differs from this run ({existing[key]!r} on disk, {meta[key]!r} now); '
                     f'use another cache directory or delete the old cache')
         return fields
-    _atomic_write_json(path, meta)
+    atomic_write_json(path, meta)
     return fields
 
 
@@ -329,8 +313,8 @@ class RegionCacheWriter:
         self.close()
         self.shard.bin.touch(exist_ok=True)
         self.shard.idx.touch(exist_ok=True)
-        _atomic_write_json(self.shard.done, {'records': len(self._keys), 'bytes': self._offset,
-                                             'sha256': _sha256_file(self.shard.bin)})
+        atomic_write_json(self.shard.done, {'records': len(self._keys), 'bytes': self._offset,
+                                             'sha256': sha256_file(self.shard.bin)})
         self.finished = True
 
     def close(self) -> None:
@@ -380,7 +364,7 @@ def verify_shard(root: PathLike, shard_index: int, num_shards: int, full: bool =
         raise RegionCacheError(f'{shard.bin}: {size} bytes, but {shard.done.name} says {n_bytes}')
     _check_entries(shard, entries, row_nbytes, size)
     if full:
-        if _sha256_file(shard.bin) != sha:
+        if sha256_file(shard.bin) != sha:
             raise RegionCacheError(f'{shard.bin}: sha256 differs from {shard.done.name}; the shard is damaged')
         with open(shard.bin, 'rb') as f:
             for entry in entries:
