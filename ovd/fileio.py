@@ -6,17 +6,18 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Union
+from typing import IO, Any, Callable, Union
 
 PathLike = Union[str, os.PathLike]
 
 
-def atomic_write_bytes(path: PathLike, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + fsync + ``os.replace``).
+def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any], durable: bool = True) -> None:
+    """Write ``path`` atomically: ``write(binary_file)`` fills a temp file in the same folder, then
+    (fsync and) ``os.replace``. A failure or kill leaves the old file, and no temp file on failure.
 
     Args:
         path: destination file; its folder is created if missing.
-        data: the complete new content.
+        write: writes the complete new content to the open binary file.
         durable: fsync before the rename (survives a power cut, not only a killed process); bookkeeping files
             that are rewritten often skip it.
     """
@@ -25,7 +26,7 @@ def atomic_write_bytes(path: PathLike, data: bytes, durable: bool = True) -> Non
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
         with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+            write(f)
             f.flush()
             if durable:
                 os.fsync(f.fileno())
@@ -36,6 +37,17 @@ def atomic_write_bytes(path: PathLike, data: bytes, durable: bool = True) -> Non
         except FileNotFoundError:
             pass
         raise
+
+
+def atomic_write_bytes(path: PathLike, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda f: f.write(data), durable)
+
+
+def atomic_torch_save(obj: Any, path: PathLike, durable: bool = True) -> None:
+    """``torch.save`` ``obj`` to ``path`` atomically (see :func:`atomic_write`): checkpoints, embeddings."""
+    import torch
+    atomic_write(path, lambda f: torch.save(obj, f), durable)
 
 
 def atomic_write_text(path: PathLike, text: str, durable: bool = True) -> None:

@@ -33,11 +33,12 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 from collections import OrderedDict
 from typing import Dict, Iterable, List, Tuple
 
 import torch
+
+from ovd.fileio import atomic_torch_save
 
 FPN_MAP = {
     'fpn_inner2': 'lateral_convs.0.conv', 'fpn_inner3': 'lateral_convs.1.conv',
@@ -116,18 +117,6 @@ def convert_state_dict(state_dict: Dict[str, torch.Tensor]) -> Tuple['OrderedDic
     return out, dropped
 
 
-def _atomic_save(obj, path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def main(argv: Iterable[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src', help='official GLIP checkpoint (.pth)')
@@ -145,7 +134,7 @@ def main(argv: Iterable[str] = None) -> int:
         return 1
     with open(args.src, 'rb') as f:
         sha = hashlib.sha256(f.read()).hexdigest()
-    _atomic_save({'state_dict': converted, 'meta': {'converted_from': os.path.basename(args.src),
+    atomic_torch_save({'state_dict': converted, 'meta': {'converted_from': os.path.basename(args.src),
                                                      'source_sha256': sha}}, args.dst)
     print(f'{len(converted)} tensors written to {args.dst}; dropped {len(dropped)} official keys')
     return 0

@@ -41,11 +41,12 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
 import torch
+
+from ovd.fileio import atomic_torch_save
 
 #: (pattern on the official key, replacement) tried in order; the first match wins
 RULES: List[Tuple[str, str]] = [
@@ -125,20 +126,6 @@ def load_official(path: str, use_ema: bool = True) -> Dict[str, torch.Tensor]:
     raise KeyError(f'{path}: no "model" or "model_ema" entry (keys: {sorted(ckpt)[:10]})')
 
 
-def save_atomic(obj: dict, path: str) -> None:
-    """torch.save to a temporary file beside ``path``, then rename (a killed run leaves no half file)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def check_against_config(state_dict: Dict[str, torch.Tensor], config: str) -> None:
     """Build the model of an ovd config and load the converted weights strictly."""
     from mmengine.config import Config
@@ -166,7 +153,7 @@ def main(argv=None) -> int:
     state_dict = convert(official, backbone=backbone, text_prefix=args.text_prefix)
     if args.config:
         check_against_config(state_dict, args.config)
-    save_atomic({'state_dict': state_dict, 'meta': {'converted_from': os.path.basename(args.src)}}, args.dst)
+    atomic_torch_save({'state_dict': state_dict, 'meta': {'converted_from': os.path.basename(args.src)}}, args.dst)
     print(f'wrote {len(state_dict)} tensors to {args.dst}')
     return 0
 

@@ -71,12 +71,12 @@ def _read_names(vocab: str):
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import os
     from pathlib import Path
 
     import numpy as np
 
-    from ovd.text.cache import EmbeddingCache, atomic_torch_save
+    from ovd.fileio import atomic_torch_save
+    from ovd.text.cache import EmbeddingCache
     from ovd.text.class_embeddings import build_class_embeddings
     from ovd.text.clip import OpenCLIPEncoder
     from ovd.text.templates import get_templates
@@ -110,14 +110,8 @@ def run(args: argparse.Namespace) -> int:
         progress=True,
     )
     if out.suffix == '.npy':
-        import io
-
-        buf = io.BytesIO()
-        np.save(buf, embeddings.numpy().astype(np.float32))
-        tmp = out.with_name(f'.{out.name}.{os.getpid()}.tmp')
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, out)
+        from ovd.fileio import atomic_write
+        atomic_write(out, lambda f: np.save(f, embeddings.numpy().astype(np.float32)))
     else:
         atomic_torch_save(
             {
