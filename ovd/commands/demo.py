@@ -52,14 +52,20 @@ def build_region_caches(entries, log=print) -> bool:
     import subprocess
 
     from mmengine.config import Config
+
+    from ovd.benchmark.spec import default_search_dirs, resolve_path
+    search = default_search_dirs()
     for entry in entries:
         if not entry.train_config:
             continue
+        config = resolve_path(entry.train_config, search)
+        if config is None:
+            continue  # the sweep itself reports a missing config as the entry's failure
         env = dict(os.environ, **entry.env)
         previous = {k: os.environ.get(k) for k in entry.env}
         os.environ.update(entry.env)  # the configs read OVD_DATA_ROOT while they are parsed
         try:
-            needs_cache = 'region_cache' in Config.fromfile(entry.train_config)
+            needs_cache = 'region_cache' in Config.fromfile(str(config))
         finally:
             for key, value in previous.items():
                 if value is None:
@@ -70,7 +76,7 @@ def build_region_caches(entries, log=print) -> bool:
             continue
         log(f'demo: building the region cache of {entry.train_config}')
         proc = subprocess.run([sys.executable, '-m', 'ovd.cli', 'precompute-regions', '--config',
-                               entry.train_config, '--shard', '0/1'], env=env)
+                               str(config), '--shard', '0/1'], env=env)
         if proc.returncode != 0:
             print(f'demo: ovd precompute-regions failed for {entry.train_config}', file=sys.stderr)
             return False
