@@ -111,3 +111,35 @@ def build_class_embeddings(
     key = cache_key(encoder.identity(), templates, names, extra={'this_is': this_is})
     meta = {'encoder': encoder.identity(), 'num_classes': len(names), 'num_templates': len(templates)}
     return store.get_or_compute(key, compute, meta)
+
+
+def read_class_embeddings(source: Union[str, torch.Tensor, Any], origin: str = 'class embeddings'
+                          ) -> torch.Tensor:
+    """Class embeddings ``[num_classes, dim]`` from a ``.npy``/``.pt``/``.pth`` file or an array, checked.
+
+    Args:
+        source: a file path, or a tensor/array of shape ``[num_classes, dim]``.
+        origin: what to call an array source in errors (a file is named by its path).
+
+    Returns:
+        Float tensor ``[num_classes, dim]`` (not normalised).
+
+    Raises:
+        ValueError: an unknown file type, a wrong shape, or non-finite or all-zero rows.
+    """
+    import numpy as np
+    if isinstance(source, str):
+        origin = source
+        if source.endswith('.npy'):
+            source = np.load(source)
+        elif source.endswith(('.pt', '.pth')):
+            source = torch.load(source, map_location='cpu', weights_only=True)
+        else:
+            raise ValueError(f'{source}: class embeddings must be a .npy/.pt/.pth file of shape '
+                             f'[num_classes, dim]')
+    emb = torch.as_tensor(source if isinstance(source, torch.Tensor) else np.asarray(source)).float()
+    if emb.ndim != 2 or emb.shape[0] == 0:
+        raise ValueError(f'{origin}: expected shape [num_classes, dim], got {tuple(emb.shape)}')
+    if not torch.isfinite(emb).all() or (emb.norm(dim=1) == 0).any():
+        raise ValueError(f'{origin}: contains non-finite or all-zero rows')
+    return emb

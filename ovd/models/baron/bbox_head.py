@@ -73,28 +73,15 @@ def load_class_embeddings(source: EmbeddingSource, clip: Optional[FrozenCLIP] = 
             same frozen CLIP the head classifies with.
         clip: that CLIP (needed for the dict form).
     """
+    from ovd.text.class_embeddings import build_class_embeddings, read_class_embeddings
     if isinstance(source, dict):
         if clip is None:
             raise ValueError('class embeddings from a vocabulary need the CLIP text encoder')
-        from ovd.text.class_embeddings import build_class_embeddings
         args = dict(source)
         vocabulary = args.pop('vocabulary')
-        emb, origin = build_class_embeddings(clip.encoder, vocabulary, **args), f'class embeddings of {vocabulary!r}'
-    elif isinstance(source, str):
-        origin = source
-        if source.endswith('.npy'):
-            emb = np.load(source)
-        elif source.endswith(('.pt', '.pth')):
-            emb = torch.load(source, map_location='cpu', weights_only=True)
-        else:
-            raise ValueError(f'{source}: class embeddings must be a .npy/.pt/.pth file of shape [num_classes, dim]')
-    else:
-        emb, origin = source, 'class embeddings'
-    emb = torch.as_tensor(np.asarray(emb) if not isinstance(emb, Tensor) else emb).float()
-    if emb.ndim != 2 or emb.shape[0] == 0 or not torch.isfinite(emb).all() or (emb.norm(dim=1) == 0).any():
-        raise ValueError(f'{origin}: expected finite non-zero rows of shape [num_classes, dim], got '
-                         f'{tuple(emb.shape)}')
-    return emb
+        return read_class_embeddings(build_class_embeddings(clip.encoder, vocabulary, **args),
+                                     f'class embeddings of {vocabulary!r}')
+    return read_class_embeddings(source)
 
 
 @MODELS.register_module()

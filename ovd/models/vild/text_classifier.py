@@ -32,26 +32,10 @@ def load_class_embeddings(source: EmbeddingSource) -> Tensor:
     Returns:
         Float tensor ``[num_classes, dim]`` (not yet normalised).
     """
+    from ovd.text.class_embeddings import read_class_embeddings
     if isinstance(source, dict):
-        emb = _embeddings_from_clip(**source)
-        origin = f'class embeddings built from {source!r}'
-    elif isinstance(source, str):
-        origin = source
-        if source.endswith('.npy'):
-            emb = np.load(source)
-        elif source.endswith(('.pt', '.pth')):
-            emb = torch.load(source, map_location='cpu', weights_only=True)
-        else:
-            raise ValueError(f'{source}: class embeddings must be a .pt/.pth/.npy file of shape '
-                             f'[num_classes, dim]')
-    else:
-        emb, origin = source, 'class embeddings'
-    emb = torch.as_tensor(np.asarray(emb) if not isinstance(emb, Tensor) else emb).float()
-    if emb.ndim != 2 or emb.shape[0] == 0:
-        raise ValueError(f'{origin}: expected shape [num_classes, dim], got {tuple(emb.shape)}')
-    if not torch.isfinite(emb).all() or (emb.norm(dim=1) == 0).any():
-        raise ValueError(f'{origin}: contains non-finite or all-zero rows')
-    return emb
+        return read_class_embeddings(_embeddings_from_clip(**source), f'class embeddings built from {source!r}')
+    return read_class_embeddings(source)
 
 
 def _embeddings_from_clip(clip: dict, vocabulary: str, templates: str = 'vild', this_is: bool = True) -> Tensor:
