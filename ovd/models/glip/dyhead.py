@@ -5,6 +5,9 @@ cross-attention, ``BertEncoderLayer``) with the same attribute names as mmdet's 
 dicts convert one-to-one. Written as its own module (not mmdet's ``VLFusionModule``) because that one builds
 ``VLFuse()`` with hard-wired BERT-base sizes (768-d text, 2048-d attention), which rules out any other text
 width, such as the tiny BERT the tests use; here the fusion sizes come from the language model's config.
+Two pieces are computed faster than mmdet's with the same parameters and outputs (to float rounding): the
+X-MHA folds its visual projections into the text side (``fusion.py``) and the deformable convs use the
+``grid_sample`` CPU path (``ovd.models.common.deform_conv``).
 """
 import math
 from typing import Optional
@@ -12,10 +15,21 @@ from typing import Optional
 import torch
 from mmcv.cnn import Scale
 from mmdet.models.dense_heads.atss_vlfusion_head import Conv3x3Norm, DyConv
-from mmdet.models.utils.vlfuse_helper import BertEncoderLayer, VLFuse
+from mmdet.models.utils.vlfuse_helper import BertEncoderLayer
 from mmengine.model import BaseModule
 from torch import nn
 from transformers import BertConfig
+
+from ..common.deform_conv import FastModulatedDeformConv2d
+from .fusion import build_vl_fuse
+
+
+def conv3x3_norm(in_channels: int, out_channels: int, stride: int, use_dcn: bool) -> Conv3x3Norm:
+    """mmdet's DyHead conv + GroupNorm(16), its deformable conv swapped for the fast CPU one (same parameters)."""
+    block = Conv3x3Norm(in_channels, out_channels, stride, use_dcn=use_dcn, norm_type=['gn', 16])
+    if use_dcn:
+        block.conv = FastModulatedDeformConv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1)
+    return block
 
 
 class VLDyHead(BaseModule):
@@ -48,14 +62,14 @@ class VLDyHead(BaseModule):
         tower = []
         for i in range(num_blocks):
             if early_fuse:
-                tower.append(VLFuse(v_dim=in_channels if i == 0 else feat_channels, l_dim=self.lang_dim,
+                tower.append(build_vl_fuse(v_dim=in_channels if i == 0 else feat_channels, l_dim=self.lang_dim,
                                     embed_dim=fusion_embed_dim, num_heads=fusion_num_heads,
                                     dropout=fusion_dropout, use_checkpoint=use_checkpoint))
                 tower.append(BertEncoderLayer(lang_cfg, clamp_min_for_underflow=True,
                                               clamp_max_for_overflow=True))
             same = in_channels == feat_channels
             tower.append(DyConv(
-                lambda i_, o_, s_: Conv3x3Norm(i_, o_, s_, use_dcn=use_dcn, norm_type=['gn', 16]),
+                lambda i_, o_, s_: conv3x3_norm(i_, o_, s_, use_dcn=use_dcn),
                 in_channels if i == 0 else feat_channels, feat_channels,
                 use_dyrelu=use_dyrelu and (same or i > 0), use_dyfuse=use_dyfuse and (same or i > 0),
                 use_dcn=use_dcn and (same or i > 0)))
