@@ -13,8 +13,10 @@ Per-image time over a dataset is ``fixed + n_chunks * per_chunk``; with ``--chun
 chunk counts and extrapolated to ``--target-chunks`` (31 for LVIS v1's 1203 names); the script prints both the measured
 and the extrapolated numbers and says which is which.
 
-Models (random weights, nothing downloaded; the tokenizer is ovd's tiny WordPiece, so prompts have more tokens than
-with bert-base-uncased's vocabulary, which makes the text side costlier for both sides alike):
+Models (random weights, nothing downloaded). The tokenizer is ovd's tiny WordPiece with every word of the LVIS names
+added as one token (``--tokenizer lvis-words``, the default), so a 40-name chunk has about as many tokens as with
+bert-base-uncased's 30k vocabulary (~120, against ~224 with the bare tiny vocabulary, ``--tokenizer tiny``); mmdet
+pads every prompt to 256 tokens either way, ovd does not pad:
 - ``--size tiny``: Swin (embed 32, depth 1 per stage), FPN 256, 1 VL-DyHead block, 1-layer 768-d BERT, 192 px
   (mmdet's fusion layers are hard-wired to 256-d vision / 768-d text / 2048-d attention, which fixes those widths).
 - ``--size full``: GLIP-T: Swin-T, FPN 256, 6 VL-DyHead blocks, 12-layer BERT-base, 800x1333.
@@ -51,11 +53,11 @@ def lvis_prompt_names():
                 for c in sorted(cats, key=lambda c: c['id'])]
 
 
-def write_bert(directory: Path, full: bool) -> str:
+def write_bert(directory: Path, full: bool, whole_words=()) -> str:
     from transformers import BertConfig, BertModel
 
     from ovd.testing import build_tiny_bert_tokenizer
-    tok = build_tiny_bert_tokenizer()
+    tok = build_tiny_bert_tokenizer(whole_words=whole_words)
     layers = 12 if full else 1
     cfg = BertConfig(vocab_size=len(tok), hidden_size=768, num_hidden_layers=layers, num_attention_heads=12,
                      intermediate_size=3072, max_position_embeddings=512, pad_token_id=tok.pad_token_id)
@@ -165,6 +167,8 @@ def main():
     parser.add_argument('--images', type=int, default=3)
     parser.add_argument('--naive', action='store_true', help='also time the naive per-chunk full forward')
     parser.add_argument('--threads', type=int, default=0)
+    parser.add_argument('--tokenizer', choices=['lvis-words', 'tiny'], default='lvis-words',
+                        help='tiny WordPiece with the LVIS words as whole tokens (bert-base-like lengths), or bare')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -175,7 +179,8 @@ def main():
     from ovd.registry import MODELS
     init_default_scope('ovd')
     tmp = Path(tempfile.mkdtemp(prefix='glip-bench-'))
-    bert = write_bert(tmp / 'bert', args.size == 'full')
+    names = lvis_prompt_names()
+    bert = write_bert(tmp / 'bert', args.size == 'full', names if args.tokenizer == 'lvis-words' else ())
     ours_cfg, peer_cfg = model_cfgs(args.size, bert, args.fusion == 'on')
     torch.manual_seed(0)
     ours = MODELS.build(ours_cfg).eval()
@@ -189,9 +194,12 @@ def main():
     shape = (192, 192) if args.size == 'tiny' else (800, 1216)
     g = torch.Generator().manual_seed(0)
     images = torch.randn(args.images, 3, *shape, generator=g) * 50
-    names = lvis_prompt_names()
     counts = [int(c) for c in args.chunks_fit.split(',')] if args.chunks_fit else [args.chunks]
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(bert)
+    lengths = [len(tok('. '.join(names[i:i + 40]) + '.')['input_ids']) for i in range(0, len(names), 40)]
     report = dict(size=args.size, fusion=args.fusion, image_shape=shape, images=args.images,
+                  tokenizer=args.tokenizer, mean_tokens_per_chunk=sum(lengths) / len(lengths),
                   threads=torch.get_num_threads(), peer='mmdet 3.3 GLIP.predict chunked_size=40', runs={})
     for n in counts:
         report['runs'][n] = run(args, n, (ours, peer), names, images, shape)

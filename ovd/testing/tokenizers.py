@@ -124,11 +124,14 @@ def _byte_level_bpe(vocab_size: int) -> Tuple[Tuple[str, ...], Tuple[Tuple[str, 
     return tuple(dict.fromkeys(vocab)), tuple(merges)
 
 
-def build_tiny_bert_tokenizer(vocab_size: int = TINY_BERT_VOCAB_SIZE):
+def build_tiny_bert_tokenizer(vocab_size: int = TINY_BERT_VOCAB_SIZE, whole_words: Sequence[str] = ()):
     """A lower-casing WordPiece tokenizer with BERT's special tokens and ``[CLS] A [SEP]`` template.
 
     Args:
         vocab_size: Size of the vocabulary, special tokens and alphabet included.
+        whole_words: Words added to the vocabulary as single tokens (lower-cased, split by BERT's
+            pre-tokenizer), e.g. every word of a class list, so that prompts have about as many tokens as with
+            bert-base-uncased's 30k vocabulary; benchmarks use it.
 
     Returns:
         A ``BertTokenizerFast`` (offsets mapping supported) that ``save_pretrained`` writes and
@@ -136,7 +139,17 @@ def build_tiny_bert_tokenizer(vocab_size: int = TINY_BERT_VOCAB_SIZE):
     """
     from transformers import BertTokenizerFast
 
-    vocab = {token: i for i, token in enumerate(_wordpiece_vocab(vocab_size))}
+    tokens = list(_wordpiece_vocab(vocab_size))
+    if whole_words:
+        normalizer = normalizers.BertNormalizer(lowercase=True)
+        pre = pre_tokenizers.BertPreTokenizer()
+        known = set(tokens)
+        for text in whole_words:
+            for word, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)):
+                if word not in known:
+                    known.add(word)
+                    tokens.append(word)
+    vocab = {token: i for i, token in enumerate(tokens)}
     tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token='[UNK]'))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

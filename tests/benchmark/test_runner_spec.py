@@ -103,6 +103,14 @@ def test_repository_specs_load(repo_root):
         assert sweep.entries or sweep.notes
 
 
+def test_demo_spec_plans_every_method_tiny_config(repo_root):
+    sweep = load_spec(str(repo_root / 'benchmarks' / 'sweeps' / 'demo.yaml'), root='/tmp/unused')
+    configs = {e.experiment: e.train_config for e in sweep.entries}
+    assert set(configs) == {'smoke-faster-rcnn', 'glip-tiny', 'mdetr-tiny', 'vild-tiny', 'baron-tiny'}, sweep.notes
+    for name, config in configs.items():
+        assert (repo_root / config).is_file() and ('tiny' in config or name.startswith('smoke')), config
+
+
 def test_multi_dataset_evaluator_protocol_and_metric_names():
     from ovd.benchmark.protocols import normalize_metrics, protocol_of_evaluator
     evaluator = {'type': 'MultiDatasetsEvaluator', 'dataset_prefixes': ['lvis', 'flickr30k'],

@@ -1,11 +1,13 @@
-"""Modulated deformable convolution (DCNv2) on the CPU through ``grid_sample`` + one matrix product per kernel tap.
+"""Modulated deformable convolution (DCNv2) on the CPU as an embedding bag of bilinear corners + one matrix product.
 
 mmcv's CPU kernel gathers the deformed columns in one serial loop (``modulated_deformable_im2col_cpu``), so on a
-CPU DCN layers cost about twice what their arithmetic needs; GLIP's DyHead runs 13 of them per block. Here the
-bilinear gathering is ``torch.nn.functional.grid_sample`` on a channels-last input (vectorised and threaded), the
-mask is applied to the gathered columns and the taps are summed through ``baddbmm``. The result equals mmcv's
-operator to float rounding, gradients included (autograd through ``grid_sample``); on CUDA, and for grouped or
-multi-deform-group convolutions, :class:`FastModulatedDeformConv2d` keeps calling mmcv's kernel.
+CPU DCN layers cost several times what their arithmetic needs; GLIP's DyHead runs 13 of them per block. Here each
+deformed column (all C channels of one sampling point) is the sum of the 4 bilinear-corner rows of the
+channels-last input, weighted by bilinear weight x modulation: exactly what ``F.embedding_bag(mode='sum',
+per_sample_weights=...)`` computes, threaded and vectorised over channels, without materialising the corners.
+One matrix product with the (K*C, O) weight finishes the convolution. The result equals mmcv's operator to float
+rounding, gradients included (autograd through the bag weights); on CUDA, and for grouped or multi-deform-group
+convolutions, :class:`FastModulatedDeformConv2d` keeps calling mmcv's kernel.
 
 mmcv reads ``offset`` and ``mask`` through their data pointers with the *output's* height and width. GLIP's DyHead
 relies on that: its "higher level" convolution runs on the next, coarser level with the current level's offsets,
@@ -58,23 +60,41 @@ def modulated_deform_conv2d_sampled(x: Tensor, offset: Tensor, mask: Tensor, wei
     dtype, device = x.dtype, x.device
     tap_y, tap_x = torch.meshgrid(torch.arange(kh, dtype=dtype, device=device) * dh,
                                   torch.arange(kw, dtype=dtype, device=device) * dw, indexing='ij')
-    rows = (torch.arange(ho, dtype=dtype, device=device) * sh - ph).view(1, 1, ho, 1)
-    cols = (torch.arange(wo, dtype=dtype, device=device) * sw - pw).view(1, 1, 1, wo)
-    sample_y = rows + tap_y.reshape(1, taps, 1, 1) + offset[:, :, 0]
-    sample_x = cols + tap_x.reshape(1, taps, 1, 1) + offset[:, :, 1]
-    # Pixel centres at (2i + 1) / size - 1 (align_corners=False), which stays defined for 1-pixel-wide maps;
-    # out-of-image corners read zero, exactly as mmcv's bilinear sampler.
-    grid = torch.stack([(2 * sample_x + 1) / w - 1, (2 * sample_y + 1) / h - 1], dim=-1)
-    sampled = F.grid_sample(x.contiguous(memory_format=torch.channels_last), grid.view(n, taps * ho, wo, 2),
-                            mode='bilinear', padding_mode='zeros', align_corners=False)
-    # channels-last in, channels-last out: memory is (N, K*Ho, Wo, C), so this reshape is free.
-    sampled = sampled.permute(0, 2, 3, 1).reshape(n, taps, ho * wo, c)
-    sampled = sampled * mask.reshape(n, taps, ho * wo, 1)
-    tap_weights = weight.reshape(out_ch, c, taps).permute(2, 1, 0)  # (K, C, O)
-    out = x.new_zeros(n, ho * wo, out_ch) if bias is None else bias.expand(n, ho * wo, out_ch).clone()
-    for k in range(taps):
-        out.baddbmm_(sampled[:, k], tap_weights[k].expand(n, c, out_ch))
-    return out.permute(0, 2, 1).reshape(n, out_ch, ho, wo)
+    rows = (torch.arange(ho, dtype=dtype, device=device) * sh - ph).view(1, ho, 1, 1)
+    cols = (torch.arange(wo, dtype=dtype, device=device) * sw - pw).view(1, 1, wo, 1)
+    # Sampling points in (N, Ho, Wo, K) order, so the gathered columns come out as (N*Ho*Wo, K*C) rows.
+    sample_y = rows + tap_y.reshape(1, 1, 1, taps) + offset[:, :, 0].permute(0, 2, 3, 1)
+    sample_x = cols + tap_x.reshape(1, 1, 1, taps) + offset[:, :, 1].permute(0, 2, 3, 1)
+    index, weight_of = _bilinear_corners(sample_y, sample_x, h, w, mask.permute(0, 2, 3, 1))
+    table = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # one row of C values per input pixel
+    # Each output column = sum of 4 rows, weighted by bilinear weight x modulation: an embedding bag.
+    columns = F.embedding_bag(index.view(-1, 4), table, per_sample_weights=weight_of.view(-1, 4), mode='sum')
+    tap_weights = weight.reshape(out_ch, c, taps).permute(2, 1, 0).reshape(taps * c, out_ch)
+    columns = columns.view(n * ho * wo, taps * c)
+    out = columns @ tap_weights if bias is None else torch.addmm(bias, columns, tap_weights)
+    return out.view(n, ho, wo, out_ch).permute(0, 3, 1, 2).contiguous()
+
+
+def _bilinear_corners(sample_y: Tensor, sample_x: Tensor, height: int, width: int,
+                      mask: Tensor) -> Tuple[Tensor, Tensor]:
+    """Row indices into the (N*H*W, C) table and weights of the 4 bilinear corners of each sampling point.
+
+    A corner outside the image gets weight 0 (index 0), which is mmcv's zero padding, value and gradient alike.
+    Returns tensors of shape ``sample_y.shape + (4,)``.
+    """
+    y0 = torch.floor(sample_y)
+    x0 = torch.floor(sample_x)
+    ly, lx = sample_y - y0, sample_x - x0
+    hy, hx = 1 - ly, 1 - lx
+    y0, x0 = y0.long(), x0.long()
+    ys = torch.stack([y0, y0, y0 + 1, y0 + 1], dim=-1)
+    xs = torch.stack([x0, x0 + 1, x0, x0 + 1], dim=-1)
+    bilinear = torch.stack([hy * hx, hy * lx, ly * hx, ly * lx], dim=-1)
+    inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
+    image = torch.arange(sample_y.shape[0], device=sample_y.device).view(-1, 1, 1, 1, 1) * (height * width)
+    index = torch.where(inside, image + ys * width + xs, torch.zeros_like(ys))
+    weight = torch.where(inside, bilinear * mask.unsqueeze(-1), torch.zeros_like(bilinear))
+    return index, weight
 
 
 class FastModulatedDeformConv2d(ModulatedDeformConv2d):

@@ -47,26 +47,29 @@ class FoldedBiMultiHeadAttention(BiMultiHeadAttention):
         bias_q = torch.einsum('he,bthe->bht', self.v_proj.bias.view(heads, head_dim), keys)
         scores = torch.baddbmm(bias_q.reshape(bsz, 1, heads * n_txt) * self.scale, vision, fold_q)
         scores = scores.view(bsz, n_vis, heads, n_txt)
+        # In inference the score tensor is transformed in place (it is only read by the two softmaxes);
+        # with autograd on, out of place, as mmdet does.
+        inplace = not torch.is_grad_enabled()
         if self.stable_softmax_2d:
             scores = scores - scores.max()
-        if self.clamp_min_for_underflow:
-            scores = torch.clamp(scores, min=-MAX_CLAMP_VALUE)
-        if self.clamp_max_for_overflow:
-            scores = torch.clamp(scores, max=MAX_CLAMP_VALUE)
-
-        # Text side: each (head, token) attends over all visual tokens (dim 1).
-        scores_l = scores - scores.max(dim=1, keepdim=True)[0]
-        if self.clamp_min_for_underflow:
-            scores_l = torch.clamp(scores_l, min=-MAX_CLAMP_VALUE)
-        if self.clamp_max_for_overflow:
-            scores_l = torch.clamp(scores_l, max=MAX_CLAMP_VALUE)
-        probs_l = F.dropout(scores_l.softmax(dim=1), p=self.dropout, training=self.training)
+        scores = _clamp(scores, -MAX_CLAMP_VALUE if self.clamp_min_for_underflow else None,
+                        MAX_CLAMP_VALUE if self.clamp_max_for_overflow else None, inplace)
 
         # Image side: each visual token attends over the text tokens of each head, padding masked out.
-        if attention_mask_l is not None:
+        if attention_mask_l is not None and bool((attention_mask_l == 0).any()):
             pad = torch.zeros_like(attention_mask_l, dtype=scores.dtype).masked_fill(attention_mask_l == 0, -9e15)
-            scores = scores + pad.view(bsz, 1, 1, n_txt)
-        probs_v = F.dropout(scores.softmax(dim=-1), p=self.dropout, training=self.training)
+            probs_v = (scores + pad.view(bsz, 1, 1, n_txt)).softmax(dim=-1)
+        else:  # adding a mask of zeros changes nothing
+            probs_v = scores.softmax(dim=-1)
+        probs_v = F.dropout(probs_v, p=self.dropout, training=self.training)
+
+        # Text side: each (head, token) attends over all visual tokens (dim 1). After subtracting the maximum
+        # every value is <= 0, so mmdet's upper clamp there never acts and is skipped.
+        peak = scores.amax(dim=1, keepdim=True)
+        scores_l = scores.sub_(peak) if inplace else scores - peak
+        if self.clamp_min_for_underflow:
+            scores_l = _clamp(scores_l, -MAX_CLAMP_VALUE, None, inplace)
+        probs_l = F.dropout(scores_l.softmax(dim=1), p=self.dropout, training=self.training)
 
         # G[b, h*T + t] = values_l[b, t, h] Wo_h^T  (T x v_dim per head)
         values_l = self.values_l_proj(lang).view(bsz, n_txt, heads, head_dim)
@@ -84,6 +87,12 @@ class FoldedBiMultiHeadAttention(BiMultiHeadAttention):
         attn_l = attn_l + torch.einsum('bht,he->bthe', mass, self.values_v_proj.bias.view(heads, head_dim))
         delta_l = self.out_l_proj(attn_l.reshape(bsz, n_txt, self.embed_dim))
         return delta_v, delta_l
+
+
+def _clamp(values: Tensor, low: Optional[float], high: Optional[float], inplace: bool) -> Tensor:
+    if low is None and high is None:
+        return values
+    return values.clamp_(low, high) if inplace else values.clamp(low, high)
 
 
 def build_vl_fuse(**kwargs) -> VLFuse:
