@@ -167,6 +167,8 @@ def main():
     parser.add_argument('--images', type=int, default=3)
     parser.add_argument('--naive', action='store_true', help='also time the naive per-chunk full forward')
     parser.add_argument('--threads', type=int, default=0)
+    parser.add_argument('--chunk-batch', type=int, default=1,
+                        help='ours: prompts run through the fused head at once (test_cfg.chunk_batch_size)')
     parser.add_argument('--tokenizer', choices=['lvis-words', 'tiny'], default='lvis-words',
                         help='tiny WordPiece with the LVIS words as whole tokens (bert-base-like lengths), or bare')
     args = parser.parse_args()
@@ -182,6 +184,7 @@ def main():
     names = lvis_prompt_names()
     bert = write_bert(tmp / 'bert', args.size == 'full', names if args.tokenizer == 'lvis-words' else ())
     ours_cfg, peer_cfg = model_cfgs(args.size, bert, args.fusion == 'on')
+    ours_cfg.test_cfg.chunk_batch_size = args.chunk_batch
     torch.manual_seed(0)
     ours = MODELS.build(ours_cfg).eval()
     peer = MODELS.build(peer_cfg).eval()
@@ -199,7 +202,7 @@ def main():
     tok = AutoTokenizer.from_pretrained(bert)
     lengths = [len(tok('. '.join(names[i:i + 40]) + '.')['input_ids']) for i in range(0, len(names), 40)]
     report = dict(size=args.size, fusion=args.fusion, image_shape=shape, images=args.images,
-                  tokenizer=args.tokenizer, mean_tokens_per_chunk=sum(lengths) / len(lengths),
+                  chunk_batch_size=args.chunk_batch, tokenizer=args.tokenizer, mean_tokens_per_chunk=sum(lengths) / len(lengths),
                   threads=torch.get_num_threads(), peer='mmdet 3.3 GLIP.predict chunked_size=40', runs={})
     for n in counts:
         report['runs'][n] = run(args, n, (ours, peer), names, images, shape)

@@ -6,7 +6,8 @@ grounding-style sample, so no negative sampling differs). One step = forward + b
 runs in its own subprocess so the peak resident memory (``ru_maxrss``) of one does not hide the other's; the
 reported memory is the peak during the timed steps minus the resident size before the first step.
 
-Default: GLIP-T (Swin-T, 6 fused DyHead blocks, 12-layer BERT-base-sized encoder with ovd's tiny tokenizer),
+Default: GLIP-T (Swin-T, 6 fused DyHead blocks, 12-layer BERT-base-sized encoder with ovd's tiny tokenizer plus
+the COCO words as whole tokens, so the caption is about as long as with bert-base-uncased; mmdet pads it to 256),
 batch 2 at 800x1333. ``--shape 480,800`` runs the smallest of GLIP's training scales when memory is short.
 
 Usage::
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,7 +66,7 @@ def batch(which: str, shape, n: int = 2, boxes_per_image: int = 6):
     return images, samples
 
 
-def child(which: str, bert: str, shape, steps: int) -> dict:
+def child(which: str, bert: str, shape, steps: int, checkpoint_fusion: bool = False) -> dict:
     import ovd  # noqa: F401
     from mmengine.registry import init_default_scope
 
@@ -72,6 +74,8 @@ def child(which: str, bert: str, shape, steps: int) -> dict:
     from ovd.registry import MODELS
     init_default_scope('ovd')
     ours_cfg, peer_cfg = model_cfgs('full', bert, True)
+    peer_cfg.bbox_head.use_checkpoint = checkpoint_fusion
+    ours_cfg.bbox_head.setdefault('fusion_cfg', {})['use_checkpoint'] = checkpoint_fusion
     torch.manual_seed(0)
     ours = MODELS.build(ours_cfg)
     model = ours
@@ -104,26 +108,42 @@ def main():
     parser.add_argument('--shape', default='800,1333')
     parser.add_argument('--child', choices=['ours', 'peer'])
     parser.add_argument('--bert', default='')
+    parser.add_argument('--checkpoint-fusion', action='store_true',
+                        help='gradient checkpointing of the X-MHA layers in both models (use_checkpoint=True, as '
+                             "mmdet's GLIP-L configs set): what makes 800x1333 fit in 24 GiB")
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(','))
     if args.child:
-        print('RESULT ' + json.dumps(child(args.child, args.bert, shape, args.steps)), flush=True)
+        print('RESULT ' + json.dumps(child(args.child, args.bert, shape, args.steps, args.checkpoint_fusion)),
+              flush=True)
         return
     from glip_chunked_eval import write_bert
-    bert = write_bert(Path(tempfile.mkdtemp(prefix='glip-bench-')) / 'bert', full=True)
+    # COCO's words as whole tokens: the caption then has about as many tokens as with bert-base-uncased.
+    bert = write_bert(Path(tempfile.mkdtemp(prefix='glip-bench-')) / 'bert', full=True, whole_words=coco_names())
     results = {}
     for which in ('peer', 'ours'):
         out = subprocess.run([sys.executable, __file__, '--child', which, '--bert', bert, '--steps', str(args.steps),
-                              '--shape', args.shape], capture_output=True, text=True, env=dict(os.environ))
+                              '--shape', args.shape] + ['--checkpoint-fusion'] * args.checkpoint_fusion,
+                             capture_output=True, text=True, env=dict(os.environ))
         line = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')]
         if out.returncode or not line:
-            print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
-            raise SystemExit(f'{which} failed')
+            killed = out.returncode < 0 and -out.returncode == signal.SIGKILL
+            reason = ('killed by SIGKILL (the kernel\'s out-of-memory killer, when memory runs out)' if killed
+                      else f'exit code {out.returncode}: {out.stderr.strip().splitlines()[-1:]}')
+            results[which] = dict(which=which, failed=reason)
+            print(json.dumps(results[which]), flush=True)
+            continue
         results[which] = json.loads(line[0][len('RESULT '):])
         print(json.dumps(results[which]), flush=True)
+
     # The first step warms allocators and caches; compare the later ones when there are any.
     def steady(r):
         return sum(r['step_s'][1:]) / len(r['step_s'][1:]) if len(r['step_s']) > 1 else r['step_s'][0]
+    if any('failed' in r for r in results.values()):
+        for which, r in results.items():
+            print(f'{which}: ' + (r['failed'] if 'failed' in r else
+                                  f'step {steady(r):.1f} s, peak RSS {r["peak_rss_gib"]:.2f} GiB'))
+        return
     print(f'batch 2 at {shape}: step time peer/ours = {steady(results["peer"]) / steady(results["ours"]):.2f}x '
           f'(peer {steady(results["peer"]):.1f} s, ours {steady(results["ours"]):.1f} s); peak RSS peer '
           f'{results["peer"]["peak_rss_gib"]:.2f} GiB, ours {results["ours"]["peak_rss_gib"]:.2f} GiB')

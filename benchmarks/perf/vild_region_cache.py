@@ -4,7 +4,10 @@ Peer: what a user writes first: for each proposal and crop scale, PIL crop, resi
 ``encode_image`` on a batch of one. Ours: :class:`ovd.models.common.clip_region_teacher.CLIPRegionTeacher`:
 ``roi_align`` crops all regions of an image in one call and the encoder sees batches of ``--chunk-size``.
 Both run in the same process on the same image and boxes; the script also checks that the embeddings agree
-(cosine > 0.95: the crops differ only in resampling). The ViLD target is a ratio >= 5x.
+(cosine > 0.95: the crops differ only in resampling). The ViLD target is a ratio >= 5x. The script also prints the
+roofline: the encoder's GFLOP per crop, the rate each path sustains and the device's float32 matmul peak. On a
+CPU, one crop at a time already runs the encoder at a large fraction of the peak, so the peak / peer rate bounds
+the ratio well below 5x; the target is a GPU figure (batch-1 ViT-B/32 leaves a GPU mostly idle).
 
 The default encoder is CLIP ViT-B/32 at its real size with random weights (no download; speed does not depend on
 the weights); ``--tiny`` uses the tiny test CLIP instead. Also writes a small cache shard to measure the write
@@ -41,6 +44,28 @@ def one_by_one(encoder, image_rgb: np.ndarray, boxes: torch.Tensor, scales, size
         emb = torch.cat(embs)
         total = emb if total is None else total + emb
     return F.normalize(total, dim=-1)
+
+
+def encoder_gflop_per_crop(encoder, size, device: str) -> float:
+    """Floating-point operations of one crop through the image encoder (matmuls and convolutions), in GFLOP."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        encoder.encode_image(torch.zeros(1, 3, *size, device=device))
+    return counter.get_total_flops() / 1e9
+
+
+def matmul_peak_gflops(device: str, n: int = 2048, repeats: int = 5) -> float:
+    """What this device sustains on a large float32 matrix product: the ceiling for any batching."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def main() -> None:
@@ -112,6 +137,13 @@ def main() -> None:
     print(f'peer  one crop at a time (PIL crop/resize, batch of 1): {crops / t_peer:8.1f} crops/s')
     print(f'ovd   batched roi_align crops + chunked encoder       : {crops / t_ours:8.1f} crops/s')
     print(f'ratio ovd / peer: {t_peer / t_ours:.2f}x (target >= 5x); min cosine between the two: {agreement:.4f}')
+    # Roofline: batching can only raise the encoder's arithmetic rate up to the device's matmul peak.
+    gflop = encoder_gflop_per_crop(encoder, size, args.device)
+    peak = matmul_peak_gflops(args.device)
+    peer_rate, ours_rate = gflop * crops / t_peer, gflop * crops / t_ours
+    print(f'encoder {gflop:.2f} GFLOP per crop; peer sustains {peer_rate:.0f} GFLOP/s, ovd {ours_rate:.0f} GFLOP/s; '
+          f'{args.device} matmul peak {peak:.0f} GFLOP/s, so no batching can beat the peer by more than '
+          f'{peak / peer_rate:.1f}x here')
     if args.write_images:
         print(f'cache write path (teacher + fsync\'d commit), {args.write_images} images: '
               f'{args.write_images * crops / t_write:8.1f} crops/s')

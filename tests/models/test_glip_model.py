@@ -186,6 +186,30 @@ def test_fast_chunked_detections_identical_to_the_naive_loop(early_fuse, fused, 
         torch.testing.assert_close(f.scores, n.scores, rtol=0, atol=1e-6)
 
 
+def test_prompts_batched_through_the_fused_head_give_the_same_detections(fused, monkeypatch):
+    fused.eval()
+    fused.test_cfg.update(chunk_size=5, max_per_img=60, fast_chunked=True)
+    calls = []
+    original = fused.bbox_head.forward
+    monkeypatch.setattr(fused.bbox_head, 'forward', lambda *a: calls.append(a[1]['masks'].shape) or original(*a))
+    samples = lambda: [make_sample(NAMES, shape=s) for s in (IMG, (80, 128))]  # noqa: E731
+    with torch.no_grad():
+        fused.test_cfg.chunk_batch_size = 1
+        one = fused.predict(images(2), samples())
+        token_counts = [shape[1] for shape in calls]
+        calls.clear()
+        fused.test_cfg.chunk_batch_size = 2
+        two = fused.predict(images(2), samples())
+    fused.test_cfg.pop('chunk_batch_size')
+    assert len(set(token_counts)) > 1  # prompts of different lengths: the batch pads
+    assert [shape[0] for shape in calls] == [4, 2]  # 3 prompts x 2 images as 2 + 1 prompts
+    for a, b in zip(one, two):
+        a, b = a.pred_instances, b.pred_instances
+        assert torch.equal(a.labels, b.labels)
+        torch.testing.assert_close(b.bboxes, a.bboxes, rtol=0, atol=1e-4)
+        torch.testing.assert_close(b.scores, a.scores, rtol=0, atol=1e-6)
+
+
 def test_text_side_encoded_once_per_evaluation(unfused, monkeypatch):
     unfused.eval()
     unfused.test_cfg.chunk_size = 5

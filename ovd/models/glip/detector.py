@@ -23,6 +23,7 @@ from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
+from torch.nn import functional as F
 
 from ovd.data.prompts import build_chunked_prompts, build_positive_map, sample_detection_prompt
 from ovd.registry import MODELS
@@ -52,8 +53,9 @@ class GLIPDetector(SingleStageDetector):
             image, 85) and ``full_negatives_prob`` (probability of sampling all of them, 0.5).
         test_cfg: Head test config (``max_per_img`` caps each prompt's detections) plus ``chunk_size``
             (names per prompt, 40), ``merged_max_per_img`` (cap after merging the prompts; defaults to
-            ``max_per_img``; <= 0 keeps all, e.g. for Fixed AP), ``fast_chunked`` (default True) and
-            ``cache_text``.
+            ``max_per_img``; <= 0 keeps all, e.g. for Fixed AP), ``fast_chunked`` (default True),
+            ``cache_text`` and ``chunk_batch_size`` (with deep fusion, prompts run through the head this many
+            at a time, padded to the longest; 1 by default: a GPU gains from 4-8, a CPU little).
         data_preprocessor: mmdet ``DetDataPreprocessor`` config.
         init_cfg: Initialisation config.
     """
@@ -223,26 +225,56 @@ class GLIPDetector(SingleStageDetector):
                 visual = [f.index_select(0, sel) for f in visual_all]
                 if not self.bbox_head.early_fuse:
                     tower, _ = self.bbox_head.run_tower(visual, None)
-            for prompt in prompts_of[key]:
-                lang, token_map = self.encode_prompt(prompt, use_cache)
+            prompts = prompts_of[key]
+            step = max(1, int(cfg.get('chunk_batch_size', 1))) if fast and tower is None else 1
+            for start in range(0, len(prompts), step):
+                group = prompts[start:start + step]
+                encoded = [self.encode_prompt(prompt, use_cache) for prompt in group]
                 if not fast:  # the naive loop: a full forward for every prompt
                     visual = self.extract_feat(batch_inputs.index_select(0, sel))
                 if tower is not None:
-                    outs = self.bbox_head.align(tower, lang['embedded'])
+                    per_prompt = [self.bbox_head.align(tower, lang['embedded']) for lang, _ in encoded]
                 else:
-                    batched = {k: v.expand(len(idx), *v.shape[1:]) for k, v in lang.items()}
-                    outs = self.bbox_head(visual, batched)
-                dets = self.bbox_head.predict_prompt(*outs, token_map, group_metas, rescale=rescale)
-                label_ids = torch.tensor(prompt.label_ids, dtype=torch.long, device=batch_inputs.device)
-                for j, det in zip(idx, dets):
-                    det.labels = label_ids[det.labels]
-                    results[j].append(det)
+                    lang = stack_prompt_features([lang for lang, _ in encoded], len(idx))
+                    outs = self.bbox_head([f.repeat(len(group), 1, 1, 1) for f in visual], lang)
+                    per_prompt = [split_prompt_outputs(outs, k, len(idx), token_map.shape[1])
+                                  for k, (_, token_map) in enumerate(encoded)]
+                for prompt, (_, token_map), outs in zip(group, encoded, per_prompt):
+                    dets = self.bbox_head.predict_prompt(*outs, token_map, group_metas, rescale=rescale)
+                    label_ids = torch.tensor(prompt.label_ids, dtype=torch.long, device=batch_inputs.device)
+                    for j, det in zip(idx, dets):
+                        det.labels = label_ids[det.labels]
+                        results[j].append(det)
         for ds, dets in zip(batch_data_samples, results):
             ds.pred_instances = merge_detections(dets, max_per_img)
         return batch_data_samples
 
     def _forward(self, batch_inputs: Tensor, batch_data_samples: OptConfigType = None):
         raise NotImplementedError('GLIP has no tensor-mode forward: use mode="loss" or mode="predict"')
+
+
+def stack_prompt_features(langs: Sequence[Dict[str, Tensor]], num_images: int) -> Dict[str, Tensor]:
+    """Text features of P prompts ([1, T_p, ...] each) as one batch of P * num_images, prompt-major.
+
+    Shorter prompts are padded to the longest with masked tokens (zero features, mask 0); the X-MHA, the BERT
+    layers and the alignment ignore masked tokens, so each prompt's outputs equal its unbatched ones.
+    """
+    length = max(lang['masks'].shape[1] for lang in langs)
+    batch = {}
+    for key in langs[0]:
+        padded = [F.pad(lang[key], (0, 0) * (lang[key].dim() - 2) + (0, length - lang[key].shape[1]))
+                  for lang in langs]
+        batch[key] = torch.cat(padded).repeat_interleave(num_images, dim=0)
+    return batch
+
+
+def split_prompt_outputs(outs: Tuple[List[Tensor], ...], prompt: int, num_images: int,
+                         num_tokens: int) -> Tuple[List[Tensor], ...]:
+    """The head outputs of one prompt out of a prompt-major batch, logits cut to its own tokens."""
+    rows = slice(prompt * num_images, (prompt + 1) * num_images)
+    cls_logits, bbox_preds, centernesses = outs
+    return ([logit[rows, :, :num_tokens] for logit in cls_logits], [b[rows] for b in bbox_preds],
+            [c[rows] for c in centernesses])
 
 
 def merge_detections(detections: Sequence[InstanceData], max_per_img: int) -> InstanceData:
