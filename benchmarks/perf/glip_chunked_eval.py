@@ -115,7 +115,12 @@ def timed(fn, reps=1):
 
 
 def compare(ours, peer, top=100):
-    """Agreement of the top detections: same labels in the same order, max box / score differences."""
+    """Agreement of the top detections.
+
+    ``same_label_frac``/``max_*_diff`` compare rank by rank (two scores equal to float rounding may swap ranks);
+    ``matched_frac`` is the share of our top detections that the peer also has (same label, box within 0.01 px,
+    score within 1e-5), which rank swaps do not affect.
+    """
     o = ours.pred_instances
     p = peer.pred_instances
     oi = torch.argsort(o.scores, descending=True)[:top]
@@ -124,8 +129,10 @@ def compare(ours, peer, top=100):
     same = (o.labels[oi[:n]] == p.labels[pi[:n]]).float().mean().item() if n else 1.0
     dbox = (o.bboxes[oi[:n]] - p.bboxes[pi[:n]]).abs().max().item() if n else 0.0
     dscore = (o.scores[oi[:n]] - p.scores[pi[:n]]).abs().max().item() if n else 0.0
-    return dict(n_ours=len(o), n_peer=len(p), compared=n, same_label_frac=same, max_box_diff=dbox,
-                max_score_diff=dscore)
+    matched = sum(bool(((p.labels == o.labels[i]) & ((p.bboxes - o.bboxes[i]).abs().amax(1) < 1e-2)
+                        & ((p.scores - o.scores[i]).abs() < 1e-5)).any()) for i in oi.tolist())
+    return dict(n_ours=len(o), n_peer=len(p), compared=n, matched_frac=matched / max(len(oi), 1),
+                same_label_frac=same, max_box_diff=dbox, max_score_diff=dscore)
 
 
 def run(args, n_chunks, models, names_all, images, shape):
@@ -167,7 +174,7 @@ def main():
     parser.add_argument('--images', type=int, default=3)
     parser.add_argument('--naive', action='store_true', help='also time the naive per-chunk full forward')
     parser.add_argument('--threads', type=int, default=0)
-    parser.add_argument('--chunk-batch', type=int, default=1,
+    parser.add_argument('--chunk-batch', type=int, default=4,
                         help='ours: prompts run through the fused head at once (test_cfg.chunk_batch_size)')
     parser.add_argument('--tokenizer', choices=['lvis-words', 'tiny'], default='lvis-words',
                         help='tiny WordPiece with the LVIS words as whole tokens (bert-base-like lengths), or bare')

@@ -75,7 +75,7 @@ def child(which: str, bert: str, shape, steps: int, checkpoint_fusion: bool = Fa
     init_default_scope('ovd')
     ours_cfg, peer_cfg = model_cfgs('full', bert, True)
     peer_cfg.bbox_head.use_checkpoint = checkpoint_fusion
-    ours_cfg.bbox_head.setdefault('fusion_cfg', {})['use_checkpoint'] = checkpoint_fusion
+    ours_cfg.bbox_head.fusion_cfg = dict(ours_cfg.bbox_head.get('fusion_cfg') or {}, use_checkpoint=checkpoint_fusion)
     torch.manual_seed(0)
     ours = MODELS.build(ours_cfg)
     model = ours
@@ -83,6 +83,8 @@ def child(which: str, bert: str, shape, steps: int, checkpoint_fusion: bool = Fa
         model = MODELS.build(peer_cfg)
         model.load_state_dict(ours.state_dict(), strict=True)
         del ours
+    fuse_layers = [m for m in model.modules() if type(m).__name__ == 'VLFuse']
+    assert fuse_layers and all(m.use_checkpoint == checkpoint_fusion for m in fuse_layers)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -107,6 +109,7 @@ def main():
     parser.add_argument('--steps', type=int, default=2)
     parser.add_argument('--shape', default='800,1333')
     parser.add_argument('--child', choices=['ours', 'peer'])
+    parser.add_argument('--sides', default='peer,ours', help='which models to run (e.g. "ours" to re-measure one)')
     parser.add_argument('--bert', default='')
     parser.add_argument('--checkpoint-fusion', action='store_true',
                         help='gradient checkpointing of the X-MHA layers in both models (use_checkpoint=True, as '
@@ -121,7 +124,7 @@ def main():
     # COCO's words as whole tokens: the caption then has about as many tokens as with bert-base-uncased.
     bert = write_bert(Path(tempfile.mkdtemp(prefix='glip-bench-')) / 'bert', full=True, whole_words=coco_names())
     results = {}
-    for which in ('peer', 'ours'):
+    for which in args.sides.split(','):
         out = subprocess.run([sys.executable, __file__, '--child', which, '--bert', bert, '--steps', str(args.steps),
                               '--shape', args.shape] + ['--checkpoint-fusion'] * args.checkpoint_fusion,
                              capture_output=True, text=True, env=dict(os.environ))
@@ -139,7 +142,7 @@ def main():
     # The first step warms allocators and caches; compare the later ones when there are any.
     def steady(r):
         return sum(r['step_s'][1:]) / len(r['step_s'][1:]) if len(r['step_s']) > 1 else r['step_s'][0]
-    if any('failed' in r for r in results.values()):
+    if any('failed' in r for r in results.values()) or len(results) < 2:
         for which, r in results.items():
             print(f'{which}: ' + (r['failed'] if 'failed' in r else
                                   f'step {steady(r):.1f} s, peak RSS {r["peak_rss_gib"]:.2f} GiB'))

@@ -41,7 +41,7 @@ model = dict(
         allowed_border=-1, pos_weight=-1, debug=False, num_negatives=85, full_negatives_prob=0.5),
     test_cfg=dict(
         nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.6),
-        max_per_img=100, chunk_size=40, fast_chunked=True))
+        max_per_img=100, chunk_size=40, fast_chunked=True, chunk_batch_size=4))
 
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'text',
              'tokens_positive')

@@ -55,7 +55,7 @@ class GLIPDetector(SingleStageDetector):
             (names per prompt, 40), ``merged_max_per_img`` (cap after merging the prompts; defaults to
             ``max_per_img``; <= 0 keeps all, e.g. for Fixed AP), ``fast_chunked`` (default True),
             ``cache_text`` and ``chunk_batch_size`` (with deep fusion, prompts run through the head this many
-            at a time, padded to the longest; 1 by default: a GPU gains from 4-8, a CPU little).
+            at a time, padded to the longest; 4 by default).
         data_preprocessor: mmdet ``DetDataPreprocessor`` config.
         init_cfg: Initialisation config.
     """
@@ -226,7 +226,7 @@ class GLIPDetector(SingleStageDetector):
                 if not self.bbox_head.early_fuse:
                     tower, _ = self.bbox_head.run_tower(visual, None)
             prompts = prompts_of[key]
-            step = max(1, int(cfg.get('chunk_batch_size', 1))) if fast and tower is None else 1
+            step = max(1, int(cfg.get('chunk_batch_size', 4))) if fast and tower is None else 1
             for start in range(0, len(prompts), step):
                 group = prompts[start:start + step]
                 encoded = [self.encode_prompt(prompt, use_cache) for prompt in group]
