@@ -69,7 +69,10 @@ def load_references(path: str) -> Dict[str, Reference]:
             for key in ('ref_id', 'method', 'protocol', 'metric', 'value', 'citation'):
                 if not (row.get(key) or '').strip():
                     raise ReferenceError(f'{where}: field {key!r} is empty')
-            row = {k: (v or '').strip() for k, v in row.items() if k is not None}
+            if None in row:  # more fields than the header: an unquoted comma shifted the columns
+                raise ReferenceError(f'{where}: {len(row) - 1 + len(row[None])} fields, the header has '
+                                     f'{len(reader.fieldnames)}; quote fields that contain commas')
+            row = {k: (v or '').strip() for k, v in row.items()}
             if row['protocol'] not in PROTOCOLS:
                 raise ReferenceError(f'{where}: field \'protocol\' is {row["protocol"]!r}; known: '
                                      f'{sorted(PROTOCOLS)}')

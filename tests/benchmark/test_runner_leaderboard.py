@@ -112,6 +112,7 @@ def test_tables_rows_deltas_and_dedupe(tmp_path):
     ('r,m,v,lvis,APr,1,b,t,,,\n', "field 'citation' is empty"),
     ('r,m,v,lvis,APr,1,b,t,,cite,\nr,m,v,lvis,APr,2,b,t,,cite,\n', "'r' gives 'APr' twice"),
     ('r,m,v,lvis,APr,1,b,t,,cite,\nr,m,v2,lvis,AP,2,b,t,,cite,\n', "field 'variant' is 'v2'"),
+    ('r,m,v,lvis,APr,1,b,t,,cite,a note, with a comma\n', '12 fields, the header has 11'),
 ])
 def test_reference_csv_errors(tmp_path, line, message):
     path = tmp_path / 'refs.csv'
@@ -127,6 +128,18 @@ def test_shipped_reference_results_load(repo_root):
     assert refs['baron-kd-ens-lvis'].metrics == {'mask_APr': 19.2, 'mask_AP': 26.5}
     assert refs['glip-t-coco-zeroshot'].metrics == {'AP': 46.6}
     assert all(r.citation for r in refs.values())
+    assert refs['baron-kd-r50fpn-ovcoco'].notes[0].endswith('(ovdet #11 #24)')  # quoted note kept whole
+
+
+def test_shipped_reference_configs_exist_and_declare_the_protocol(repo_root):
+    """Our runs of a config get the delta against its paper row only if the row names the config."""
+    from ovd.benchmark.spec import _detect_protocol
+    refs = load_references(str(repo_root / 'benchmarks' / 'reference_results.csv'))
+    with_config = [r for r in refs.values() if r.config]
+    assert len(with_config) >= 20
+    for ref in with_config:
+        assert (repo_root / ref.config).is_file(), ref.config
+        assert _detect_protocol(ref.config, [repo_root], ref.ref_id) == ref.protocol, ref.ref_id
 
 
 def _finish_job_and_build(args):
