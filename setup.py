@@ -1,7 +1,8 @@
 """Build script: metadata lives in setup.cfg; this file only provides ``ovd/.mim`` for openmim.
 
 openmim runs ``mim train ovd CONFIG`` by finding ``tools/train.py`` and ``configs/`` inside the installed
-package's ``.mim`` folder. A wheel gets copies of the repository's ``configs/`` and ``tools/`` there, written
+package's ``.mim`` folder; ``ovd demo`` and ``ovd leaderboard`` read the sweep specs and the published results
+from ``benchmarks/``. A wheel gets copies of the repository's ``configs/``, ``tools/`` and ``benchmarks/`` there, written
 into the build directory (the source tree is left alone); an editable install (``pip install -e .``) gets
 symlinks in the checkout's ``ovd/.mim`` so edits show up at once.
 """
@@ -13,11 +14,11 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-MIM_ITEMS = ('configs', 'tools')
+MIM_ITEMS = ('configs', 'tools', 'benchmarks')
 
 
 class BuildPyWithMim(build_py):
-    """``build_py`` that also copies configs/ and tools/ into ``<build>/ovd/.mim`` for wheels."""
+    """``build_py`` that also copies configs/, tools/ and benchmarks/ into ``<build>/ovd/.mim`` for wheels."""
 
     def run(self) -> None:
         super().run()

@@ -6,7 +6,6 @@ Columns: ref_id, method, variant, protocol, metric, value, backbone, training_da
 percent as printed in the source.
 """
 import csv
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -38,12 +37,9 @@ class Reference:
 
 
 def default_references_path() -> Optional[Path]:
-    """``benchmarks/reference_results.csv`` of the source checkout, if there is one."""
-    spec = importlib.util.find_spec('ovd')
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).resolve().parents[1] / 'benchmarks' / 'reference_results.csv'
-    return path if path.is_file() else None
+    """``benchmarks/reference_results.csv`` of the source checkout, else the copy a wheel ships, if any."""
+    from ovd.resources import shipped_path
+    return shipped_path('benchmarks', 'reference_results.csv')
 
 
 def load_references(path: str) -> Dict[str, Reference]:

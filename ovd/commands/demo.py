@@ -5,7 +5,6 @@ with the local executor (trains and evaluates the smoke model and every method's
 the leaderboard and the reports, and prints where everything is. Re-running it skips what is already done.
 """
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -23,9 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def default_spec() -> Path:
-    spec = importlib.util.find_spec('ovd')
-    root = Path(spec.origin).resolve().parents[1] if spec and spec.origin else Path.cwd()
-    return root / 'benchmarks' / 'sweeps' / 'demo.yaml'
+    """``benchmarks/sweeps/demo.yaml`` of the source checkout, else the copy a wheel ships in ``ovd/.mim``."""
+    from ovd.resources import shipped_path
+    path = shipped_path('benchmarks', 'sweeps', 'demo.yaml')
+    return path if path is not None else Path('benchmarks') / 'sweeps' / 'demo.yaml'
 
 
 def make_data(data_root: Path, seed: int, num_images, log=print) -> None:
