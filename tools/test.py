@@ -4,13 +4,11 @@ Arguments follow mmdetection's ``tools/test.py``: ``--work-dir``, ``--out`` (raw
 ``--cfg-options``, ``--launcher``. Metrics are printed by the evaluator and written by the runner's logger.
 """
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import ovd  # noqa: F401  (registers modules, applies the checkpoint-loading fix)
+from ovd.tool_args import add_common_arguments, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -18,30 +16,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', nargs='?', help='checkpoint file (or use --checkpoint)')
     parser.add_argument('--checkpoint', dest='checkpoint_opt', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where logs and metrics go')
     parser.add_argument('--out', help='dump predictions to this pickle file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config values, e.g. test_dataloader.batch_size=2')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_common_arguments(parser, 'where logs and metrics go', 'test_dataloader.batch_size=2')
     args = parser.parse_args()
     args.checkpoint = args.checkpoint_opt or args.checkpoint
     if args.checkpoint is None:
         parser.error('a checkpoint is required (positional or --checkpoint)')
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
