@@ -16,7 +16,7 @@ demo: setup
 test: setup
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} $(PY) -m pytest $(PYTEST_ARGS)
 
-# Unit tests only (seconds).
+# Unit tests only (about a minute and a half on 2 cores).
 test-fast: setup
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 

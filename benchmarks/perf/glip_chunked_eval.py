@@ -209,7 +209,8 @@ def main():
     tok = AutoTokenizer.from_pretrained(bert)
     lengths = [len(tok('. '.join(names[i:i + 40]) + '.')['input_ids']) for i in range(0, len(names), 40)]
     report = dict(size=args.size, fusion=args.fusion, image_shape=shape, images=args.images,
-                  chunk_batch_size=args.chunk_batch, tokenizer=args.tokenizer, mean_tokens_per_chunk=sum(lengths) / len(lengths),
+                  chunk_batch_size=args.chunk_batch, tokenizer=args.tokenizer,
+                  mean_tokens_per_chunk=sum(lengths) / len(lengths),
                   threads=torch.get_num_threads(), peer='mmdet 3.3 GLIP.predict chunked_size=40', runs={})
     for n in counts:
         report['runs'][n] = run(args, n, (ours, peer), names, images, shape)

@@ -52,7 +52,9 @@ def sweep_overhead(n_entries: int, tmp: Path) -> None:
             evaluate: [{{protocol: coco}}]
     '''))
     job = Path(__file__).resolve().parent / 'runner_fake_job.py'
-    command = lambda d: [sys.executable, '-S', str(job), str(d)]
+
+    def command(entry_dir):
+        return [sys.executable, '-S', str(job), str(entry_dir)]
 
     t0 = time.perf_counter()
     sweep = load_spec(str(spec), root=str(tmp / 'root'))
@@ -84,7 +86,8 @@ def sweep_overhead(n_entries: int, tmp: Path) -> None:
     # The runner's own overhead: the same sweep with in-process instant jobs (no process per job).
     inline = load_spec(str(spec), root=str(tmp / 'inline_root'))
     t0, c0 = time.perf_counter(), _cpu()
-    run_sweep(inline, LocalExecutor(workers=2, job_fn=lambda d, env: fake_job(str(d), env), progress=False), log=lambda m: None)
+    executor = LocalExecutor(workers=2, job_fn=lambda d, env: fake_job(str(d), env), progress=False)
+    run_sweep(inline, executor, log=lambda m: None)
     t_inline_run = time.perf_counter() - t0
     t0 = time.perf_counter()
     statuses = collect_status(inline, LocalExecutor(workers=2, progress=False))

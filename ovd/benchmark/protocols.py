@@ -1,5 +1,6 @@
-"""Evaluation protocols the runner knows (the names of ``ovd.evaluation``), their leaderboard table (family) and columns, and the mapping from
-the metric names evaluators log (mmdet's ``coco/bbox_mAP_50``, ``lvis/bbox_APr``, ours) to those columns.
+"""Evaluation protocols the runner knows (the names of ``ovd.evaluation``), their leaderboard table (family) and
+columns, and the mapping from the metric names evaluators log (mmdet's ``coco/bbox_mAP_50``, ``lvis/bbox_APr``,
+ours) to those columns.
 
 Column values are percentages, the way papers print them; mmengine metrics log fractions, so a fraction is
 multiplied by 100 (:func:`normalize_metrics`).

@@ -11,4 +11,5 @@ from .lvis_numpy import install_lvis_numpy_fix, patch_lvis_eval
 allow_mmengine_checkpoints()
 install_lvis_numpy_fix()
 
-__all__ = ['MMENGINE_SAFE_GLOBALS', 'allow_checkpoint_types', 'allow_mmengine_checkpoints', 'install_lvis_numpy_fix', 'patch_lvis_eval']
+__all__ = ['MMENGINE_SAFE_GLOBALS', 'allow_checkpoint_types', 'allow_mmengine_checkpoints', 'install_lvis_numpy_fix',
+           'patch_lvis_eval']

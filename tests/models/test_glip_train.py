@@ -20,7 +20,8 @@ def _run(cmd, env, timeout=900):
 @pytest.mark.slow
 def test_tiny_glip_trains_on_mixed_data_and_reports_lvis_and_flickr30k(tmp_path):
     data = tmp_path / 'synthetic'
-    env = dict(os.environ, OVD_DATA_ROOT=str(tmp_path), PYTHONPATH=f'{REPO}{os.pathsep}' + os.environ.get('PYTHONPATH', ''))
+    env = dict(os.environ, OVD_DATA_ROOT=str(tmp_path),
+               PYTHONPATH=f'{REPO}{os.pathsep}' + os.environ.get('PYTHONPATH', ''))
     for name, n in (('coco', 8), ('flickr30k', 4), ('lvis', 4)):
         _run([sys.executable, '-m', 'ovd.cli', 'synth', '--dataset', name, '--out', data / name, '--num-images', n],
              env)
