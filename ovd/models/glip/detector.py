@@ -15,7 +15,7 @@ and each chunk only costs the alignment product. ``test_cfg.fast_chunked=False``
 forward per chunk) that the fast path is tested against.
 """
 import random
-from typing import Dict, List, NamedTuple, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.detectors.single_stage import SingleStageDetector
@@ -107,20 +107,13 @@ class GLIPDetector(SingleStageDetector):
         Sets ``data_sample.text`` to the caption and remaps ``gt_instances.labels`` to phrase indices
         (boxes whose class did not fit the token budget are dropped). Returns the spans per phrase.
         """
-        text = data_sample.get('text', None)
-        if isinstance(text, str):
-            tokens_positive = data_sample.get('tokens_positive', None)
-            if tokens_positive is None:
-                raise ValueError(f'{data_sample.get("img_path", "sample")}: a caption (str text) needs '
-                                 '`tokens_positive` (spans per phrase)')
-            return [list(map(tuple, spans)) for spans in tokens_positive]
-        if not isinstance(text, (list, tuple)) or not text:
-            raise ValueError(f'{data_sample.get("img_path", "sample")}: field `text` must be a caption or the '
-                             f'vocabulary names, got {type(text).__name__}')
+        text, spans = read_prompt_text(data_sample)
+        if spans is not None:
+            return spans
         labels = data_sample.gt_instances.labels
         cfg = self.train_cfg or {}
         prompt = sample_detection_prompt(
-            list(text), labels.tolist(), num_negatives=cfg.get('num_negatives', 85), max_tokens=self.max_tokens,
+            text, labels.tolist(), num_negatives=cfg.get('num_negatives', 85), max_tokens=self.max_tokens,
             tokenizer=self.tokenizer, full_sampling_prob=cfg.get('full_negatives_prob', 0.5), rng=self._rng)
         keep = torch.tensor([int(lab) in prompt.label_to_phrase for lab in labels.tolist()], dtype=torch.bool)
         gt = data_sample.gt_instances[keep.to(labels.device)]
@@ -157,17 +150,9 @@ class GLIPDetector(SingleStageDetector):
         of names (detection) is split into chunks of ``test_cfg.chunk_size`` names whose labels are the
         names' vocabulary indices.
         """
-        text = data_sample.get('text', None)
-        if isinstance(text, str):
-            tokens_positive = data_sample.get('tokens_positive', None)
-            if tokens_positive is None:
-                raise ValueError(f'{data_sample.get("img_path", "sample")}: a caption (str text) needs '
-                                 '`tokens_positive` (spans per phrase) to be grounded')
-            spans = [[tuple(s) for s in phrase] for phrase in tokens_positive]
+        text, spans = read_prompt_text(data_sample)
+        if spans is not None:
             return [Prompt(text, spans, list(range(len(spans))))]
-        if not isinstance(text, (list, tuple)) or not text:
-            raise ValueError(f'{data_sample.get("img_path", "sample")}: field `text` must be a caption or the '
-                             f'vocabulary names, got {type(text).__name__}')
         chunk_size = self.test_cfg.get('chunk_size', 40) if self.test_cfg else 40
         return [Prompt(c.caption, c.tokens_positive, c.label_ids)
                 for c in build_chunked_prompts(list(text), chunk_size if chunk_size > 0 else len(text))]
@@ -251,6 +236,26 @@ class GLIPDetector(SingleStageDetector):
 
     def _forward(self, batch_inputs: Tensor, batch_data_samples: OptConfigType = None):
         raise NotImplementedError('GLIP has no tensor-mode forward: use mode="loss" or mode="predict"')
+
+
+def read_prompt_text(data_sample) -> Tuple[Union[str, List[str]], Optional[List[List[Span]]]]:
+    """A sample's ``text``: a caption with its character spans per phrase (``tokens_positive``), or the
+    vocabulary names with ``None``.
+
+    Raises:
+        ValueError: naming the image, for a caption without ``tokens_positive`` or a ``text`` that is neither.
+    """
+    text = data_sample.get('text', None)
+    if isinstance(text, str):
+        tokens_positive = data_sample.get('tokens_positive', None)
+        if tokens_positive is None:
+            raise ValueError(f'{data_sample.get("img_path", "sample")}: a caption (str text) needs '
+                             '`tokens_positive` (spans per phrase)')
+        return text, [[tuple(span) for span in phrase] for phrase in tokens_positive]
+    if not isinstance(text, (list, tuple)) or not text:
+        raise ValueError(f'{data_sample.get("img_path", "sample")}: field `text` must be a caption or the '
+                         f'vocabulary names, got {type(text).__name__}')
+    return list(text), None
 
 
 def stack_prompt_features(langs: Sequence[Dict[str, Tensor]], num_images: int) -> Dict[str, Tensor]:
