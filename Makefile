@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 .PHONY: setup demo test test-fast lint clean-setup
 
 setup:
-	@bash scripts/setup_env.sh
+	@OVD_VENV=$(VENV) bash scripts/setup_env.sh
 
 demo: setup
 	@$(VENV)/bin/ovd demo

@@ -25,13 +25,15 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# Absolute paths from here on: the mmcv build runs inside the unpacked sdist, where a relative venv (the
+# default) would not resolve. A relative OVD_VENV/OVD_CACHE is taken from the directory the script was run in.
+venv="$(realpath -m "${OVD_VENV:-$root/.venv}")"
+cache="$(realpath -m "${OVD_CACHE:-$HOME/.cache/ovd}")"
 cd "$root"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-venv="${OVD_VENV:-.venv}"
 python_bin="${OVD_PYTHON:-python3}"
-cache="${OVD_CACHE:-$HOME/.cache/ovd}"
 torch_version="${OVD_TORCH_VERSION:-$TORCH_VERSION}"
 torchvision_version="${OVD_TORCHVISION_VERSION:-$TORCHVISION_VERSION}"
 py="$venv/bin/python"
