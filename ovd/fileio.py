@@ -4,6 +4,7 @@ either the old file or the new one, never half of one."""
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable, Union
@@ -11,9 +12,35 @@ from typing import IO, Any, Callable, Union
 PathLike = Union[str, os.PathLike]
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the kernel reports it (``os.umask`` can only be
+    read by setting it, which races with threads creating files)."""
+    try:
+        with open('/proc/self/status', encoding='ascii') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode(path: PathLike) -> int:
+    """The permission bits a plain ``open(path, 'w')`` would leave: an existing file keeps its mode, a new one
+    gets ``0o666`` minus the umask. ``mkstemp`` creates 0600 files, so atomic writers apply this instead
+    (results on a shared cluster must stay readable by the team)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
+
+
 def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any], durable: bool = True) -> None:
     """Write ``path`` atomically: ``write(binary_file)`` fills a temp file in the same folder, then
-    (fsync and) ``os.replace``. A failure or kill leaves the old file, and no temp file on failure.
+    (fsync and) ``os.replace``. A failure or kill leaves the old file, and no temp file on failure. The file
+    gets the mode a plain ``open`` would give (see :func:`new_file_mode`).
 
     Args:
         path: destination file; its folder is created if missing.
@@ -23,9 +50,11 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any], durable: boo
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = new_file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
         with os.fdopen(fd, 'wb') as f:
+            os.fchmod(f.fileno(), mode)
             write(f)
             f.flush()
             if durable:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from ...fileio import new_file_mode
 from ..validation import AnnotationError
 
 MANIFEST_DIR = '.ovd_prepare'
@@ -47,18 +48,17 @@ def commit(outputs: Dict[Path, Any], writer: Callable[[Any, Any], None] = write_
         writer (callable): ``writer(content, binary_file)`` serialises one output.
     """
     temps: List[Path] = []
-    umask = os.umask(0)
-    os.umask(umask)
     try:
         for target, content in outputs.items():
             target.parent.mkdir(parents=True, exist_ok=True)
+            mode = new_file_mode(target)
             fd, tmp = tempfile.mkstemp(prefix=f'.{target.name}.', suffix='.tmp', dir=target.parent)
             temps.append(Path(tmp))
             with os.fdopen(fd, 'wb') as f:
+                os.fchmod(f.fileno(), mode)  # mkstemp creates 0600; outputs are ordinary shared data files
                 writer(content, f)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; outputs are ordinary shared data files
         for tmp, target in zip(temps, outputs):
             os.replace(tmp, target)
         temps = []
