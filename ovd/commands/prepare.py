@@ -26,5 +26,7 @@ def run(args: argparse.Namespace) -> int:
         return run_preparer(load_preparer(args.preparer), args)
     except AnnotationError as err:
         print(f'ovd prepare {args.preparer}: {err}', file=sys.stderr)
-        print('nothing was written', file=sys.stderr)
+        hint = ' (--drop-bad-boxes drops and counts such boxes instead)' \
+            if err.field in ('bbox', 'bndbox') and getattr(args, 'bad_boxes', None) == 'error' else ''
+        print(f'nothing was written{hint}', file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from .validation import AnnotationError
+from .validation import BOX_BORDER_TOLERANCE, AnnotationError
 
 PathLike = Union[str, os.PathLike]
 PHRASE_TYPES = (
@@ -189,8 +189,8 @@ def parse_annotation_xml(
         path: The file.
         convention: ``'pixel'`` (xyxy pixel edges, ``[xmin-1, ymin-1, xmax, ymax]``) or ``'raw'`` (as
             written).
-        bad_boxes: ``'error'`` stops on a box with non-positive width or height, ``'drop'`` skips and counts
-            it.
+        bad_boxes: ``'error'`` stops on a box with non-positive width or height or one outside the image
+            (beyond :data:`~ovd.data.validation.BOX_BORDER_TOLERANCE`), ``'drop'`` skips and counts it.
 
     Returns:
         An :class:`ImageAnnotation`.
@@ -228,15 +228,23 @@ def parse_annotation_xml(
             x1, y1, x2, y2 = (
                 _int(box.find(t), path, record, f'bndbox/{t}') for t in ('xmin', 'ymin', 'xmax', 'ymax')
             )
+            # pixel edges of the 1-based inclusive box, for the image-border check
+            edges = (x1 - 1, y1 - 1, x2, y2)
             if convention == 'pixel':
                 x1, y1 = x1 - 1, y1 - 1
+            problem = None
             if x2 <= x1 or y2 <= y1:
+                problem = 'box has non-positive size'
+            elif min(edges[:2]) < -BOX_BORDER_TOLERANCE or edges[2] > width + BOX_BORDER_TOLERANCE or \
+                    edges[3] > height + BOX_BORDER_TOLERANCE:
+                problem = f'box reaches outside the {width}x{height} image'
+            if problem:
                 if bad_boxes == 'drop':
                     ann.bad_boxes += 1
                     continue
                 raise Flickr30kFormatError(
                     path,
-                    f'box has non-positive size: xmin..xmax, ymin..ymax = '
+                    f'{problem}: xmin..xmax, ymin..ymax = '
                     f'{box.findtext("xmin")}..{box.findtext("xmax")}, '
                     f'{box.findtext("ymin")}..{box.findtext("ymax")}',
                     record,

@@ -14,6 +14,12 @@ import numpy as np
 
 PathLike = Union[str, os.PathLike]
 
+#: How far (pixels) a box edge may lie beyond the image border and still count as inside. Boxes derived from
+#: polygons end a fraction of a pixel past the edge in real COCO/LVIS files, and a 1-based inclusive box
+#: (Flickr30k Entities, Objects365 exports) may reach one pixel further; the training pipelines clip these.
+#: Anything beyond is a broken record (wrong image, swapped width/height, xyxy read as xywh).
+BOX_BORDER_TOLERANCE = 1.0
+
 
 class AnnotationError(ValueError):
     """Bad input in an annotation file.
@@ -129,6 +135,39 @@ def check_boxes(file: PathLike, ann_ids: np.ndarray, bboxes: np.ndarray, policy:
     return good
 
 
+def boxes_inside(bboxes: np.ndarray, widths: np.ndarray, heights: np.ndarray,
+                 tolerance: float = BOX_BORDER_TOLERANCE) -> np.ndarray:
+    """Boolean mask (M,) of xywh ``bboxes`` (M, 4) that lie inside their image (``widths``/``heights``, shape
+    (M,)) up to ``tolerance`` pixels on every side; non-finite boxes are not inside."""
+    x, y, w, h = np.asarray(bboxes, dtype=np.float64).T
+    with np.errstate(invalid='ignore'):
+        return (x >= -tolerance) & (y >= -tolerance) & (x + w <= widths + tolerance) & \
+            (y + h <= heights + tolerance)
+
+
+def check_boxes_inside(file: PathLike, ann_ids: np.ndarray, bboxes: np.ndarray, ann_image_ids: np.ndarray,
+                       widths: np.ndarray, heights: np.ndarray, policy: str = 'error') -> np.ndarray:
+    """Check xywh boxes lie inside their image (see :data:`BOX_BORDER_TOLERANCE`).
+
+    Args:
+        ann_image_ids (np.ndarray): Each annotation's ``image_id``, shape (M,) (for messages).
+        widths, heights (np.ndarray): Each annotation's image size in pixels, shape (M,).
+        policy (str): ``'error'`` raises on the first box outside; ``'drop'`` returns the mask of boxes inside.
+
+    Returns:
+        np.ndarray: Boolean mask of boxes inside their image, shape (M,).
+    """
+    inside = boxes_inside(bboxes, widths, heights)
+    if policy == 'error' and not inside.all():
+        i = int(np.argmin(inside))
+        x, y, w, h = bboxes[i].tolist()
+        raise AnnotationError(file, f'box [x, y, w, h] = [{x:g}, {y:g}, {w:g}, {h:g}] reaches outside its image '
+                                    f'(image_id {int(ann_image_ids[i])}: {widths[i]:g}x{heights[i]:g}, so x+w = '
+                                    f'{x + w:g} and y+h = {y + h:g}; allowed {BOX_BORDER_TOLERANCE:g} px past '
+                                    'the border)', 'annotations', i, int(ann_ids[i]), 'bbox')
+    return inside
+
+
 def check_unique(file: PathLike, section: str, ids: np.ndarray) -> None:
     """Raise on the first repeated id in ``section``."""
     i = first_duplicate(ids)
@@ -214,15 +253,15 @@ class CocoValidation:
 
 def validate_coco_index(index: Any, vocabulary: Any = None, *, unknown_categories: str = 'error',
                         bad_boxes: str = 'error', image_paths: Optional[Sequence[str]] = None,
-                        allowed_missing: Iterable[str] = ()) -> CocoValidation:
+                        allowed_missing: Iterable[str] = (), require_inside: bool = False) -> CocoValidation:
     """Run every check on a parsed COCO-format file, in the order a user would fix them.
 
     Checks: duplicate image / annotation / category ids; category names that disagree with ``vocabulary``
     for the same id (wrong file or version); annotations whose ``image_id`` is not an image;
     annotation ``category_id`` not in the file's categories, then not in ``vocabulary``
     (``unknown_categories`` = ``'error'`` or ``'drop'``); boxes with non-positive or non-finite size
-    (``bad_boxes``); and, when ``image_paths`` is given, image files that do not exist (except
-    ``allowed_missing``).
+    (``bad_boxes``); with ``require_inside``, boxes outside their image (same policy); and, when
+    ``image_paths`` is given, image files that do not exist (except ``allowed_missing``).
 
     Args:
         index (CocoIndex): The parsed file (see :func:`ovd.data.coco_index.load_coco_index`).
@@ -231,6 +270,8 @@ def validate_coco_index(index: Any, vocabulary: Any = None, *, unknown_categorie
         bad_boxes (str): ``'error'`` or ``'drop'``.
         image_paths (Sequence[str], optional): Full path of each image, in file order, to check on disk.
         allowed_missing (Iterable[str]): Paths that may be missing.
+        require_inside (bool): Also treat boxes beyond their image's border as bad boxes (``ovd prepare``;
+            the dataset classes keep mmdet's rule instead: only boxes not overlapping the image are dropped).
 
     Returns:
         CocoValidation: Masks of annotations to keep and the images found missing among the allowed ones.
@@ -250,6 +291,11 @@ def validate_coco_index(index: Any, vocabulary: Any = None, *, unknown_categorie
     else:
         in_vocab = np.ones(len(index.ann_ids), dtype=bool)
     good_box = check_boxes(path, index.ann_ids, index.ann_bboxes, bad_boxes)
+    if require_inside and len(good_box):
+        widths = np.asarray([im['width'] for im in index.images], dtype=np.float64)[image_pos]
+        heights = np.asarray([im['height'] for im in index.images], dtype=np.float64)[image_pos]
+        good_box = good_box & check_boxes_inside(path, index.ann_ids, index.ann_bboxes, index.ann_image_ids,
+                                                 widths, heights, bad_boxes)
     missing: List[int] = []
     if image_paths is not None:
         missing = check_image_files(path, index.image_ids, image_paths, allowed_missing)

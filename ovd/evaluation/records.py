@@ -7,6 +7,7 @@ detections), the same records are dropped here and a warning gives the count.
 """
 import itertools
 import json
+import numbers
 import os
 import warnings
 from dataclasses import dataclass
@@ -128,6 +129,16 @@ def _need(record: Dict[str, Any], key: str, where: str) -> Any:
     return record[key]
 
 
+def _id(value: Any, where: str, key: str) -> int:
+    """``value`` as an id, or an error: an integral float (7.0) names the same record for pycocotools, while
+    7.5, "7", true or null name none (numpy would silently turn them into 7, 7, 1 and fail on null)."""
+    if isinstance(value, (bool, np.bool_)) or not (isinstance(value, numbers.Integral) or (
+            isinstance(value, float) and value.is_integer())):
+        raise EvaluationInputError(f'{where}: field "{key}" must be an integer id, got '
+                                   f'{json.dumps(value, default=repr)}')
+    return int(value)
+
+
 def load_ground_truth(gt: PathOrData) -> GroundTruth:
     """Read a COCO/LVIS/Objects365 annotation file (path or parsed dict) into :class:`GroundTruth`.
 
@@ -146,13 +157,17 @@ def load_ground_truth(gt: PathOrData) -> GroundTruth:
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(data.get(key), list):
             raise EvaluationInputError(f'ground-truth file {source}: missing list "{key}"')
-    images = sorted(data['images'], key=lambda im: _need(im, 'id', f'{source}: images[]'))
+    for section in ('images', 'categories'):
+        for i, rec in enumerate(data[section]):
+            where = f'ground-truth file {source}: {section}[{i}]'
+            _id(_need(rec, 'id', where), where, 'id')
+    images = sorted(data['images'], key=lambda im: im['id'])
     image_ids = np.array([im['id'] for im in images], dtype=np.int64)
     if len(np.unique(image_ids)) != len(image_ids):
         raise EvaluationInputError(f'ground-truth file {source}: duplicate image ids')
     image_hw = np.array([[im.get('height', 0), im.get('width', 0)] for im in images],
                         dtype=np.int64).reshape(-1, 2)
-    cats = sorted(data['categories'], key=lambda c: _need(c, 'id', f'{source}: categories[]'))
+    cats = sorted(data['categories'], key=lambda c: c['id'])
     category_ids = np.array([c['id'] for c in cats], dtype=np.int64)
     names = [str(c.get('name', c['id'])) for c in cats]
     frequency = None
@@ -175,9 +190,9 @@ def load_ground_truth(gt: PathOrData) -> GroundTruth:
     segs: Optional[List[Any]] = [] if n and all('segmentation' in a for a in anns) else None
     for i, a in enumerate(anns):
         where = f'ground-truth file {source}: annotations[{i}]'
-        ids[i] = _need(a, 'id', where)
-        img[i] = _need(a, 'image_id', where)
-        cat[i] = _need(a, 'category_id', where)
+        ids[i] = _id(_need(a, 'id', where), where, 'id')
+        img[i] = _id(_need(a, 'image_id', where), where, 'image_id')
+        cat[i] = _id(_need(a, 'category_id', where), where, 'category_id')
         bbox = _need(a, 'bbox', where)
         if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
             raise EvaluationInputError(f'{where} (id {a["id"]}): field "bbox" must be [x, y, w, h]')
@@ -205,8 +220,9 @@ def load_results(results: PathOrData, gt: GroundTruth) -> Detections:
     """Read a COCO/LVIS results file (path or parsed list) into :class:`Detections`, with checks.
 
     Each record needs ``image_id``, ``category_id``, ``score`` and ``bbox`` [x, y, w, h] and/or
-    ``segmentation`` (compressed RLE). Unknown image ids, missing fields, non-finite scores or boxes and
-    boxes with a negative width or height are errors naming the record; an empty list is valid.
+    ``segmentation`` (compressed RLE). Unknown image ids, missing fields, values of the wrong JSON type (a
+    non-integral, string or boolean id; a string, boolean or null score), non-finite scores or boxes and boxes
+    with a negative width or height are errors naming the record; an empty list is valid.
 
     Args:
         results: path to the JSON results file or its parsed list.
@@ -229,14 +245,20 @@ def load_results(results: PathOrData, gt: GroundTruth) -> Detections:
     has_segm = isinstance(data[0], dict) and 'segmentation' in data[0]
     if not (has_box or has_segm):
         raise EvaluationInputError(f'results file {source}: record 0 has neither "bbox" nor "segmentation"')
-    try:  # fast path: well-formed records
-        img = np.array([d['image_id'] for d in data], dtype=np.int64)
-        cat = np.array([d['category_id'] for d in data], dtype=np.int64)
-        scores = np.array([d['score'] for d in data], dtype=np.float64)
+    try:  # fast path: well-formed records (numpy would coerce 1.5, "7", true and null, so types are checked)
+        img_values = [d['image_id'] for d in data]
+        cat_values = [d['category_id'] for d in data]
+        score_values = [d['score'] for d in data]
+        if not (set(map(type, img_values)) | set(map(type, cat_values)) <= {int}
+                and set(map(type, score_values)) <= {int, float}):
+            raise TypeError('a value of the wrong JSON type')
+        img = np.array(img_values, dtype=np.int64)
+        cat = np.array(cat_values, dtype=np.int64)
+        scores = np.array(score_values, dtype=np.float64)
         boxes = None
         if has_box:
             flat = list(itertools.chain.from_iterable([d['bbox'] for d in data]))
-            if len(flat) != 4 * n:
+            if len(flat) != 4 * n or not set(map(type, flat)) <= {int, float}:
                 raise ValueError('a bbox is not [x, y, w, h]')
             boxes = np.array(flat, dtype=np.float64).reshape(n, 4)
     except (KeyError, TypeError, ValueError):
@@ -264,13 +286,13 @@ def _slow_parse(data: Sequence[Any], source: str, has_box: bool):
     img, cat, scores, boxes = [], [], [], []
     for i, d in enumerate(data):
         where = f'results file {source}: record {i}'
-        for key in ('image_id', 'category_id', 'score'):
-            value = _need(d, key, where)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise EvaluationInputError(f'{where}: field "{key}" must be a number, got {value!r}')
-        img.append(d['image_id'])
-        cat.append(d['category_id'])
-        scores.append(d['score'])
+        img.append(_id(_need(d, 'image_id', where), where, 'image_id'))
+        cat.append(_id(_need(d, 'category_id', where), where, 'category_id'))
+        score = _need(d, 'score', where)
+        if isinstance(score, (bool, np.bool_)) or not isinstance(score, numbers.Real):
+            raise EvaluationInputError(f'{where}: field "score" must be a number, got '
+                                       f'{json.dumps(score, default=repr)}')
+        scores.append(score)
         if has_box:
             bbox = _need(d, 'bbox', where)
             if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4

@@ -41,7 +41,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--check-images', action='store_true',
                         help='also require every image file to exist (slow on big datasets)')
     parser.add_argument('--drop-bad-boxes', dest='bad_boxes', action='store_const', const='drop',
-                        default='error', help='drop boxes with non-positive size instead of stopping')
+                        default='error',
+                        help='drop (and count) boxes with non-positive size or outside their image instead of '
+                        'stopping at the first')
     parser.add_argument('--force', action='store_true', help='rebuild even if the outputs are up to date')
 
 

@@ -194,5 +194,6 @@ def load_validated(path: Path, vocabulary: Any, *, unknown_categories: str = 'er
         paths = progress((image_paths(im) for im in index.images), total=len(index.images),
                          desc=f'checking images of {path.name}')
     checked = validate_coco_index(index, vocabulary, unknown_categories=unknown_categories,
-                                  bad_boxes=bad_boxes, image_paths=paths, allowed_missing=allowed_missing)
+                                  bad_boxes=bad_boxes, image_paths=paths, allowed_missing=allowed_missing,
+                                  require_inside=True)
     return source, index, checked
