@@ -20,7 +20,8 @@ The config's ``region_cache`` dict says what to compute::
 import argparse
 import os
 import sys
-from typing import Mapping, Optional, Tuple
+from pathlib import Path
+from typing import List, Mapping, Optional, Tuple
 
 HELP = 'precompute proposals and their CLIP region embeddings for ViLD (sharded, resumable, SLURM-array ready)'
 
@@ -101,10 +102,62 @@ def run(args: argparse.Namespace) -> int:
         print(f'ovd precompute-regions: {err}', file=sys.stderr)
         return 2
     from ovd.models.common.region_precompute import precompute_shard
+    before = _cache_files(root)
     try:
         summary = precompute_shard(cfg, root, shard[0], shard[1], device=args.device, limit=args.limit)
-    except RegionCacheError as err:
-        print(f'ovd precompute-regions: {err}', file=sys.stderr)
-        return 1
+    except BaseException as err:
+        removed = remove_failed_start(root, shard, before)
+        if removed:
+            print(f'ovd precompute-regions: the run failed before computing any region; removed what it had '
+                  f'created ({", ".join(removed)}) so that a corrected rerun starts clean', file=sys.stderr)
+        if isinstance(err, RegionCacheError):
+            print(f'ovd precompute-regions: {err}', file=sys.stderr)
+            return 1
+        raise
     print(summary)
     return 0
+
+
+def _cache_files(root: str) -> Optional[set]:
+    """Names in the cache folder, or None when the folder does not exist."""
+    path = Path(root)
+    return {p.name for p in path.iterdir()} if path.is_dir() else None
+
+
+def remove_failed_start(root: str, shard: Tuple[int, int], before: Optional[set]) -> List[str]:
+    """After a failed run, remove the files it created while no record was committed anywhere: its shard's
+    empty ``.idx`` (and the ``.bin`` beside it) and, when no other shard exists, the ``meta.json`` it wrote,
+    whose producer (e.g. a wrong checkpoint path) would otherwise refuse the corrected rerun.
+
+    Args:
+        root: the cache folder.
+        shard: ``(index, count)`` of the failed run.
+        before: :func:`_cache_files` before the run (None: the folder did not exist).
+
+    Returns:
+        The names removed (empty when the run had committed something or created nothing).
+    """
+    from ovd.models.common.region_cache import META_FILE, shard_stem
+    path = Path(root)
+    if not path.is_dir():
+        return []
+    existed = before or set()
+    stem = shard_stem(*shard)
+    idx, data, done = path / f'{stem}.idx', path / f'{stem}.bin', path / f'{stem}.done'
+    if done.exists() or (idx.exists() and idx.stat().st_size > 0):
+        return []  # records were committed: a rerun resumes them
+    removed = []
+    for file in (idx, data):
+        if file.exists() and file.name not in existed:
+            file.unlink()
+            removed.append(file.name)
+    others = [p for p in path.glob('shard-*') if p.name not in existed]
+    meta = path / META_FILE
+    if meta.exists() and META_FILE not in existed and not others and not any(
+            n.startswith('shard-') for n in existed):
+        meta.unlink()
+        removed.append(META_FILE)
+    if before is None and not any(path.iterdir()):
+        path.rmdir()
+        removed.append(f'{root}/')
+    return removed

@@ -106,12 +106,24 @@ def write_meta(root: PathLike, fields: Mapping[str, Union[FieldSpec, Mapping]], 
         existing = read_meta(root)
         for key in ('num_shards', 'fields', 'producer'):
             if existing[key] != meta[key]:
+                diffs = '; '.join(_differences(existing[key], meta[key], key)[:3])
                 raise RegionCacheError(
-                    f'{path}: field {key!r} differs from this run ({existing[key]!r} on disk, {meta[key]!r} now); '
-                    f'use another cache directory or delete the old cache')
+                    f'{path}: field {key!r} differs from this run ({diffs}); use another cache directory or '
+                    f'delete the old cache')
         return fields
     atomic_write_json(path, meta)
     return fields
+
+
+def _differences(old, new, where: str) -> List[str]:
+    """``'<dotted key>: <old> on disk, <new> now'`` for each differing leaf of two JSON values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                out += _differences(old.get(key), new.get(key), f'{where}.{key}')
+        return out
+    return [f'{where}: {json.dumps(old)} on disk, {json.dumps(new)} now']
 
 
 def read_meta(root: PathLike) -> dict:
