@@ -15,20 +15,28 @@ Check = Tuple[str, bool, str]
 
 PACKAGES = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'transformers', 'open_clip', 'numpy',
             'pycocotools', 'lvis', 'faster_coco_eval', 'mim')
+# import name -> distribution name, where they differ (the version comes from the installed metadata: several of
+# these modules have no __version__)
+DISTRIBUTIONS = {'open_clip': 'open_clip_torch', 'faster_coco_eval': 'faster-coco-eval', 'mim': 'openmim'}
 MAX_TRANSFORMERS = (4, 53, 3)  # mmdet 3.3's vlfuse_helper.BertEncoderLayer breaks from 4.54 on
 
 
 def package_versions() -> Dict[str, str]:
     """Installed version of each package ovd depends on (``'missing'`` when absent)."""
+    from importlib import metadata
     versions = {'python': platform.python_version(), 'platform': platform.platform()}
     for name in PACKAGES:
         try:
             with warnings.catch_warnings():  # openmim imports the deprecated pkg_resources
                 warnings.simplefilter('ignore')
                 module = importlib.import_module(name)
-            versions[name] = getattr(module, '__version__', 'unknown')
         except Exception as err:  # noqa: BLE001 - a broken install is what we report
             versions[name] = f'missing ({type(err).__name__}: {err})'
+            continue
+        try:
+            versions[name] = metadata.version(DISTRIBUTIONS.get(name, name))
+        except metadata.PackageNotFoundError:  # importable but not installed as a distribution (a source tree)
+            versions[name] = str(getattr(module, '__version__', 'unknown (no package metadata)'))
     from ovd.version import __version__
     versions['ovd'] = __version__
     return versions
@@ -43,11 +51,17 @@ def check_mmcv_ops() -> Check:
 
 
 def check_cuda() -> Check:
+    """CUDA devices torch can use. None is fine (training, tests and the demo run on CPU), so this check
+    reports rather than fails; it fails only when devices are present but torch cannot use them."""
     import torch
+    built = f'torch built for CUDA {torch.version.cuda}' if torch.version.cuda else 'CPU-only torch build'
     if not torch.cuda.is_available():
-        return 'CUDA visible', True, f'no (CPU only; torch built for CUDA {torch.version.cuda})'
-    names = ', '.join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-    return 'CUDA visible', True, f'{torch.cuda.device_count()} device(s): {names}'
+        return 'CUDA devices', True, f'none visible: runs on CPU ({built})'
+    try:
+        names = ', '.join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    except Exception as err:  # noqa: BLE001 - a driver/runtime mismatch is what we report
+        return 'CUDA devices', False, f'{type(err).__name__}: {err} ({built})'
+    return 'CUDA devices', True, f'{torch.cuda.device_count()}: {names} ({built})'
 
 
 def check_weights_only_resume() -> Check:
@@ -89,12 +103,22 @@ def check_transformers() -> Check:
     return 'transformers <= 4.53.3', ok, detail
 
 
+# one module per registry that configs name and that must build after ``import ovd``
+REGISTERED = {'DATASETS': 'OVLVISDataset', 'TRANSFORMS': 'LoadRegionEmbeddings', 'MODELS': 'ViLD',
+              'METRICS': 'OVDetectionMetric', 'HOOKS': 'PreemptionCheckpointHook'}
+
+
 def check_registries() -> Check:
+    """Every registry has ovd's modules, and the names configs use resolve in scope ``ovd`` (a registry's
+    ``locations`` are imported on the first lookup, as when a config is built)."""
     import ovd  # noqa: F401
     from ovd import registry
-    counts = {name: len(getattr(registry, name).module_dict)
-              for name in ('DATASETS', 'TRANSFORMS', 'MODELS', 'METRICS', 'HOOKS')}
+    missing = [f'{name.lower()}: {module}' for name, module in REGISTERED.items()
+               if getattr(registry, name).get(module) is None]
+    counts = {name: len(getattr(registry, name).module_dict) for name in REGISTERED}
     detail = ', '.join(f'{name.lower()} {count}' for name, count in counts.items())
+    if missing:
+        return "registries (scope 'ovd')", False, f'{detail}; not found: {", ".join(missing)}'
     return "registries (scope 'ovd')", True, detail
 
 

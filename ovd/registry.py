@@ -32,7 +32,7 @@ register_all_mmdet_modules(init_default_scope=False)
 
 RUNNERS = Registry('runner', parent=MMDET_RUNNERS, scope=SCOPE)
 LOOPS = Registry('loop', parent=MMDET_LOOPS, scope=SCOPE)
-HOOKS = Registry('hook', parent=MMDET_HOOKS, scope=SCOPE)
+HOOKS = Registry('hook', parent=MMDET_HOOKS, scope=SCOPE, locations=['ovd.benchmark.hooks'])
 
 DATASETS = Registry('dataset', parent=MMDET_DATASETS, scope=SCOPE, locations=['ovd.data'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMDET_DATA_SAMPLERS, scope=SCOPE, locations=['ovd.data'])

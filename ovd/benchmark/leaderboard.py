@@ -104,7 +104,8 @@ def our_row(rec: Dict[str, Any], refs: Dict[str, Reference]) -> Dict[str, Any]:
 def reference_row(ref: Reference) -> Dict[str, Any]:
     proto = PROTOCOLS[ref.protocol]
     row: Dict[str, Any] = {'source': 'paper', 'method': ref.method, 'variant': ref.variant,
-                           'protocol': proto.variant, 'dataset': '', 'training_data': ref.training_data,
+                           'protocol': proto.variant, 'dataset': proto.paper_dataset,
+                           'training_data': ref.training_data,
                            'config': ref.config, 'eval_config': ref.config, 'reference': ref.ref_id,
                            'citation': ref.citation}
     row.update(ref.metrics)

@@ -35,20 +35,23 @@ FAMILIES: Dict[str, Family] = {
 
 @dataclass(frozen=True)
 class Protocol:
+    """A protocol's leaderboard family, its variant label there, and the evaluation set the published numbers
+    under it are reported on (the dataset column of paper rows)."""
     name: str
     family: str
     variant: str
+    paper_dataset: str = ''
 
 
 PROTOCOLS: Dict[str, Protocol] = {p.name: p for p in (
-    Protocol('lvis', 'lvis', 'std'),
-    Protocol('lvis-fixed', 'lvis', 'fixed'),
-    Protocol('ov-coco-65', 'ov-coco', '65 classes (48 base + 17 novel)'),
-    Protocol('ov-coco-80', 'ov-coco', '80 classes'),
-    Protocol('flickr30k-any-box', 'flickr30k', 'any-box'),
-    Protocol('flickr30k-merged-box', 'flickr30k', 'merged-box'),
-    Protocol('coco', 'coco', 'COCO'),
-    Protocol('objects365', 'coco', 'Objects365'),
+    Protocol('lvis', 'lvis', 'std', 'LVIS v1 val'),
+    Protocol('lvis-fixed', 'lvis', 'fixed', 'LVIS minival'),
+    Protocol('ov-coco-65', 'ov-coco', '65 classes (48 base + 17 novel)', 'COCO val2017'),
+    Protocol('ov-coco-80', 'ov-coco', '80 classes', 'COCO val2017'),
+    Protocol('flickr30k-any-box', 'flickr30k', 'any-box', 'Flickr30k Entities test'),
+    Protocol('flickr30k-merged-box', 'flickr30k', 'merged-box', 'Flickr30k Entities test'),
+    Protocol('coco', 'coco', 'COCO', 'COCO val2017'),
+    Protocol('objects365', 'coco', 'Objects365', 'Objects365 val'),
 )}
 
 _AP = re.compile(r'^m?ap(?:_?(50|75|s|m|l|r|c|f))?$', re.IGNORECASE)

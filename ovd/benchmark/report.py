@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from ovd.fileio import atomic_write_bytes, atomic_write_text
 from .leaderboard import Table
+from .protocols import PROTOCOLS
 
 _SHOWN_TAIL = ('seed', 'eval_config', 'checkpoint_sha256', 'reference', 'citation')
 
@@ -104,8 +105,8 @@ def html_page(tables: Dict[str, Table], plots: Optional[Dict[str, bytes]] = None
     out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
            f'<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>',
            f'<h1>{html.escape(title)}</h1>',
-           '<p>Rows marked <em>paper</em> are published numbers (with their citation); Δ columns compare our run '
-           'with its paper row. Click a column header to sort.</p>']
+           f'<p>Rows marked <em>paper</em> are published numbers (with their citation). {_delta_note(tables)} '
+           'Click a column header to sort.</p>']
     any_rows = False
     for table in tables.values():
         if not table.rows:
@@ -135,6 +136,23 @@ def html_page(tables: Dict[str, Table], plots: Optional[Dict[str, bytes]] = None
     return '\n'.join(out) + '\n'
 
 
+def _delta_note(tables: Dict[str, Table]) -> str:
+    """What the page says about Δ columns: only what it shows."""
+    shown = any(c.startswith('delta_') for t in tables.values() if t.rows for c in visible_columns(t))
+    if shown:
+        return 'Δ columns give our run minus its paper row (the row its sweep entry names, or of the same config).'
+    return ('No run has a paper row to compare with yet, so there are no Δ columns (a run is compared with the '
+            'paper row its sweep entry names in <code>reference:</code>, or with the paper row of its config).')
+
+
+def _protocol_name(family: str, variant: str) -> str:
+    """The protocol name (``lvis-fixed``) of a row's family and protocol variant (``fixed``)."""
+    for proto in PROTOCOLS.values():
+        if proto.family == family and proto.variant == variant:
+            return proto.name
+    return variant
+
+
 def _label(row: Dict[str, Any]) -> str:
     variant = row.get('variant') or ''
     tag = 'paper' if row.get('source') == 'paper' else f's{row.get("seed", "")}'
@@ -142,8 +160,9 @@ def _label(row: Dict[str, Any]) -> str:
 
 
 def make_plots(tables: Dict[str, Table]) -> Dict[str, bytes]:
-    """PNG plots (name -> bytes): APr vs AP and per-frequency AP bars for LVIS, novel vs base AP50 for OV-COCO,
-    R@k bars for Flickr30k. A plot is made only when its table has the values."""
+    """PNG plots (name -> bytes), one protocol per plot: APr vs AP and per-frequency AP bars for each LVIS
+    protocol, novel/base/all AP50 bars per OV-COCO protocol, R@k bars per Flickr30k protocol, AP bars for COCO
+    and Objects365. A plot is made only when it has something to show: rows with a value, not all zero."""
     import io
 
     import matplotlib
@@ -157,59 +176,96 @@ def make_plots(tables: Dict[str, Table]) -> Dict[str, bytes]:
         plt.close(fig)
         return buf.getvalue()
 
-    def has(row: Dict[str, Any], *cols: str) -> bool:
-        return all(isinstance(row.get(c), (int, float)) and not _is_nan(row.get(c)) for c in cols)
-
     plots: Dict[str, bytes] = {}
-    lvis = tables.get('lvis')
-    for prefix in ('', 'mask_'):
-        rows = [r for r in (lvis.rows if lvis else []) if has(r, prefix + 'AP', prefix + 'APr')]
-        if rows:
-            fig, ax = plt.subplots(figsize=(6.4, 4.8))
-            methods = sorted({r['method'] for r in rows})
-            colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
-            for r in rows:
-                ax.scatter(r[prefix + 'AP'], r[prefix + 'APr'], color=colours[r['method']],
-                           marker='*' if r['source'] == 'paper' else 'o', s=90 if r['source'] == 'paper' else 40)
-                ax.annotate(_label(r), (r[prefix + 'AP'], r[prefix + 'APr']), fontsize=7,
-                            xytext=(3, 3), textcoords='offset points')
-            kind = 'mask' if prefix else 'box'
-            ax.set_xlabel(f'{kind} AP (all categories)')
-            ax.set_ylabel(f'{kind} APr (rare categories)')
-            ax.set_title(f'LVIS: rare-category AP vs AP ({kind}); * = paper')
-            ax.grid(alpha=0.3)
-            plots[f'lvis_{kind}_apr_vs_ap.png'] = png(fig)
-        rows = [r for r in (lvis.rows if lvis else []) if has(r, prefix + 'APr', prefix + 'APc', prefix + 'APf')]
-        if rows:
-            plots[f'lvis_{"mask" if prefix else "box"}_frequency_bars.png'] = png(
-                _bars(plt, rows, [prefix + 'APr', prefix + 'APc', prefix + 'APf'],
-                      f'LVIS per-frequency AP ({"mask" if prefix else "box"})'))
-    ov = tables.get('ov-coco')
-    rows = [r for r in (ov.rows if ov else []) if has(r, 'AP50_novel', 'AP50_base')]
-    if rows:
-        plots['ov_coco_novel_base_bars.png'] = png(_bars(plt, rows, ['AP50_novel', 'AP50_base', 'AP50_all'],
-                                                         'OV-COCO AP50: novel / base / all'))
-    fl = tables.get('flickr30k')
-    rows = [r for r in (fl.rows if fl else []) if has(r, 'R@1')]
-    if rows:
-        plots['flickr30k_recall_bars.png'] = png(_bars(plt, rows, ['R@1', 'R@5', 'R@10'],
-                                                       'Flickr30k Entities recall@k'))
-    co = tables.get('coco')
-    rows = [r for r in (co.rows if co else []) if has(r, 'AP')]
-    if rows:
-        plots['coco_ap_bars.png'] = png(_bars(plt, rows, ['AP', 'AP50', 'AP75'], 'COCO / Objects365 AP'))
+    for family, table in tables.items():
+        for proto, rows in _rows_by_protocol(table).items():
+            if family == 'lvis':
+                for prefix in ('', 'mask_'):
+                    kind = 'mask' if prefix else 'box'
+                    pts = [r for r in rows if _has(r, prefix + 'AP', prefix + 'APr')]
+                    if _informative(pts, [prefix + 'AP', prefix + 'APr']):
+                        plots[f'{proto}_{kind}_apr_vs_ap.png'] = png(_scatter(
+                            plt, pts, prefix + 'AP', prefix + 'APr', f'{kind} AP (all categories)',
+                            f'{kind} APr (rare categories)', f'{proto}: rare-category AP vs AP ({kind}); * = paper'))
+                    cols = [prefix + c for c in ('APr', 'APc', 'APf')]
+                    bars = [r for r in rows if _has_any(r, *cols)]
+                    if _informative(bars, cols):
+                        plots[f'{proto}_{kind}_frequency_bars.png'] = png(
+                            _bars(plt, bars, cols, f'{proto}: AP per frequency ({kind})'))
+            elif family in _BAR_PLOTS:
+                cols, suffix, what = _BAR_PLOTS[family]
+                bars = [r for r in rows if _has_any(r, *cols)]
+                if _informative(bars, cols):
+                    plots[f'{proto}_{suffix}.png'] = png(_bars(plt, bars, cols, f'{proto}: {what}'))
     return plots
 
 
+# family -> (bar columns, plot file suffix, title)
+_BAR_PLOTS = {'ov-coco': (['AP50_novel', 'AP50_base', 'AP50_all'], 'novel_base_bars', 'AP50 novel / base / all'),
+              'flickr30k': (['R@1', 'R@5', 'R@10'], 'recall_bars', 'recall@k'),
+              'coco': (['AP', 'AP50', 'AP75'], 'ap_bars', 'AP')}
+
+
+def _has(row: Dict[str, Any], *cols: str) -> bool:
+    return all(isinstance(row.get(c), (int, float)) and not _is_nan(row.get(c)) for c in cols)
+
+
+def _has_any(row: Dict[str, Any], *cols: str) -> bool:
+    return any(_has(row, c) for c in cols)
+
+
+def _informative(rows: List[Dict[str, Any]], cols: List[str]) -> bool:
+    """Rows to plot hold some non-zero value (an all-zero plot has empty axes and says nothing)."""
+    return any(_has(r, c) and r[c] != 0 for r in rows for c in cols)
+
+
+def _rows_by_protocol(table: Table) -> Dict[str, List[Dict[str, Any]]]:
+    """The table's rows per protocol name, paper rows kept, identical rows (same label and values) once."""
+    out: Dict[str, List[Dict[str, Any]]] = {}
+    seen = set()
+    for row in table.rows:
+        proto = _protocol_name(table.family.name, str(row.get('protocol', '')))
+        key = (proto, _label(row), tuple(row.get(c) for c in table.family.columns))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.setdefault(proto, []).append(row)
+    return out
+
+
+def _scatter(plt, rows: List[Dict[str, Any]], x: str, y: str, xlabel: str, ylabel: str, title: str):
+    """A scatter with one label per distinct point: rows at the same place share one label, so labels of
+    coinciding points do not print over each other."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    methods = sorted({r['method'] for r in rows})
+    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}
+    groups: Dict[tuple, List[Dict[str, Any]]] = {}
+    for r in rows:
+        paper = r.get('source') == 'paper'
+        ax.scatter(r[x], r[y], color=colours[r['method']], marker='*' if paper else 'o', s=90 if paper else 40)
+        groups.setdefault((round(r[x], 1), round(r[y], 1)), []).append(r)
+    for i, ((px, py), members) in enumerate(sorted(groups.items())):
+        labels = sorted({_label(r) for r in members})
+        text = '\n'.join(labels[:4] + ([f'+{len(labels) - 4} more'] if len(labels) > 4 else []))
+        ax.annotate(text, (px, py), fontsize=7, xytext=(4, 4 if i % 2 == 0 else -10), textcoords='offset points')
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def _bars(plt, rows: List[Dict[str, Any]], cols: List[str], title: str):
+    """Grouped bars; a value a row does not have is left out (no bar), never drawn as 0."""
     rows = rows[:30]
     fig, ax = plt.subplots(figsize=(max(6.4, 0.9 * len(rows) + 2), 4.8))
     width = 0.8 / len(cols)
     for i, col in enumerate(cols):
-        xs = [j + i * width for j in range(len(rows))]
-        ax.bar(xs, [r.get(col) if isinstance(r.get(col), (int, float)) else 0 for r in rows], width, label=col)
+        xs = [j + i * width for j, r in enumerate(rows) if _has(r, col)]
+        ax.bar(xs, [r[col] for r in rows if _has(r, col)], width, label=col)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))])
     ax.set_xticklabels([_label(r) for r in rows], rotation=30, ha='right', fontsize=7)
+    ax.set_ylim(bottom=0)
     ax.set_ylabel('percent')
     ax.set_title(title)
     ax.legend(fontsize=8)
@@ -217,27 +273,62 @@ def _bars(plt, rows: List[Dict[str, Any]], cols: List[str], title: str):
     return fig
 
 
-def print_terminal(tables: Dict[str, Table], console: Any = None) -> None:
-    """Print each non-empty table with rich."""
-    from rich.console import Console
+# Provenance columns stay in the CSV, Markdown and HTML; the terminal gets the numbers.
+_NOT_IN_TERMINAL = ('citation', 'eval_config', 'training_data', 'dataset', 'checkpoint_sha256', 'reference')
+
+
+def terminal_columns(table: Table) -> List[str]:
+    """The table's terminal columns, most important first: who (method, variant, source, protocol), the
+    headline metrics and their deltas, the other metrics, their deltas, the seed."""
+    shown = [c for c in visible_columns(table) if c not in _NOT_IN_TERMINAL]
+    headline = list(table.family.delta_columns)
+    order = ['method', 'variant', 'source', 'protocol'] + headline + [f'delta_{c}' for c in headline] + \
+        list(table.family.columns) + [c for c in shown if c.startswith('delta_')] + ['seed']
+    ranked: List[str] = []
+    for col in order:
+        if col in shown and col not in ranked:
+            ranked.append(col)
+    return ranked + [c for c in shown if c not in ranked]
+
+
+def print_terminal(tables: Dict[str, Table], console: Any = None, details: str = 'the CSVs and HTML report'
+                   ) -> None:
+    """Print each non-empty table with rich, fitted to the console width: cells stay on one line, and
+    columns that do not fit are left out with a note saying where they are (``details``)."""
     from rich.table import Table as RichTable
-    console = console or Console()
-    shown = False
+
+    from ovd.console import fit_columns, make_console
+    console = console or make_console()
+    shown_any = False
     for table in tables.values():
         if not table.rows:
             continue
-        shown = True
-        # The terminal gets the numbers; provenance columns are in the CSV, Markdown and HTML.
-        cols = [c for c in visible_columns(table) if c not in ('citation', 'eval_config', 'training_data',
-                                                                  'dataset', 'checkpoint_sha256', 'reference')]
-        rt = RichTable(title=table.family.title, show_lines=False)
-        for c in cols:
-            rt.add_column(_header(c), justify='right' if c in table.family.columns or c.startswith('delta_')
-                          else 'left', overflow='fold')
-        for row in table.rows:
-            rt.add_row(*[_cell(row.get(c)) for c in cols], style='dim' if row.get('source') == 'paper' else None)
+        shown_any = True
+        family = table.family.name
+        numeric = set(table.family.columns)
+
+        def build(cols, table=table, numeric=numeric, family=family):
+            rt = RichTable(title=table.family.title, show_lines=False, title_justify='left')
+            for c in [c for c in table.columns if c in cols]:  # the table's own order
+                is_num = c in numeric or c.startswith('delta_') or c == 'seed'
+                rt.add_column(_header(c), justify='right' if is_num else 'left', no_wrap=True,
+                              overflow='ellipsis', max_width=None if is_num else 24)
+            for row in table.rows:
+                cells = []
+                for c in [c for c in table.columns if c in cols]:
+                    value = row.get(c)
+                    if c == 'protocol' and len(str(value)) > 12:  # '65 classes (48 base + 17 novel)'
+                        value = _protocol_name(family, str(value))
+                    cells.append(_cell(value))
+                rt.add_row(*cells, style='dim' if row.get('source') == 'paper' else None)
+            return rt
+
+        rt, dropped = fit_columns(console, build, terminal_columns(table), keep=3)
         console.print(rt)
-    if not shown:
+        if dropped:
+            console.print(f'({len(dropped)} more column(s) in {details}: '
+                          f'{", ".join(_header(c) for c in dropped)})', highlight=False)
+    if not shown_any:
         console.print('No results yet.')
 
 

@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help='output file: .pt (dict with metadata) or .npy (float32 [num_classes, dim])',
     )
-    parser.add_argument('--batch-size', type=int, default=256)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch-size', type=int, default=256,
+                        help='prompts encoded per forward pass (default: %(default)s)')
+    parser.add_argument('--device', default='cpu', help='torch device (default: %(default)s)')
     parser.add_argument(
         '--no-cache', dest='cache', action='store_false', help='do not read or write the cache'
     )

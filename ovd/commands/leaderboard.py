@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument('--skip-bad', action='store_true',
                        help='skip malformed run records (listed) instead of stopping at the first')
         if name == 'report':
-            p.add_argument('--title', default='ovd leaderboard')
+            p.add_argument('--title', default='ovd leaderboard', help='title of the Markdown and HTML reports')
             p.add_argument('--quiet', action='store_true', help='do not print the tables')
 
 

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in PREPARERS:
         module = load_preparer(name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        add_common_arguments(p)
+        add_common_arguments(p, name)
         module.add_arguments(p)
 
 

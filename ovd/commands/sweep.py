@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help='value for a ${NAME} of the spec (repeatable)')
         p.add_argument('--root', help='folder for the entries\' state (default: the spec\'s root)')
         if name != 'plan':
-            p.add_argument('--executor', choices=['local', 'slurm'], default='local')
+            p.add_argument('--executor', choices=['local', 'slurm'], default='local',
+                           help='where the jobs run: this machine or SLURM (default: %(default)s)')
         if name in ('status', 'plan'):
             p.add_argument('--json', action='store_true', help='machine-readable output')
         if name == 'run':
@@ -62,28 +63,55 @@ def _executor(args):
                           array=not getattr(args, 'no_array', False), extra_args=getattr(args, 'sbatch_arg', []))
 
 
-def print_plan(sweep, as_json: bool = False) -> None:
+def _overrides(entry) -> str:
+    """The entry's config overrides, ``key=value`` (its grid point first, then the spec's cfg_options)."""
+    opts = dict(entry.grid)
+    opts.update({k: v for k, v in entry.cfg_options.items() if k not in opts})
+    return ' '.join(f'{k}={v}' for k, v in opts.items())
+
+
+def print_plan(sweep, as_json: bool = False, console=None) -> None:
+    """The expanded job list: a table where it fits the terminal, else one block per job."""
     if as_json:
         print(json.dumps([e.to_dict() for e in sweep.entries], indent=2, default=str))
         return
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
-    table = Table(title=f'sweep {sweep.name}: {len(sweep.entries)} job(s) in {sweep.root}')
-    for col in ('entry', 'method', 'train config / checkpoint', 'seed', 'overrides', 'evaluations', 'resources'):
-        table.add_column(col, overflow='fold')
+
+    from ovd.console import make_console, table_width
+    console = console or make_console()
+    rows = []
     for e in sweep.entries:
         r = e.resources
         res = f'{r.nodes}n x {r.tasks // r.nodes}t x {r.cpus_per_task}c' + (f' {r.gpus_per_node}g/n'
                                                                             if r.gpus_per_node else '')
         res += f' {r.time}' if r.time else ''
-        evals = ', '.join(f'{ev.name} [{ev.protocol}]' for ev in e.evals)
-        overrides = ' '.join(f'{k}={v}' for k, v in e.grid.items())
-        table.add_row(e.id, e.method, e.train_config or f'(eval) {e.checkpoint}', str(e.seed), overrides,
-                      evals, res)
-    console = Console()
-    console.print(table)
+        rows.append(dict(entry=e.id, method=e.method, config=e.train_config or f'(eval) {e.checkpoint}',
+                         seed=str(e.seed), overrides=_overrides(e),
+                         evaluations=', '.join(f'{ev.name} [{ev.protocol}]' for ev in e.evals), resources=res))
+    title = f'sweep {sweep.name}: {len(sweep.entries)} job(s) in {sweep.root}'
+    table = Table(title=title)
+    for col, head in (('entry', 'entry'), ('method', 'method'), ('config', 'train config / checkpoint'),
+                      ('seed', 'seed'), ('overrides', 'overrides'), ('evaluations', 'evaluations'),
+                      ('resources', 'resources')):
+        table.add_column(head, no_wrap=True)
+    for row in rows:
+        table.add_row(*[escape(v) for v in row.values()])
+    if table_width(console, table) <= console.width:
+        console.print(table)
+    else:  # one block per job: paths and overrides stay whole (a table would cut them mid-word)
+        console.print(title, soft_wrap=True, highlight=False)
+        for row in rows:
+            console.print(f'\n[bold]{escape(row["entry"])}[/]  {escape(row["method"])}, seed {row["seed"]}, '
+                          f'{row["resources"]}', soft_wrap=True, highlight=False)
+            for key, label in (('config', 'config'), ('overrides', 'overrides'), ('evaluations', 'evaluate')):
+                if row[key]:
+                    console.print(f'  {label:<10} {row[key]}', soft_wrap=True, highlight=False, markup=False)
     for note in sweep.notes:
-        console.print(f'[yellow]note:[/] {note}')
+        console.print(f'[yellow]note:[/] {escape(note)}', soft_wrap=True)
+
+
+_STATUS_COLUMNS = ('entry', 'state', 'attempts', 'failures', 'job', 'detail')
 
 
 def print_status(statuses, as_json: bool = False, tail_lines: int = 12) -> None:
@@ -91,18 +119,28 @@ def print_status(statuses, as_json: bool = False, tail_lines: int = 12) -> None:
     if as_json:
         print(json.dumps([dict(s.__dict__, state=s.state.value) for s in statuses], indent=2, default=str))
         return
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    from ovd.console import fit_columns, make_console
     colours = {State.DONE: 'green', State.FAILED: 'red', State.RUNNING: 'cyan', State.QUEUED: 'blue',
                State.INTERRUPTED: 'yellow', State.CHANGED: 'magenta', State.PENDING: 'white'}
-    table = Table(title='sweep status')
-    for col in ('entry', 'state', 'attempts', 'failures', 'job', 'detail'):
-        table.add_column(col, overflow='fold')
-    for s in statuses:
-        detail = s.detail or (s.error.splitlines()[0] if s.error else '')
-        table.add_row(s.entry_id, f'[{colours[s.state]}]{s.state.value}[/]', str(s.attempts), str(s.failures),
-                      s.job_id or '', detail)
-    console = Console()
+
+    def build(cols):
+        table = Table(title='sweep status', title_justify='left')
+        for col in [c for c in _STATUS_COLUMNS if c in cols]:
+            # detail wraps at spaces; the other cells stay whole
+            table.add_column(col, no_wrap=col != 'detail', overflow='fold' if col == 'detail' else 'ellipsis',
+                             max_width=40 if col == 'detail' else None)
+        for s in statuses:
+            cells = dict(entry=escape(s.entry_id), state=f'[{colours[s.state]}]{s.state.value}[/]',
+                         attempts=str(s.attempts), failures=str(s.failures), job=s.job_id or '',
+                         detail=escape(s.detail or (s.error.splitlines()[0] if s.error else '')))
+            table.add_row(*[cells[c] for c in _STATUS_COLUMNS if c in cols])
+        return table
+
+    console = make_console()
+    table, _ = fit_columns(console, build, ('entry', 'state', 'detail', 'attempts', 'failures', 'job'), keep=2)
     console.print(table)
     counts = {}
     for s in statuses:

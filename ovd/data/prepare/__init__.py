@@ -27,6 +27,15 @@ PREPARERS: Dict[str, str] = {
 
 _NOT_OPTIONS = ('func', 'command', 'preparer', 'force')
 
+# preparer -> the dataset root the configs read (docs/datasets.md), for --root's help
+ROOT_EXAMPLES: Dict[str, str] = {
+    'coco-ov': 'data/coco',
+    'lvis-ov': 'data/lvis',
+    'lvis-minival': 'data/lvis',
+    'objects365': 'data/objects365',
+    'flickr30k': 'data/flickr30k_entities',
+}
+
 
 def load_preparer(name: str) -> ModuleType:
     """Import the module of preparer ``name``."""
@@ -35,8 +44,10 @@ def load_preparer(name: str) -> ModuleType:
     return importlib.import_module(PREPARERS[name])
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--root', required=True, help='dataset root, e.g. data/coco (outputs go next to the '
+def add_common_arguments(parser: argparse.ArgumentParser, name: str = '') -> None:
+    """The options every preparer has; ``name`` picks the example root in the help."""
+    example = ROOT_EXAMPLES.get(name, 'data/<dataset>')
+    parser.add_argument('--root', required=True, help=f'dataset root, e.g. {example} (outputs go next to the '
                         'inputs, under it)')
     parser.add_argument('--check-images', action='store_true',
                         help='also require every image file to exist (slow on big datasets)')
