@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..hints import synthetic_data_hint
 from .validation import AnnotationError, PathLike, require_keys, require_sections
 
 ANNOTATION_KEYS = ('id', 'image_id', 'category_id', 'bbox')
@@ -201,7 +202,7 @@ def load_coco_index(path: PathLike, keep_segmentation: bool = False) -> CocoInde
         :class:`~ovd.data.validation.AnnotationError` naming file, record and field.
     """
     if not os.path.isfile(path):
-        raise AnnotationError(path, 'file not found')
+        raise AnnotationError(path, 'file not found' + synthetic_data_hint(path))
     collector = AnnotationCollector(path, keep_segmentation)
     try:
         with open(path, 'rb') as f:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from ..hints import synthetic_data_hint
 from .validation import BOX_BORDER_TOLERANCE, AnnotationError
 
 PathLike = Union[str, os.PathLike]
@@ -160,7 +161,7 @@ def parse_sentences_file(path: PathLike) -> List[Sentence]:
     try:
         text = path.read_text(encoding='utf-8')
     except FileNotFoundError:
-        raise Flickr30kFormatError(path, 'file not found') from None
+        raise Flickr30kFormatError(path, 'file not found' + synthetic_data_hint(path)) from None
     except UnicodeDecodeError as err:
         raise Flickr30kFormatError(path, f'not UTF-8 text ({err})') from None
     sentences = [
@@ -201,7 +202,7 @@ def parse_annotation_xml(
     try:
         root = ET.parse(path).getroot()
     except FileNotFoundError:
-        raise Flickr30kFormatError(path, 'file not found') from None
+        raise Flickr30kFormatError(path, 'file not found' + synthetic_data_hint(path)) from None
     except ET.ParseError as err:
         raise Flickr30kFormatError(path, f'malformed XML ({err})') from None
     size = root.find('size')
@@ -273,7 +274,7 @@ def read_split_ids(path: PathLike) -> List[str]:
     try:
         lines = path.read_text(encoding='utf-8').splitlines()
     except FileNotFoundError:
-        raise Flickr30kFormatError(path, 'file not found') from None
+        raise Flickr30kFormatError(path, 'file not found' + synthetic_data_hint(path)) from None
     ids, seen = [], {}
     for i, line in enumerate(lines):
         image_id = line.strip()

@@ -59,7 +59,8 @@ def load_json(path: PathLike) -> Any:
     """Read a JSON file; malformed JSON raises :class:`AnnotationError` with line and column."""
     path = Path(path)
     if not path.is_file():
-        raise AnnotationError(path, 'file not found')
+        from ..hints import synthetic_data_hint
+        raise AnnotationError(path, 'file not found' + synthetic_data_hint(path))
     try:
         with open(path, 'rb') as f:
             return json.load(f)

@@ -12,6 +12,8 @@ from typing import Dict, Sequence, Union
 import torch
 from torch import nn
 
+from ovd.hints import synthetic_data_hint
+
 DEFAULT_BERT = 'bert-base-uncased'  # GLIP's language backbone
 DEFAULT_ROBERTA = 'roberta-base'  # MDETR's text encoder
 
@@ -22,6 +24,7 @@ def _load_error(what: str, name_or_path: str, err: Exception) -> OSError:
         f'could not load the {what} {name_or_path!r} as a {where}: {err}. Without network access pass a '
         'directory holding config.json, the weights and the tokenizer files (what save_pretrained writes; '
         'ovd.testing.save_tiny_bert shows the layout), or set HF_HOME to a populated cache.'
+        + synthetic_data_hint(name_or_path)
     )
 
 

@@ -33,6 +33,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from ovd.fileio import atomic_write_json, sha256_file
+from ovd.hints import region_cache_hint
 
 FORMAT_NAME = 'ovd-region-cache'
 FORMAT_VERSION = 1
@@ -130,7 +131,7 @@ def read_meta(root: PathLike) -> dict:
     """Read and validate ``meta.json`` of a cache directory."""
     path = Path(root) / META_FILE
     if not path.exists():
-        raise RegionCacheError(f'{path}: not found; is {root} a region cache (written by ovd precompute-regions)?')
+        raise RegionCacheError(f'{path}: not found, so {root} is not a region cache yet; {region_cache_hint(root)}')
     try:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as err:
