@@ -75,13 +75,13 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     import warnings
 
-    from ovd.evaluation.protocols import check_protocol, evaluate_files
-    from ovd.evaluation.records import EvaluationInputError
-    if args.out:
+    if args.out:  # before importing the evaluation stack (seconds) and evaluating (minutes)
         problem = out_problem(args.out)
         if problem:
             print(f'ovd eval: error: {problem}', file=sys.stderr)
             return 2
+    from ovd.evaluation.protocols import check_protocol, evaluate_files
+    from ovd.evaluation.records import EvaluationInputError
     try:
         check_protocol(args.protocol)
         with warnings.catch_warnings():
