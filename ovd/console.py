@@ -15,7 +15,8 @@ def make_console(file: Any = None, width: Optional[int] = None):
 def table_width(console: Any, table: Any) -> int:
     """Columns ``table`` needs to show every cell on one line."""
     from rich.measure import Measurement
-    return Measurement.get(console, console.options, table).maximum
+    # measured against an unbounded width: rich clamps a measurement to the width it is given
+    return Measurement.get(console, console.options.update_width(1 << 20), table).maximum
 
 
 def fit_columns(console: Any, build: Callable[[Sequence[str]], Any], columns: Sequence[str],

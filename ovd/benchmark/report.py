@@ -275,26 +275,38 @@ def _bars(plt, rows: List[Dict[str, Any]], cols: List[str], title: str):
 
 # Provenance columns stay in the CSV, Markdown and HTML; the terminal gets the numbers.
 _NOT_IN_TERMINAL = ('citation', 'eval_config', 'training_data', 'dataset', 'checkpoint_sha256', 'reference')
+_RUN_WIDTH = 26  # the 'run' column (method + variant) at 80 columns (a third of wider ones); longer names end in …
 
 
 def terminal_columns(table: Table) -> List[str]:
-    """The table's terminal columns, most important first: who (method, variant, source, protocol), the
-    headline metrics and their deltas, the other metrics, their deltas, the seed."""
-    shown = [c for c in visible_columns(table) if c not in _NOT_IN_TERMINAL]
+    """The table's terminal columns, most important first: ``run`` (method and variant, paper rows marked),
+    the protocol when rows differ in it, the headline metrics and their deltas, the other metrics, their
+    deltas, the seed."""
+    shown = [c for c in visible_columns(table) if c not in _NOT_IN_TERMINAL + ('source', 'method', 'variant')]
+    if len({str(r.get('protocol', '')) for r in table.rows}) == 1:
+        shown.remove('protocol')
     headline = list(table.family.delta_columns)
-    order = ['method', 'variant', 'source', 'protocol'] + headline + [f'delta_{c}' for c in headline] + \
-        list(table.family.columns) + [c for c in shown if c.startswith('delta_')] + ['seed']
-    ranked: List[str] = []
+    order = ['protocol'] + headline + [f'delta_{c}' for c in headline] + list(table.family.columns) + \
+        [c for c in shown if c.startswith('delta_')] + ['seed']
+    ranked = ['run']
     for col in order:
         if col in shown and col not in ranked:
             ranked.append(col)
     return ranked + [c for c in shown if c not in ranked]
 
 
+def _run_label(row: Dict[str, Any]) -> str:
+    """``'vild-tiny'``, ``'glip GLIP-T'``; published rows start with ``*``."""
+    method, variant = str(row.get('method', '')), str(row.get('variant') or '')
+    label = variant if method.lower() in variant.lower() else f'{method} {variant}'.strip()
+    return f'* {label}' if row.get('source') == 'paper' else label
+
+
 def print_terminal(tables: Dict[str, Table], console: Any = None, details: str = 'the CSVs and HTML report'
                    ) -> None:
-    """Print each non-empty table with rich, fitted to the console width: cells stay on one line, and
+    """Print each non-empty table with rich, fitted to the console width: every cell stays on one line, and
     columns that do not fit are left out with a note saying where they are (``details``)."""
+    from rich.markup import escape
     from rich.table import Table as RichTable
 
     from ovd.console import fit_columns, make_console
@@ -304,30 +316,39 @@ def print_terminal(tables: Dict[str, Table], console: Any = None, details: str =
         if not table.rows:
             continue
         shown_any = True
-        family = table.family.name
-        numeric = set(table.family.columns)
+        family = table.family
+        protocols = {str(r.get('protocol', '')) for r in table.rows}
+        title = family.title + (f' ({protocols.pop()})' if len(protocols) == 1 else '')
+        cells = {c: [_cell(r.get(c)) for r in table.rows] for c in table.columns}
+        cells['run'] = [_run_label(r) for r in table.rows]
+        cells['protocol'] = [v if len(v) <= 12 else _protocol_name(family.name, v)  # '65 classes (48 base...'
+                             for v in (str(r.get('protocol', '')) for r in table.rows)]
+        display_order = ['run', 'protocol'] + [c for c in table.columns if c not in ('run', 'protocol')]
 
-        def build(cols, table=table, numeric=numeric, family=family):
-            rt = RichTable(title=table.family.title, show_lines=False, title_justify='left')
-            for c in [c for c in table.columns if c in cols]:  # the table's own order
-                is_num = c in numeric or c.startswith('delta_') or c == 'seed'
-                rt.add_column(_header(c), justify='right' if is_num else 'left', no_wrap=True,
-                              overflow='ellipsis', max_width=None if is_num else 24)
-            for row in table.rows:
-                cells = []
-                for c in [c for c in table.columns if c in cols]:
-                    value = row.get(c)
-                    if c == 'protocol' and len(str(value)) > 12:  # '65 classes (48 base + 17 novel)'
-                        value = _protocol_name(family, str(value))
-                    cells.append(_cell(value))
-                rt.add_row(*cells, style='dim' if row.get('source') == 'paper' else None)
+        def build(cols, cells=cells, display_order=display_order, title=title):
+            rt = RichTable(title=title, title_justify='left')
+            shown = [c for c in display_order if c in cols]
+            for c in shown:
+                head = 'run' if c == 'run' else _header(c)
+                if c in ('run', 'protocol'):
+                    rt.add_column(head, no_wrap=True, overflow='ellipsis',
+                                  max_width=max(_RUN_WIDTH, console.width // 3) if c == 'run' else None)
+                else:  # numbers never wrap; a two-word header ('mask APr') may take two lines
+                    width = max([len(v) for v in cells[c]] + [len(w) for w in head.split()])
+                    rt.add_column(head, justify='right', max_width=width)
+            for i, row in enumerate(table.rows):
+                rt.add_row(*[escape(cells[c][i]) for c in shown],
+                           style='dim' if row.get('source') == 'paper' else None)
             return rt
 
-        rt, dropped = fit_columns(console, build, terminal_columns(table), keep=3)
+        rt, dropped = fit_columns(console, build, terminal_columns(table), keep=1)
         console.print(rt)
+        notes = ['* published (paper) numbers'] if any(r.get('source') == 'paper' for r in table.rows) else []
         if dropped:
-            console.print(f'({len(dropped)} more column(s) in {details}: '
-                          f'{", ".join(_header(c) for c in dropped)})', highlight=False)
+            notes.append(f'{len(dropped)} more column(s) in {details}: '
+                         f'{", ".join(_header(c) for c in dropped)}')
+        if notes:
+            console.print('; '.join(notes), highlight=False)
     if not shown_any:
         console.print('No results yet.')
 
