@@ -9,6 +9,8 @@ import importlib
 import sys
 from typing import List, Optional
 
+from ovd.quiet import VERBOSE_HELP, quiet_by_default
+
 # (subcommand, module, issue that provides it): a module that does not exist yet is listed in --help as
 # not available, and running it says which issue provides it; it never pretends to work.
 COMMANDS = [
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='ovd', description='Open-vocabulary detection benchmark suite (GLIP, ViLD, BARON, MDETR).')
     parser.add_argument('--version', action='version', version=f'ovd {__version__}')
+    parser.add_argument('--verbose', action='store_true', help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, module_name, issue in COMMANDS:
         module = _load(module_name)
@@ -55,11 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
+        _add_verbose(sub)
         sub.set_defaults(func=module.run)
     return parser
 
 
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``--verbose`` on a command and on each of its subcommands, so that it is accepted anywhere."""
+    parser.add_argument('--verbose', action='store_true', default=argparse.SUPPRESS, help=VERBOSE_HELP)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_verbose(sub)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_by_default(argv)  # before the commands import libraries and load configs
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, 'func', None) is None:

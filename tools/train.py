@@ -9,6 +9,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import ovd  # noqa: F401  (registers modules, applies the checkpoint-loading fix)
+from ovd.quiet import quiet_by_default
 from ovd.tool_args import add_common_arguments, load_config
 
 
@@ -41,6 +42,7 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
+    quiet_by_default()  # library warnings and config-loading INFO lines; OVD_VERBOSE=1 keeps them
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)
     runner.train()
