@@ -73,8 +73,9 @@ def _add_verbose(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    quiet_by_default(argv)  # before the commands import libraries and load configs
+    if argv is None:  # the process entry point (not a call from Python): set up the process's output
+        argv = sys.argv[1:]
+        quiet_by_default(argv)  # before the commands import libraries and load configs
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, 'func', None) is None:

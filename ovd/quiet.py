@@ -9,7 +9,6 @@ Training logs (a Runner's logger) are untouched.
 """
 import logging
 import os
-import sys
 import warnings
 from typing import Optional, Sequence
 
@@ -36,10 +35,10 @@ def quiet_warnings(prog: str = 'ovd') -> None:
     if inherited not in current:
         os.environ['PYTHONWARNINGS'] = f'{current},{inherited}' if current else inherited
 
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f'{prog}: warning: {message}', file=file or sys.stderr)
+    def one_line(message, category, filename, lineno, line=None) -> str:
+        return f'{prog}: warning: {message}\n'
 
-    warnings.showwarning = show
+    warnings.formatwarning = one_line  # (not showwarning: recording warnings, as pytest does, keeps working)
 
 
 def quiet_loggers() -> None:

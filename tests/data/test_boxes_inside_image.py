@@ -63,7 +63,8 @@ def test_coco_box_outside_is_refused_naming_file_record_field(coco_root, capsys)
     assert sorted(p.name for p in coco_root.rglob('*')) == before
 
 
-def test_coco_drop_bad_boxes_drops_and_counts(coco_root, capsys):
+def test_coco_drop_bad_boxes_drops_and_counts(coco_root, capsys, monkeypatch):
+    monkeypatch.setenv('COLUMNS', '250')  # one header line, for _report_cell
     val_file = coco_root / 'annotations' / 'instances_val2017.json'
     data = json.loads(val_file.read_text())
     for i in (3, 9):  # one box hanging off the right edge, one at negative y
@@ -132,7 +133,8 @@ def _flickr_box(root, split):
     return xml, text, width
 
 
-def test_flickr30k_box_outside(tmp_path, capsys):
+def test_flickr30k_box_outside(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv('COLUMNS', '250')  # one header line, for _report_cell
     generate_flickr30k(tmp_path, splits={'train': 2, 'val': 2, 'test': 2}, seed=7)
     xml, text, width = _flickr_box(tmp_path, 'val')
     assert main(['prepare', 'flickr30k', '--root', str(tmp_path)]) == 0  # the clean synthetic release passes
@@ -150,3 +152,14 @@ def test_flickr30k_box_outside(tmp_path, capsys):
     xml.write_text(re.sub(r'<xmax>\d+</xmax>', f'<xmax>{width}</xmax>', text, count=1))
     assert main(['prepare', 'flickr30k', '--root', str(tmp_path), '--force']) == 0
     assert (tmp_path / OUTPUT_DIR).is_dir()
+
+
+def test_prepare_report_fits_80_columns(coco_root, capsys, monkeypatch):
+    monkeypatch.setenv('COLUMNS', '80')
+    assert main(['prepare', 'coco-ov', '--root', str(coco_root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = [line for line in lines if line[:1] in '┏┃┡│└']
+    assert table and max(len(line) for line in table) <= 80
+    # the output paths, too long for the table, are listed whole below it
+    for split, name in (('train', 'instances_train2017_ov_base.json'), ('val', 'instances_val2017_ov65.json')):
+        assert f'{split}: {coco_root / "annotations" / name}' in lines

@@ -133,14 +133,27 @@ def print_report(title: str, rows: Sequence[SplitCounts], stream=None) -> None:
     table_rows = [[r.split, str(r.images), str(r.images_dropped), str(r.boxes_kept)]
                   + [str(r.dropped.get(k, 0)) for k in reasons] + [r.output] for r in rows]
     try:
-        from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
-        table = Table(title=title)
-        for h in headers:
-            table.add_column(h, justify='left' if h in ('split', 'output') else 'right')
-        for row in table_rows:
-            table.add_row(*row)
-        Console(file=stream, width=160).print(table)
+
+        from ovd.console import make_console, table_width
+        console = make_console(file=stream)
+        # too wide: the output paths go below the table, then headers take two lines; cells never wrap
+        for with_output, wrap in ((True, False), (False, False), (False, True)):
+            cols = headers if with_output else headers[:-1]
+            table = Table(title=title, title_justify='left')
+            for h in cols:
+                narrow = max(len(w) for w in h.split()) if wrap and h != 'output' else None
+                table.add_column(h, justify='left' if h in ('split', 'output') else 'right', no_wrap=h == 'output',
+                                 max_width=narrow)
+            for row in table_rows:
+                table.add_row(*[escape(c) for c in row[:len(cols)]])
+            if table_width(console, table) <= console.width:
+                break
+        console.print(table)
+        if not with_output:
+            for row in table_rows:
+                console.print(f'{row[0]}: {row[-1]}', soft_wrap=True, highlight=False, markup=False)
     except ImportError:  # rich is a dependency, but the report must never be what fails
         print(title, file=stream)
         for row in [headers, *table_rows]:
