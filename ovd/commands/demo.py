@@ -83,6 +83,14 @@ def build_region_caches(entries, log=print) -> bool:
     return True
 
 
+def _wrap(text: str) -> str:
+    """``text`` wrapped at the terminal width between words (ids and paths stay whole)."""
+    import shutil
+    import textwrap
+    return textwrap.fill(text, width=shutil.get_terminal_size((80, 24)).columns, subsequent_indent='  ',
+                         break_long_words=False, break_on_hyphens=False)
+
+
 def run(args: argparse.Namespace) -> int:
     from ovd.benchmark.executors import LocalExecutor
     from ovd.benchmark.leaderboard import build_leaderboard
@@ -104,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except SpecError as err:
         print(f'ovd demo: {err}', file=sys.stderr)
         return 2
-    print(f'demo: {len(sweep.entries)} run(s): ' + ', '.join(e.id for e in sweep.entries))
+    print(_wrap(f'demo: {len(sweep.entries)} run(s): ' + ', '.join(e.id for e in sweep.entries)))
     for note in sweep.notes:
         print(f'demo: {note}')
     if not build_region_caches(sweep.entries):
@@ -113,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     print_status(summary.statuses)
     board = build_leaderboard([sweep.root], sweep.leaderboard_dir, references=sweep.references)
     written = write_report(board.tables, sweep.leaderboard_dir, title='ovd demo leaderboard (synthetic data)')
-    print_terminal(board.tables)
+    print_terminal(board.tables, details=f'{sweep.leaderboard_dir}/leaderboard_*.csv and leaderboard.html')
     print(f'\nrun records:  {sweep.root}/*/records/*.json')
     print(f'leaderboard:  {sweep.leaderboard_dir}/leaderboard_*.csv')
     print(f'report:       {written["html"]}')
@@ -123,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(f'plots:        {Path(plots[0]).parent}/ ({len(plots)})')
     failed = [s for s in summary.statuses if s.state != State.DONE]
     if failed:
-        print(f'demo: {len(failed)} run(s) did not finish: ' + ', '.join(f'{s.entry_id} ({s.state.value})'
-                                                                     for s in failed), file=sys.stderr)
+        print(_wrap(f'demo: {len(failed)} run(s) did not finish: '
+                    + ', '.join(f'{s.entry_id} ({s.state.value})' for s in failed)), file=sys.stderr)
         return 1
     return 0

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         from ovd.benchmark.report import print_terminal, write_report
         written = write_report(board.tables, args.out, title=args.title)
         if not args.quiet:
-            print_terminal(board.tables)
+            print_terminal(board.tables, details=f'{args.out}/leaderboard_*.csv and leaderboard.html')
         print(f'report: {written["html"]}')
         print(f'        {written["markdown"]}')
         for name, path in written.items():

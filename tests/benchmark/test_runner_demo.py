@@ -8,6 +8,7 @@ is checked to plan all five experiments.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -36,7 +37,8 @@ def _cut_spec(tmp_path):
 
 def test_ovd_demo_end_to_end(tmp_path):
     out = tmp_path / 'demo'
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''), COLUMNS='80')
+    env.pop('OVD_VERBOSE', None)
     demo = [sys.executable, '-m', 'ovd.cli', 'demo', '--out', str(out), '--num-images', '8',
             '--spec', str(_cut_spec(tmp_path))]
     proc = subprocess.run(demo, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=900)
@@ -57,6 +59,12 @@ def test_ovd_demo_end_to_end(tmp_path):
     html = (out / 'leaderboard' / 'leaderboard.html').read_text()
     assert 'faster-rcnn (smoke)' in html and 'sortable' in html
     assert f'report:       {out / "leaderboard" / "leaderboard.html"}' in proc.stdout
+    # What the user reads: tables within 80 columns with no row wrapped onto a second line, and no library
+    # warnings or mmengine INFO lines.
+    table_lines = [line for line in proc.stdout.splitlines() if line[:1] in '┏┃┡│└']
+    assert table_lines and max(len(line) for line in table_lines) <= 80, proc.stdout
+    assert not [line for line in table_lines if re.match(r'^│\s+│', line)], proc.stdout
+    assert 'pkg_resources' not in proc.stdout + proc.stderr and ' - mmengine - INFO - ' not in proc.stdout
     # Re-running finds everything done and trains nothing.
     again = subprocess.run(demo, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
