@@ -298,7 +298,7 @@ def terminal_columns(table: Table) -> List[str]:
 def _run_label(row: Dict[str, Any]) -> str:
     """``'vild-tiny'``, ``'glip GLIP-T'``; published rows start with ``*``."""
     method, variant = str(row.get('method', '')), str(row.get('variant') or '')
-    label = variant if method.lower() in variant.lower() else f'{method} {variant}'.strip()
+    label = variant if method.split()[0].lower() in variant.lower() else f'{method} {variant}'.strip()
     return f'* {label}' if row.get('source') == 'paper' else label
 
 
