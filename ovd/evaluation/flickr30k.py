@@ -142,7 +142,10 @@ def load_flickr30k_predictions(records: Sequence, phrases: Sequence[GroundedPhra
     if not isinstance(records, list):
         raise EvaluationInputError(f'flickr30k predictions: expected a JSON list, '
                                    f'got {type(records).__name__}')
-    known = {p.key for p in phrases}
+    num_phrases: Dict[SentenceKey, int] = {}
+    for p in phrases:
+        num_phrases[p.key] = max(num_phrases.get(p.key, 0), p.index + 1)
+    known = set(num_phrases)
     out: Dict[SentenceKey, SentencePrediction] = {}
     for i, r in enumerate(records):
         where = f'flickr30k predictions: record {i}'
@@ -163,6 +166,10 @@ def load_flickr30k_predictions(records: Sequence, phrases: Sequence[GroundedPhra
             raise EvaluationInputError(f'{where}: boxes/scores/labels are not numeric arrays '
                                        f'({err})') from None
         out[skey] = check_sentence_prediction(SentencePrediction(boxes, scores, labels), where)
+        bad = np.flatnonzero((labels < 0) | (labels >= num_phrases[skey]))
+        if len(bad):
+            raise EvaluationInputError(f'{where}: labels[{bad[0]}] is {labels[bad[0]]}, but the sentence has '
+                                       f'{num_phrases[skey]} phrase(s) (labels are phrase indices from 0)')
     return out
 
 

@@ -62,3 +62,16 @@ def test_ovd_eval_cli_exit_2_names_the_record(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'pred.json: record 2: field "image_id" must be an integer id, got 20602.5' in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_flickr_label_past_the_sentences_phrases_is_refused():
+    from ovd.evaluation.flickr30k import load_flickr30k_ground_truth, load_flickr30k_predictions
+    gt = load_flickr30k_ground_truth({'sentences': [{'image_id': 7, 'sentence_id': 0, 'phrases': [
+        {'phrase_id': 1, 'phrase_type': ['people'], 'boxes': [[0, 0, 10, 10]]},
+        {'phrase_id': 2, 'phrase_type': ['other'], 'boxes': []}]}]})
+    pred = {'image_id': 7, 'sentence_id': 0, 'boxes': [[0, 0, 10, 10], [1, 1, 5, 5]], 'scores': [0.9, 0.5]}
+    assert len(load_flickr30k_predictions([dict(pred, labels=[0, 1])], gt)) == 1
+    for labels, bad in (([0, 2], 2), ([-1, 0], -1)):
+        with pytest.raises(EvaluationInputError, match=rf'record 0: labels\[\d\] is {bad}, but the sentence has '
+                                                       r'2 phrase\(s\)'):
+            load_flickr30k_predictions([dict(pred, labels=labels)], gt)
