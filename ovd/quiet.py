@@ -42,9 +42,10 @@ def quiet_warnings(prog: str = 'ovd') -> None:
 
 
 def quiet_loggers() -> None:
-    """mmengine's current logger (outside a Runner) at WARNING, and library records logged on the root
-    logger at ERROR (ovd's own loggers propagate past the root logger's level, so they still show)."""
+    """mmengine's current logger (outside a Runner) at WARNING, and libraries' records on the root logger at
+    ERROR; ovd's own loggers keep WARNING (set on ``ovd``, so they do not inherit the root's level)."""
     logging.getLogger().setLevel(logging.ERROR)
+    logging.getLogger('ovd').setLevel(logging.WARNING)
     try:
         from mmengine.logging import MMLogger
     except ImportError:

@@ -39,3 +39,15 @@ def test_tools_load_configs_quietly(repo_root, tmp_path, verbose):
     noisy = 'Using env variable `OVD_DATA_ROOT`' in out and 'pkg_resources is deprecated' in out
     assert noisy == (verbose == '1'), out
     assert 'loaded' in out
+
+
+def test_ovd_warnings_still_show_library_ones_do_not(repo_root, tmp_path):
+    code = ('import logging, warnings\n'
+            'from ovd.quiet import quiet_by_default\n'
+            'quiet_by_default()\n'
+            'logging.getLogger("ovd.text.cache").warning("ovd says")\n'
+            'logging.warning("a library says")\n'
+            'warnings.warn("a plain warning")\n')
+    out = _run(['-c', code], repo_root, tmp_path)
+    assert 'ovd says' in out and 'a library says' not in out
+    assert 'ovd: warning: a plain warning' in out and 'UserWarning' not in out
