@@ -82,9 +82,11 @@ def test_lvis_v1_under_glip_and_mdetr():
 def test_unique_switch_falls_back_to_the_default_text_for_merged_categories_only():
     lvis = get_vocabulary('lvis_v1')
     official, unique = lvis.prompt_texts('glip'), lvis.prompt_texts('glip+unique')
-    changed = {lvis[i].name: unique[i] for i in range(len(lvis)) if official[i] != unique[i]}
-    assert len(changed) == 10
-    assert changed['bow_(weapon)'] == 'bow (weapon)' and changed['fish'] == 'fish'
+    merged = {i for idx in text_collisions(official).values() for i in idx}
+    assert len(merged) == 10
+    assert all(unique[i] == (lvis[i].prompt_name if i in merged else official[i]) for i in range(len(lvis)))
+    text = dict(zip(lvis.names, unique))
+    assert (text['bow_(weapon)'], text['fish_(food)'], text['fish']) == ('bow (weapon)', 'fish (food)', 'fish')
     assert not text_collisions(unique)
 
 
