@@ -132,3 +132,14 @@ def test_bad_rules_and_empty_texts_are_named():
     with pytest.raises(ValueError, match='unknown name_rule'):
         get_vocabulary('coco').prompt_texts('glip+unique+unique')
     assert parse_name_rule('mdetr+unique') == ('mdetr', True)
+
+
+def test_vild_article_reaches_the_prompts():
+    """ViLD's prompt for Objects365 v2 'Other Shoes' reads "a other shoes" (article of the dataset's spelling)."""
+    from ovd.text.class_embeddings import class_prompt_names
+    from ovd.text.templates import fill_templates
+    texts, articles = class_prompt_names('objects365_v2', 'vild')
+    i = get_vocabulary('objects365_v2').index_of_id(4)
+    assert fill_templates(texts[i], ['a photo of {article} {}.'], article_name=articles[i]) == \
+        ['This is a photo of a other shoes.']
+    assert fill_templates(texts[i], ['a photo of {article} {}.']) == ['This is a photo of an other shoes.']
