@@ -120,8 +120,7 @@ def category_texts(names: Sequence[str], source_names: Sequence[str], rule: str)
     return texts
 
 
-def article_names(names: Sequence[str], source_names: Sequence[str], texts: Sequence[str],
-                  rule: str) -> List[str]:
+def article_names(source_names: Sequence[str], texts: Sequence[str], rule: str) -> List[str]:
     """The string whose first letter picks each category's template article ("a"/"an") under ``rule``."""
     spec = NAME_RULES[parse_name_rule(rule)[0]]
     return list(source_names) if spec.article_from_source_name else list(texts)

@@ -193,8 +193,8 @@ class Vocabulary:
     def article_names(self, name_rule: str = 'default') -> Tuple[str, ...]:
         """Per category, the string whose first letter picks the template article ("a"/"an") under
         ``name_rule``: ViLD and BARON take it from the dataset's own spelling, the others from the text."""
-        return tuple(article_names(self.names, [c.source_name for c in self._categories],
-                                   self.prompt_texts(name_rule), name_rule))
+        return tuple(article_names([c.source_name for c in self._categories], self.prompt_texts(name_rule),
+                                   name_rule))
 
     @property
     def frequencies(self) -> Tuple[Optional[str], ...]:

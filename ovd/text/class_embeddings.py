@@ -45,7 +45,7 @@ def class_prompt_names(vocab: VocabLike, name_rule: Optional[str] = None) -> Tup
     if name_rule is None:
         return names, names
     texts = apply_name_rule(names, name_rule)
-    return texts, article_names(names, names, texts, name_rule)
+    return texts, article_names(names, texts, name_rule)
 
 
 def _progress(total: int, enabled: bool, description: str):
