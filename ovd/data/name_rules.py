@@ -12,7 +12,7 @@ rule         text of a name                                                     
 ``default``  ``_`` -> space, qualifiers kept, ``/`` kept (spaces around it removed), runs of   ``Category.name``
              whitespace collapsed, ends stripped: ``bow_(weapon)`` -> ``bow (weapon)``,
              ``Tape Measure/ Ruler`` -> ``Tape Measure/Ruler``
-``vild``     ViLD's ``processed_name``: ``_`` -> space, ``/`` -> `` or ``, lower case, trailing ``.``   ``source_name``
+``vild``     ViLD's ``processed_name``: ``_`` -> space, ``/`` -> " or ", lower case, trailing ``.``     ``source_name``
              removed, qualifier kept: ``bow (weapon)``, ``cabinet or shelf``. The article of the
              templates ("a"/"an") is taken from the dataset's own spelling, as ViLD does
 ``baron``    the same as ``vild`` (ovdet builds BARON's hand-crafted class embeddings with ViLD's     ``source_name``
