@@ -6,22 +6,18 @@ ovd keeps one rule per spelling, selected by name (the ``name_rule`` key of data
 configs); each method's configs select its official rule, so a released checkpoint sees the text it was
 trained with.
 
-============ ================================================================================= =================
-rule         text of a name                                                                    reads
-============ ================================================================================= =================
-``default``  ``_`` -> space, qualifiers kept, ``/`` kept (spaces around it removed), runs of   ``Category.name``
-             whitespace collapsed, ends stripped: ``bow_(weapon)`` -> ``bow (weapon)``,
-             ``Tape Measure/ Ruler`` -> ``Tape Measure/Ruler``
-``vild``     ViLD's ``processed_name``: ``_`` -> space, ``/`` -> " or ", lower case, trailing ``.``     ``source_name``
-             removed, qualifier kept: ``bow (weapon)``, ``cabinet or shelf``. The article of the
-             templates ("a"/"an") is taken from the dataset's own spelling, as ViLD does
-``baron``    the same as ``vild`` (ovdet builds BARON's hand-crafted class embeddings with ViLD's     ``source_name``
-             function)
-``glip``     GLIP's ``clean_name``: the first ``(`` to the last ``)`` removed, ``_`` -> space, each   ``source_name``
-             pair of spaces -> one space (one pass), nothing stripped: ``bow_(weapon)`` ->
-             ``bow `` (trailing space), ``cabinet/shelf`` kept, ``tea pot`` kept
-``mdetr``    MDETR's ``clean_name``: the same function as GLIP's                                  ``source_name``
-============ ================================================================================= =================
+- ``default`` (reads ``Category.name``): ``_`` -> space, qualifiers kept, ``/`` kept (spaces around it removed),
+  runs of whitespace collapsed, ends stripped: ``bow_(weapon)`` -> ``bow (weapon)``, ``Tape Measure/ Ruler`` ->
+  ``Tape Measure/Ruler``.
+- ``vild`` (reads ``Category.source_name``): ViLD's ``processed_name``: ``_`` -> space, ``/`` -> " or ", lower case,
+  trailing ``.`` removed, qualifier kept: ``bow (weapon)``, ``cabinet or shelf``. The template article
+  ("a"/"an") comes from the dataset's own spelling, as in ViLD's code.
+- ``baron`` (reads ``source_name``): the same as ``vild`` (ovdet builds BARON's hand-crafted class embeddings with
+  ViLD's function).
+- ``glip`` (reads ``source_name``): GLIP's ``clean_name``: from the first ``(`` to the last ``)`` removed, ``_`` ->
+  space, each pair of spaces -> one space (one pass), nothing stripped: ``bow_(weapon)`` -> ``bow `` (trailing
+  space), ``cabinet/shelf`` and ``tea pot`` kept.
+- ``mdetr`` (reads ``source_name``): MDETR's ``clean_name``, the same function as GLIP's.
 
 Method rules read the dataset's own spelling (``Category.source_name``: what the official code reads from
 the annotation file, typos included); the default rule reads the display name (``Category.name``, typo-fixed).
