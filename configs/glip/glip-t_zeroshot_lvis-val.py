@@ -5,7 +5,8 @@ lvis = _base_.data + 'lvis/'
 model = dict(test_cfg=dict(max_per_img=300, chunk_size=40, score_thr=0.0))
 val_dataloader = dict(
     dataset=dict(_delete_=True, type='LVISV1Dataset', data_root=lvis, ann_file='annotations/lvis_v1_val.json',
-                 data_prefix=dict(img=''), test_mode=True, pipeline=_base_.test_pipeline))
+                 data_prefix=dict(img=''), test_mode=True, name_rule=_base_.name_rule,
+                 pipeline=_base_.test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='OVDetectionMetric', protocol='lvis',
                      ann_file=lvis + 'annotations/lvis_v1_val.json')

@@ -55,7 +55,7 @@ train_dataloader = dict(
         datasets=[
             dict(type='CocoDetDataset', data_root=data_root + 'coco/', ann_file='annotations/instances_train2017.json',
                  data_prefix=dict(img='train2017/'), filter_cfg=dict(filter_empty_gt=True, min_size=4),
-                 pipeline=det_train_pipeline),
+                 name_rule=_base_.name_rule, pipeline=det_train_pipeline),
             dict(type='Flickr30kEntitiesDataset', data_root=data_root + 'flickr30k/', ann_file='train.txt',
                  pipeline=grounding_train_pipeline),
         ]))
@@ -71,7 +71,7 @@ val_dataloader = dict(
         type='mmdet.ConcatDataset', ignore_keys=['classes', 'vocabulary', 'dataset_type', 'name'],
         datasets=[
             dict(type='LVISV1Dataset', data_root=data_root + 'lvis/', ann_file='annotations/lvis_v1_val.json',
-                 data_prefix=dict(img=''), test_mode=True, pipeline=test_pipeline),
+                 data_prefix=dict(img=''), test_mode=True, name_rule=_base_.name_rule, pipeline=test_pipeline),
             dict(type='Flickr30kEntitiesDataset', data_root=data_root + 'flickr30k/', ann_file='val.txt',
                  test_mode=True, pipeline=test_pipeline),
         ]))

@@ -39,7 +39,8 @@ def build_caption(names: Sequence[str], separator: str = DEFAULT_SEPARATOR) -> T
     """Join names into one caption and return the character span of each name.
 
     Args:
-        names: Category names in caption order (already normalised, e.g. ``prompt_name``).
+        names: Category texts in caption order, used verbatim (a vocabulary's ``prompt_texts(name_rule)``: GLIP's
+            ``"bow "`` keeps its trailing space inside its span, as GLIP's own caption builder does).
         separator: Text placed between two names.
 
     Returns:
@@ -164,7 +165,7 @@ def sample_detection_prompt(
     present and added while they fit; the phrases are then shuffled together.
 
     Args:
-        names: The vocabulary's names (``prompt_name``), indexed by label.
+        names: The vocabulary's texts (``prompt_texts(name_rule)``, the sample's ``text``), indexed by label.
         positive_labels: Labels of the image's boxes (repeats allowed).
         num_negatives: Maximum number of negative names (capped by the vocabulary size).
         max_tokens: Token budget of the caption, special tokens included.

@@ -183,7 +183,7 @@ def test_objects365_v2_paths_names_and_missing_images(tmp_path):
     vocab = get_vocabulary('objects365_v2')
     assert ds.get_data_info(0)['instances'][0]['bbox_label'] == vocab.index_of_id(38)
     assert ds.metainfo['classes'][vocab.index_of_id(38)] == 'Monitor/TV'
-    assert ds.get_data_info(0)['text'][vocab.index_of_id(38)] == 'Monitor or TV'
+    assert ds.get_data_info(0)['text'][vocab.index_of_id(38)] == 'Monitor/TV'
     assert [i['ignore_flag'] for i in ds.get_data_info(1)['instances']] == [0, 1]
 
 

@@ -6,6 +6,7 @@ _base_ = 'mmdet::_base_/models/faster-rcnn_r50-caffe-c4.py'
 
 clip = dict(model_name='ViT-B-32', pretrained='openai')
 vocabulary = 'ov_coco'
+name_rule = 'baron'  # class-name text as ovdet spells it (configs/baron/README.md, "Fidelity: class names")
 
 model = dict(
     _scope_='ovd',
@@ -25,7 +26,7 @@ model = dict(
             _delete_=True,
             type='BaronBBoxHead',
             num_words=4, word_dim=512, words_drop_ratio=0.5, cls_temp=50.0,
-            class_embeddings=dict(vocabulary=vocabulary, templates='vild'),
+            class_embeddings=dict(vocabulary=vocabulary, templates='vild', name_rule=name_rule),
             base_classes=vocabulary, num_classes=65,
             in_channels=2048, roi_feat_size=7, with_avg_pool=True, num_shared_fcs=0,
             bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],

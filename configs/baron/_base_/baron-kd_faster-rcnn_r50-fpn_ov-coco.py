@@ -14,6 +14,7 @@ _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 clip = dict(model_name='ViT-B-32', pretrained='openai')
 vocabulary = 'ov_coco'
+name_rule = 'baron'  # class-name text as ovdet spells it (configs/baron/README.md, "Fidelity: class names")
 
 model = dict(
     _scope_='ovd',  # the mmdet:: base tags this dict with scope mmdet; BARON's classes live in scope ovd
@@ -35,7 +36,7 @@ model = dict(
             _delete_=True,
             type='BaronBBoxHead',
             num_words=6, word_dim=512, words_drop_ratio=0.5, cls_temp=50.0,
-            class_embeddings=dict(vocabulary=vocabulary, templates='vild'),
+            class_embeddings=dict(vocabulary=vocabulary, templates='vild', name_rule=name_rule),
             base_classes=vocabulary, num_classes=65,
             in_channels=256, roi_feat_size=7, num_shared_convs=4, num_shared_fcs=1, conv_out_channels=256,
             fc_out_channels=1024, norm_cfg=norm_cfg,

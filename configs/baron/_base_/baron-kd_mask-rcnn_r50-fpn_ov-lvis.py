@@ -10,6 +10,7 @@ _base_ = 'mmdet::_base_/models/mask-rcnn_r50_fpn.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 clip = dict(model_name='ViT-B-32', pretrained='openai')
 vocabulary = 'ov_lvis'
+name_rule = 'baron'  # class-name text as ovdet spells it (configs/baron/README.md, "Fidelity: class names")
 
 model = dict(
     _scope_='ovd',
@@ -31,7 +32,7 @@ model = dict(
             _delete_=True,
             type='BaronBBoxHead',
             num_words=4, word_dim=512, words_drop_ratio=0.5, cls_temp=100.0, test_cls_temp=100.0 / 0.7,
-            class_embeddings=dict(vocabulary=vocabulary, templates='vild'),
+            class_embeddings=dict(vocabulary=vocabulary, templates='vild', name_rule=name_rule),
             base_classes=vocabulary, num_classes=1203,
             in_channels=256, roi_feat_size=7, num_shared_convs=4, num_shared_fcs=1, conv_out_channels=256,
             fc_out_channels=1024, norm_cfg=norm_cfg,

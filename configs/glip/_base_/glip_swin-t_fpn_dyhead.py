@@ -6,6 +6,9 @@
 _base_ = ['../../_base_/default_runtime.py']
 
 lang_model_name = 'bert-base-uncased'  # a hub name or a local directory (config.json, weights, tokenizer)
+# Class names -> prompt text as GLIP's code spells them (clean_name: qualifier dropped, '/' kept); every detection
+# dataset of a GLIP config sets name_rule=name_rule (configs/glip/README.md, "Fidelity: class names").
+name_rule = 'glip'
 
 model = dict(
     type='GLIPDetector',
@@ -81,7 +84,8 @@ auto_scale_lr = dict(enable=False, base_batch_size=64)
 data = '{{$OVD_DATA_ROOT:data}}/'
 o365 = dict(
     type='Objects365V1Dataset', data_root=data + 'objects365/', ann_file='annotations/objects365_train.json',
-    data_prefix=dict(img='train/'), filter_cfg=dict(filter_empty_gt=True, min_size=1), pipeline=train_pipeline)
+    data_prefix=dict(img='train/'), filter_cfg=dict(filter_empty_gt=True, min_size=1), name_rule=name_rule,
+    pipeline=train_pipeline)
 flickr = dict(
     type='MDETRFlickr30kDataset', data_root=data + 'flickr30k_entities/',
     ann_file='mdetr_annotations/final_flickr_separateGT_train.json', data_prefix=dict(img='flickr30k_images/'),
@@ -104,7 +108,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='CocoDetDataset', data_root=data + 'coco/', ann_file='annotations/instances_val2017.json',
-        data_prefix=dict(img='val2017/'), test_mode=True, pipeline=test_pipeline))
+        data_prefix=dict(img='val2017/'), test_mode=True, name_rule=name_rule, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='CocoMetric', ann_file=data + 'coco/annotations/instances_val2017.json', metric='bbox')
 test_evaluator = val_evaluator

@@ -4,6 +4,9 @@
 # lvis-minival`), Fixed AP (Dave et al. 2021). Fine-tuning reads the official preprocessed grounding files
 # (finetune_lvis{1,10}_train.json / finetune_lvis_train.json: LVIS images with captions of class names) with
 # the cautious grounding augmentation of grounding_data.py (official datasets/lvis_modulation.py).
+# Class names -> caption text as MDETR's code spells them (clean_name: qualifier dropped leaving a trailing space,
+# '/' kept; configs/mdetr/README.md, "Fidelity: class names"). The fine-tuning files already hold that text.
+name_rule = 'mdetr'
 lvis_test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
@@ -15,6 +18,6 @@ lvis_val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='LVISV1Dataset', data_root='data/coco/',
                  ann_file='data/lvis/annotations/lvis_v1_minival.json', data_prefix=dict(img=''),
-                 test_mode=True, pipeline=lvis_test_pipeline))
+                 test_mode=True, name_rule=name_rule, pipeline=lvis_test_pipeline))
 lvis_evaluator = dict(type='OVDetectionMetric', ann_file='data/lvis/annotations/lvis_v1_minival.json',
                       protocol='lvis-fixed')

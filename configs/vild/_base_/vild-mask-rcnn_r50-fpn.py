@@ -17,6 +17,7 @@ backbone_init_cfg = [dict(type='Kaiming', layer='Conv2d', mode='fan_in', nonline
                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
 clip_model = dict(model_name='ViT-B-32', pretrained='openai')  # ViLD's teacher: CLIP ViT-B/32
 vocabulary = 'ov_lvis'  # 866 base (c+f) + 337 novel (r) classes
+name_rule = 'vild'  # class-name text as ViLD's code spells it (configs/vild/README.md, "Fidelity: class names")
 num_classes = 1203
 
 model = dict(
@@ -33,7 +34,7 @@ model = dict(
             _delete_=True,
             type='ViLDBBoxHead',
             in_channels=256, roi_feat_size=7, num_classes=num_classes,
-            class_embeddings=dict(clip=clip_model, vocabulary=vocabulary, templates='vild'),
+            class_embeddings=dict(clip=clip_model, vocabulary=vocabulary, templates='vild', name_rule=name_rule),
             base_classes=vocabulary, temperature=0.01,
             num_shared_convs=4, num_shared_fcs=2, conv_out_channels=256, fc_out_channels=1024,
             norm_cfg=norm_cfg, reg_class_agnostic=True,

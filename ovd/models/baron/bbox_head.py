@@ -68,7 +68,8 @@ def load_class_embeddings(source: EmbeddingSource, clip: Optional[FrozenCLIP] = 
 
     Args:
         source: a ``.npy``/``.pt``/``.pth`` file or an array of shape ``[C, E]``; or a dict with ``vocabulary``
-            (built-in name or list of names), optional ``templates`` ('vild', 'single' or a list) and ``cache``:
+            (built-in name or list of names), optional ``templates`` ('vild', 'single' or a list), ``cache`` and
+            ``name_rule`` (default ``'baron'``, ovdet's class-name text, :mod:`ovd.data.name_rules`):
             computed with the shared helper :func:`ovd.text.class_embeddings.build_class_embeddings` through the
             same frozen CLIP the head classifies with.
         clip: that CLIP (needed for the dict form).
@@ -78,6 +79,7 @@ def load_class_embeddings(source: EmbeddingSource, clip: Optional[FrozenCLIP] = 
         if clip is None:
             raise ValueError('class embeddings from a vocabulary need the CLIP text encoder')
         args = dict(source)
+        args.setdefault('name_rule', 'baron')
         vocabulary = args.pop('vocabulary')
         return read_class_embeddings(build_class_embeddings(clip.encoder, vocabulary, **args),
                                      f'class embeddings of {vocabulary!r}')
