@@ -3,7 +3,8 @@
 _base_ = ['./_base_/glip_swin-t_fpn_dyhead.py']
 
 lvis = _base_.data + 'coco/'
-# 300 per prompt; all prompts' detections are kept (<= 31 x 300 per image) so the per-class cap decides.
+# 300 per prompt; all prompts' detections are kept (<= 31 x 300 per image) so the per-class cap decides. Boxes are
+# written as the official LVIS path does (xyxy -> xywh without +1).
 model = dict(test_cfg=dict(max_per_img=300, merged_max_per_img=-1, chunk_size=40, box_end_offset=0))
 val_dataloader = dict(
     dataset=dict(_delete_=True, type='LVISV1Dataset', data_root=lvis,

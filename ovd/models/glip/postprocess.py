@@ -24,8 +24,6 @@ from mmcv.ops import batched_nms
 from torch import Tensor
 
 CANDIDATE_RANKINGS = ('official', 'mmdet')
-# What the official evaluators add to x2/y2 when they write a GLIP box (see the module docstring).
-OFFICIAL_BOX_END_OFFSET = {'coco': 1, 'objects365': 1, 'lvis': 0, 'lvis-fixed': 0, 'flickr30k': 0}
 
 
 def check_ranking(ranking: str) -> str:
