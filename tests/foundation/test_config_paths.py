@@ -25,6 +25,13 @@ LITERAL_DATA_ROOT = {
     'configs/baron/faster-rcnn-base-only_r50-c4_90k_ov-coco.py',
     'configs/baron/faster-rcnn-base-only_r50-fpn_90kx2_ov-coco.py',
     'configs/baron/mask-rcnn-base-only_r50-fpn_180k_ov-lvis.py',
+    # configs/vild/_base_/ov-{coco,lvis}_lsj-1024.py name their evaluators' ann_file literally
+    'configs/vild/vild-ensemble_r50-fpn_lsj-180k_ov-coco.py',
+    'configs/vild/vild-ensemble_r50-fpn_lsj-180k_ov-lvis.py',
+    'configs/vild/vild-text_r50-fpn_lsj-180k_ov-coco.py',
+    'configs/vild/vild-text_r50-fpn_lsj-180k_ov-lvis.py',
+    'configs/vild/vild_r50-fpn_lsj-180k_ov-coco.py',
+    'configs/vild/vild_r50-fpn_lsj-180k_ov-lvis.py',
 }
 
 
