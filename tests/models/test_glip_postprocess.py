@@ -9,10 +9,13 @@ with the inclusive-pixel IoU (``ml_nms``: ``+1`` on widths and heights) in netwo
 """
 import math
 
+import numpy as np
 import pytest
 import torch
+from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.config import Config, ConfigDict
 
+from ovd.data.pixel_conventions import InclusivePixelBoxes
 from ovd.models.glip.postprocess import official_nms_and_cap, select_candidates
 from test_glip_model import REPO, build_tiny_glip
 
@@ -159,3 +162,26 @@ def test_written_boxes_equal_the_official_writer(head, config, official_width):
                               cfg=cfg)[0]
     first = res.bboxes[res.scores.argmax()]
     assert float(first[2] - first[0]) == pytest.approx(official_width)
+
+
+@pytest.mark.parametrize('box_end_offset, written_width', [(1, 30.0), (0, 29.0)])
+def test_training_and_inference_boxes_round_trip(head, box_end_offset, written_width):
+    """COCO box [10, 20, 30, 40] -> training target (10, 20, 39, 59) (InclusivePixelBoxes, as GLIP's datasets);
+    a prediction that hits the target exactly is written 30 px wide by the COCO path (+1) and 29 px by the LVIS
+    path, as the official writers do."""
+    loaded = HorizontalBoxes(np.array([[10, 20, 40, 60]], np.float32))  # mmdet's LoadAnnotations: x + w, y + h
+    target = InclusivePixelBoxes()(dict(img_shape=(100, 200), gt_bboxes=loaded))['gt_bboxes'].tensor[0]
+    assert target.tolist() == [10, 20, 39, 59]
+    cls, bbox, ctr, token_map = crafted_outputs(logit(0.25))
+    # deltas that make the GLIP coder map cell 1's anchor (mmdet: (-20, -28, 44, 36)) onto the target
+    anchor = torch.tensor([-20.0, -28.0, 44.0, 36.0])
+    pxy, pwh = (anchor[:2] + anchor[2:] - 1) / 2, anchor[2:] - anchor[:2]
+    gxy, gwh = (target[:2] + target[2:]) / 2, target[2:] - target[:2] + 1
+    bbox[0][0, :, 0, 1] = torch.cat([(gxy - pxy) / pwh / 0.1, torch.log(gwh / pwh) / 0.2])
+    cfg = ConfigDict(candidate_ranking='official', score_thr=0.05, nms_pre=1000,
+                     nms=dict(type='nms', iou_threshold=0.6), max_per_img=100, box_end_offset=box_end_offset)
+    res = head.predict_prompt(cls, bbox, ctr, token_map, [dict(img_shape=(100, 200), scale_factor=(1.0, 1.0))],
+                              cfg=cfg)[0]
+    best = res.bboxes[res.scores.argmax()]
+    assert best.tolist() == pytest.approx([10, 20, 39 + box_end_offset, 59 + box_end_offset], abs=1e-3)
+    assert float(best[2] - best[0]) == pytest.approx(written_width, abs=1e-3)
