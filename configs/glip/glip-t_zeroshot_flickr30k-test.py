@@ -7,7 +7,7 @@ _base_ = ['./_base_/glip_swin-t_fpn_dyhead.py']
 model = dict(test_cfg=dict(max_per_img=100, box_end_offset=0))
 # Ground-truth boxes stay in original-image pixels (annotations loaded after the resize) for the recall metric.
 test_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation'),
     dict(type='TruncatingResize', sizes=800, max_size=1333, backend='pillow'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs', meta_keys=_base_.meta_keys + ('phrase_ids', 'phrase_types', 'sentence_id')),

@@ -65,3 +65,20 @@ def test_glip_flip_mirrors_inclusive_boxes():
     out = flip(dict(img=np.zeros((48, 64, 3), np.uint8), img_shape=(48, 64),
                     gt_bboxes=HorizontalBoxes(np.array([[10, 20, 29, 39]], np.float32))))
     np.testing.assert_array_equal(out['gt_bboxes'].numpy(), [[64 - 29 - 1, 20, 64 - 10 - 1, 39]])
+
+
+def test_pil_loading_without_exif_rotation_equals_the_official_image_open(tmp_path):
+    """GLIP and MDETR read ``Image.open(path).convert('RGB')``, which ignores the EXIF orientation tag; mmcv's
+    'color' flag would rotate such an image, 'color_ignore_orientation' (the evaluation configs') does not."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / 'rotated.jpg'
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise when displayed
+    Image.fromarray(rng.integers(0, 256, size=(20, 30, 3), dtype=np.uint8)).save(path, exif=exif.tobytes())
+    official = np.asarray(Image.open(path).convert('RGB'))[..., ::-1]  # BGR, as mmcv's channel order
+    init_default_scope('ovd')
+    load = TRANSFORMS.build(dict(type='LoadImageFromFile', imdecode_backend='pillow',
+                                 color_type='color_ignore_orientation'))
+    np.testing.assert_array_equal(load(dict(img_path=str(path)))['img'], official)
+    rotating = TRANSFORMS.build(dict(type='LoadImageFromFile', imdecode_backend='pillow'))
+    assert rotating(dict(img_path=str(path)))['img'].shape[:2] == (30, 20)

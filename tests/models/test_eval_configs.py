@@ -69,9 +69,10 @@ def test_evaluation_config_has_the_official_settings(method, name, spec, tmp_pat
         assert Path(dataset.data_root, dataset.ann_file) == tmp_path / spec['ann']
     if 'ann_file' in evaluator and 'ann' in spec:
         assert Path(evaluator.ann_file) == tmp_path / spec['ann']
-    # Official input: PIL decoding, shorter side 800, longer <= 1333 (truncated), PIL bilinear.
+    # Official input: PIL decoding without EXIF rotation, shorter side 800, longer <= 1333 (truncated), PIL bilinear.
     steps = {t['type']: t for t in dataset.pipeline}
-    assert steps['LoadImageFromFile'].get('imdecode_backend') == 'pillow'
+    load = steps['LoadImageFromFile']
+    assert (load.get('imdecode_backend'), load.get('color_type')) == ('pillow', 'color_ignore_orientation')
     resize = steps['TruncatingResize']
     assert (resize.sizes, resize.max_size, resize.backend) == (800, 1333, 'pillow')
     if method == 'glip' or spec['protocol'] == 'lvis-fixed':  # one image per GPU (GLIP; MDETR eval_lvis.py)
@@ -95,7 +96,7 @@ def _evaluation_rows(readme: Path):
 
 @pytest.mark.parametrize('method', ['glip', 'mdetr'])
 def test_readme_evaluation_table_points_at_existing_config_lines(method):
-    """Every 'ours' cell of the evaluation table names a config file and a line that exist."""
+    """Every 'ours' cell of the evaluation table names a config file and a line of code in it."""
     rows = _evaluation_rows(REPO / 'configs' / method / 'README.md')
     assert len(rows) >= 8
     for row in rows:
@@ -106,3 +107,5 @@ def test_readme_evaluation_table_points_at_existing_config_lines(method):
         for path, line in refs:
             lines = (REPO / path).read_text().splitlines()
             assert int(line) <= len(lines), f'{path}:{line} does not exist ({row})'
+            code = lines[int(line) - 1].strip()
+            assert code and not code.startswith('#'), f'{path}:{line} is blank or a comment ({row})'

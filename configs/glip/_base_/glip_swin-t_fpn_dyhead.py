@@ -49,11 +49,12 @@ model = dict(
 
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'text',
              'tokens_positive')
-# Official data path (maskrcnn_benchmark): PIL images; boxes inclusive-pixel from loading on (x2 = x + w - 1, the
-# convention of GLIP's anchors and box coder); shorter side 480..800 (test: 800), longer <= 1333, truncated as
-# Resize.get_size does; horizontal flip with x1' = W - x2 - 1 (BoxList.transpose).
+# Official data path (maskrcnn_benchmark): PIL images without EXIF rotation (Image.open(...).convert('RGB'));
+# boxes inclusive-pixel from loading on (x2 = x + w - 1, the convention of GLIP's anchors and box coder); shorter
+# side 480..800 (test: 800), longer <= 1333, truncated as Resize.get_size does; horizontal flip with
+# x1' = W - x2 - 1 (BoxList.transpose).
 train_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='InclusivePixelBoxes'),
     dict(type='TruncatingResize', sizes=[480, 560, 640, 720, 800], max_size=1333, backend='pillow'),
@@ -62,7 +63,7 @@ train_pipeline = [
     dict(type='PackDetInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation'),
     dict(type='TruncatingResize', sizes=800, max_size=1333, backend='pillow'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs', meta_keys=meta_keys),

@@ -17,11 +17,13 @@ train_pipeline = [
          dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True)]]),
     dict(type='PackGroundingInputs'),
 ]
-# Testing as the official make_coco_transforms('val') on PIL images: shorter side 800, longer <= 1333, the longer
+# Testing as the official make_coco_transforms('val') on PIL images (Image.open(...).convert('RGB'): no EXIF
+# rotation, hence color_ignore_orientation): shorter side 800, longer <= 1333, the longer
 # side truncated (datasets/transforms.py resize), PIL bilinear. Ground truth loaded after the resize: boxes stay in
 # original-image pixels, as the metrics expect.
 test_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow', backend_args=backend_args),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation',
+         backend_args=backend_args),
     dict(type='TruncatingResize', sizes=800, max_size=1333, backend='pillow'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackGroundingInputs'),

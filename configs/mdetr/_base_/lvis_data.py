@@ -4,10 +4,10 @@
 # lvis-minival`), Fixed AP (Dave et al. 2021). Fine-tuning reads the official preprocessed grounding files
 # (finetune_lvis{1,10}_train.json / finetune_lvis_train.json: LVIS images with captions of class names) with
 # the cautious grounding augmentation of grounding_data.py (official datasets/lvis_modulation.py).
-# Official evaluation input (datasets/coco.py make_coco_transforms('val') on PIL images): shorter side 800, longer
-# <= 1333, the longer side truncated (datasets/transforms.py resize), PIL bilinear.
+# Official evaluation input (datasets/coco.py make_coco_transforms('val') on PIL images, no EXIF rotation): shorter
+# side 800, longer <= 1333, the longer side truncated (datasets/transforms.py resize), PIL bilinear.
 lvis_test_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow', backend_args=None),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation', backend_args=None),
     dict(type='TruncatingResize', sizes=800, max_size=1333, backend='pillow'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackGroundingInputs'),

@@ -263,7 +263,7 @@ class GLIPHead(ATSSHead):
                 labels.append(lab)
             res = InstanceData(bboxes=torch.cat(boxes), scores=torch.cat(scores), labels=torch.cat(labels))
             if ranking == 'official':
-                keep = official_nms_and_cap(res.bboxes, res.scores, res.labels, cfg.nms['iou_threshold'],
+                keep = official_nms_and_cap(res.bboxes, res.scores, res.labels, cfg['nms']['iou_threshold'],
                                             cfg.get('max_per_img', -1))
                 res = res[keep]
                 if rescale and len(res) > 0:
