@@ -18,13 +18,15 @@ model = dict(
         fusion_cfg=dict(fusion_embed_dim=64, fusion_num_heads=4)),
     language_model=dict(name=lang_model_name, max_tokens=256),
     train_cfg=dict(num_negatives=8),
-    test_cfg=dict(nms_pre=200, score_thr=0.0, max_per_img=100, chunk_size=40))
+    # LVIS and Flickr30k evaluation: boxes written as the official LVIS/Flickr30k paths do (no +1)
+    test_cfg=dict(nms_pre=200, score_thr=0.0, max_per_img=100, chunk_size=40, box_end_offset=0))
 
 det_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='InclusivePixelBoxes'),  # GLIP's box convention (see the base config)
     dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='RandomFlip_GLIP', prob=0.5),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1)),
     # detection -> grounding: the image's classes plus sampled negatives (GLIP's recipe, 85 at full size)
     dict(type='DetectionToGroundingPrompt', training=True, num_negatives=8, max_tokens=256,
@@ -34,6 +36,7 @@ det_train_pipeline = [
 grounding_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='InclusivePixelBoxes'),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1)),
     dict(type='PackGroundingInputs'),

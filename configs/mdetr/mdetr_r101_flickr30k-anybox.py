@@ -4,10 +4,10 @@
 # Published test R@1/5/10: 83.4 / 93.5 / 95.3.
 _base_ = ['../_base_/default_runtime.py', './_base_/mdetr_r101.py', './_base_/grounding_data.py']
 
-data_root = 'data/'
-ann_root = data_root + 'mdetr_annotations/'
+data_root = _base_.data
+ann_root = 'mdetr_annotations/'  # relative to data_root
 gt_type = 'separateGT'  # one box per annotated box (any-box); mergedGT for merged-box
-img_prefix = dict(img='flickr30k/flickr30k-images/')
+img_prefix = dict(img='flickr30k_entities/flickr30k-images/')
 train_dataloader = dict(
     batch_size=2, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

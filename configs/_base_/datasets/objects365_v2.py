@@ -4,7 +4,7 @@
 # names fixed (vocabulary 'objects365_v2'), the names any COCO-style tool matches classes by.
 # Evaluator: the evaluation layer's 'objects365' protocol (COCO AP arithmetic).
 dataset_type = 'Objects365V2Dataset'
-data_root = 'data/objects365/'
+data_root = '{{$OVD_DATA_ROOT:data}}/objects365/'
 backend_args = None
 
 train_pipeline = [

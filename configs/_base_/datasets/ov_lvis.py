@@ -6,7 +6,7 @@
 # Evaluator: the evaluation layer's 'lvis' protocol (standard LVIS AP with APr/APc/APf, what ViLD, Detic and
 # BARON report; add iou_types=('bbox', 'segm') for mask AP when the model predicts masks).
 dataset_type = 'OVLVISDataset'
-data_root = 'data/'
+data_root = '{{$OVD_DATA_ROOT:data}}/'
 backend_args = None
 
 train_pipeline = [
