@@ -6,12 +6,13 @@ from pathlib import Path
 
 HELP = 'write small synthetic datasets in the real COCO/LVIS/Flickr30k Entities/Objects365 on-disk formats'
 
-DATASETS = ('coco', 'lvis', 'flickr30k', 'objects365', 'all')
+DATASETS = ('coco', 'lvis', 'flickr30k', 'objects365', 'ov-world', 'all')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--dataset', choices=DATASETS, default='all',
-                        help='which dataset format (default: all)')
+                        help="which dataset (default: all = the four formats; 'ov-world' is the open-vocabulary "
+                             'world of docs/ov_world.md, written only when asked for)')
     parser.add_argument('--out', required=True, type=Path,
                         help="output folder (for 'all': gets coco/, lvis/, flickr30k/, objects365/)")
     parser.add_argument('--seed', type=int, default=0, help='random seed; same seed = byte-identical files')
@@ -43,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
                 manifests = synthetic.generate_all(args.out, seed=args.seed, num_images=args.num_images,
                                                    progress=on_image)
             else:
-                manifests[args.dataset] = synthetic.GENERATORS[args.dataset](
+                generate = synthetic.generate_ov_world if args.dataset == 'ov-world' \
+                    else synthetic.GENERATORS[args.dataset]
+                manifests[args.dataset] = generate(
                     args.out, seed=args.seed, num_images=args.num_images, progress=on_image)
         except (ValueError, OSError) as err:
             print(f'ovd synth: {args.dataset} into {args.out}: {err}', file=sys.stderr)
