@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seed', type=int, default=0, help='random seed; same seed = byte-identical files')
     parser.add_argument('--num-images', type=int, default=None,
                         help='images per split (default: each generator\'s small default)')
+    parser.add_argument('--no-clip', action='store_true',
+                        help="ov-world only: skip pretraining (or reusing) the world's tiny CLIP")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as err:
             print(f'ovd synth: {args.dataset} into {args.out}: {err}', file=sys.stderr)
             return 2
+        if args.dataset == 'ov-world' and not args.no_clip:
+            from ovd.data.synthetic.world_clip import ensure_world_clip
+
+            task = progress.add_task('tiny CLIP', total=None)
+            clip_dir = ensure_world_clip(args.out, seed=args.seed,
+                                         progress=lambda done, total: progress.update(task, completed=done,
+                                                                                      total=total))
     for name, manifest in manifests.items():
         print(f'{name}: {manifest["root"]}')
         for split, info in manifest['splits'].items():
@@ -59,4 +68,10 @@ def run(args: argparse.Namespace) -> int:
         print(f'  manifest: {Path(manifest["root"]) / synthetic.MANIFEST_NAME}')
     if args.dataset == 'all':
         print(f'all: {args.out / synthetic.MANIFEST_NAME}')
+    if args.dataset == 'ov-world' and not args.no_clip:
+        import json
+
+        accuracy = json.loads((clip_dir / 'zero_shot.json').read_text(encoding='utf-8'))
+        print(f'tiny CLIP: {clip_dir} (zero-shot crop accuracy: base {accuracy["base"]:.1%}, '
+              f'novel {accuracy["novel"]:.1%})')
     return 0
