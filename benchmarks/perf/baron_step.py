@@ -105,7 +105,7 @@ def run_mode(mode: str, size: int, batch: int, steps: int, device: str) -> dict:
     if model.roi_head.distiller is not None:
         model.roi_head.distiller.teacher = teacher.wrap(model.roi_head.distiller.teacher)
         roi_head_module.sample_bags = sampling.wrap(roi_head_module.sample_bags)
-        roi_head_module.select_seed_boxes = sampling.wrap(roi_head_module.select_seed_boxes)
+        roi_head_module.select_seeds = sampling.wrap(roi_head_module.select_seeds)
     inputs, samples = make_batch(model, batch, size, device)
 
     def train_step() -> float:

@@ -14,7 +14,7 @@ Wu et al. (CVPR 2023, Sec. 3.3-3.4); weights, temperatures and queue lengths fro
 - Four queues (bag text/image, region text/image), ``all_gather``-ed across ranks before enqueueing
   (:class:`ovd.models.common.feature_queue.FeatureQueue`).
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -68,24 +68,25 @@ class BagDistiller(BaseModule):
         return keep
 
     @torch.no_grad()
-    def teacher(self, clip: FrozenCLIP, images: Tensor, bags: Bags, bag_image: Tensor):
-        """CLIP embeddings of the bag crops.
+    def teacher(self, clip: FrozenCLIP, images: Tensor, spanned: Tensor, bag_image: Tensor):
+        """CLIP embeddings of the bag crops (ovdet ``BaronKD._bbox_clip_image``, which encodes one copy of a crop
+        per order of the bag: the same values).
 
         Args:
             images: ``[N, 3, H, W]`` RGB 0-255 (the padded batch).
-            bags: the sampled bags; ``bag_image [B]`` the image index of each bag.
+            spanned: ``[B, 4]`` xyxy crops of the bags (:attr:`Bags.spanned`); ``bag_image [B]`` their image index.
 
         Returns:
-            ``pooled [B, E]`` (unit) and ``patches [B, E, g, g]``.
+            ``pooled [B, E]`` (unit) and ``patches [B, E, g, g]`` (value-path tokens).
         """
         size = clip.image_size
-        rois = torch.cat([bag_image[:, None].to(bags.spanned), bags.spanned], dim=1)
+        rois = torch.cat([bag_image[:, None].to(spanned), spanned], dim=1)
         crops = roi_align(images.float(), rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=2,
                           aligned=True)
         return clip.encode_image_dense(clip.normalize_images(crops))
 
     def loss(self, clip: FrozenCLIP, region_words: Tensor, bags: Bags, bag_image_ids: Tensor,
-             teacher_pooled: Tensor, teacher_patches: Tensor) -> Dict[str, Tensor]:
+             teacher_pooled: Tensor, teacher_patches: Tensor, keep: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """The two losses; enqueues this batch afterwards.
 
         Args:
@@ -94,13 +95,14 @@ class BagDistiller(BaseModule):
             bags: the sampled bags.
             bag_image_ids: ``[B]`` dataset image id of each bag (queued rows of the same image are not negatives).
             teacher_pooled, teacher_patches: from :meth:`teacher`.
+            keep: ``[R, W]`` bool, the words kept (default: a word-dropout draw).
 
         Returns:
             ``loss_bag`` and ``loss_single`` (weighted).
         """
         num_seqs, num_regions = bags.seq_bag.shape[0], bags.region_seq.shape[0]
         words = region_words + self.positional(bags.region_normed)  # [R, W, D]
-        keep = self.keep_words(num_regions, words.device)  # [R, W]
+        keep = self.keep_words(num_regions, words.device) if keep is None else keep  # [R, W]
         word_region = keep.nonzero()[:, 0]  # regions are grouped by sequence, so words are too
         word_seq = bags.region_seq[word_region]
         sot, eot = clip.special_tokens()

@@ -94,6 +94,29 @@ def cell_probabilities(direction_prob: Tensor) -> Tensor:
     return prob.clamp(0.0, 1.0)
 
 
+def num_bags_per_proposal(cell_prob: Tensor, max_groups: int) -> Tensor:
+    """``[P]``: ``min(max_groups, n!)`` bags per proposal, ``n`` its cells other than the centre with probability
+    above 0."""
+    num_valid = (cell_prob > 0).sum(dim=1) - 1
+    limit = torch.tensor([min(max_groups, math.factorial(n)) for n in range(10)], device=cell_prob.device)
+    return limit[num_valid]
+
+
+def bag_hulls(cells: Tensor, members: Tensor) -> Tensor:
+    """``[B, 4]`` xyxy hull of the member cells: ``cells [B, 9, 4]`` (clipped), ``members [B, 9]`` bool."""
+    inf = torch.finfo(cells.dtype).max
+    lo = cells[..., :2].masked_fill(~members[..., None], inf).amin(dim=1)
+    hi = cells[..., 2:].masked_fill(~members[..., None], -inf).amax(dim=1)
+    return torch.cat([lo, hi], dim=-1)
+
+
+def relative_boxes(boxes: Tensor, span: Tensor) -> Tensor:
+    """xyxy ``boxes [..., 4]`` relative to the xyxy ``span [..., 4]`` that holds them (0..1)."""
+    origin = span[..., :2]
+    wh = (span[..., 2:] - origin).clamp(min=1e-6)
+    return torch.cat([(boxes[..., :2] - origin) / wh, (boxes[..., 2:] - origin) / wh], dim=-1)
+
+
 @dataclass
 class Bags:
     """Bags of regions sampled around ``P`` proposals, flattened.
@@ -173,19 +196,12 @@ def sample_bags(boxes: Tensor, image_hw: Tensor, max_groups: int = 3, max_permut
     draws = torch.rand(num_props, num_candidates, 9, device=device, generator=generator)
     member = draws < prob[:, None, :]  # [P, T, 9]; the centre (prob 1) is always in
     codes = (member.long() << torch.arange(9, device=device)).sum(dim=2)  # [P, T]
-    num_valid = (prob > 0).sum(dim=1) - 1
-    limit = torch.tensor([min(max_groups, math.factorial(int(n))) for n in range(10)],
-                         device=device)[num_valid]
-    keep = _distinct_first(codes, limit)  # [P, T]
+    keep = _distinct_first(codes, num_bags_per_proposal(prob, max_groups))  # [P, T]
     bag_proposal = keep.nonzero()[:, 0]
     bag_cells = member[keep]  # [B, 9]
 
     # spanned box of each bag: hull of its clipped cells
-    bag_boxes = cells[bag_proposal]  # [B, 9, 4]
-    inf = torch.finfo(boxes.dtype).max
-    lo = bag_boxes[..., :2].masked_fill(~bag_cells[..., None], inf).amin(dim=1)
-    hi = bag_boxes[..., 2:].masked_fill(~bag_cells[..., None], -inf).amax(dim=1)
-    spanned = torch.cat([lo, hi], dim=1)  # [B, 4]
+    spanned = bag_hulls(cells[bag_proposal], bag_cells)  # [B, 4]
 
     # orders: a random order of the bag's cells (absent cells last) and its cyclic shifts
     num_bags = bag_cells.shape[0]
@@ -210,9 +226,7 @@ def sample_bags(boxes: Tensor, image_hw: Tensor, max_groups: int = 3, max_permut
     region_cell = seq_order[in_seq]
     region_bag = seq_bag[region_seq]
     region_boxes = cells[bag_proposal[region_bag], region_cell]  # [R, 4]
-    span = spanned[region_bag]
-    span_wh = (span[:, 2:] - span[:, :2]).clamp(min=1e-6).repeat(1, 2)
-    region_normed = (region_boxes - span[:, :2].repeat(1, 2)) / span_wh
+    region_normed = relative_boxes(region_boxes, spanned[region_bag])
     return Bags(bag_proposal=bag_proposal, bag_cells=bag_cells, spanned=spanned, seq_bag=seq_bag,
                 region_seq=region_seq, region_cell=region_cell, region_boxes=region_boxes,
                 region_normed=region_normed)
