@@ -251,13 +251,13 @@ def test_distill_end_to_end(cases, clip):
         losses = distiller.loss(clip, it['pseudo_words'], bags, it['img_ids'][b['bag_image']], pooled, patches,
                                 keep=it['word_keep'])
         for key in ('loss_bag', 'loss_single'):
-            assert abs(float(losses[key]) - float(it[key])) < loss_tol(it[key]), (key, step)
+            assert abs(float(losses[key].detach()) - float(it[key])) < loss_tol(it[key]), (key, step)
         update = it['queue_update']
         for name, queue in (('clip_text_features', distiller.bag_text_queue),
                             ('clip_image_features', distiller.bag_image_queue),
                             ('clip_word_features', distiller.region_text_queue),
                             ('clip_patch_features', distiller.region_image_queue)):
-            rows = update[name]
+            rows = update[name][:case['queue_length']]  # a batch longer than the queue keeps its first rows
             features, owner = queue.get()
             assert max_diff(features[:rows.shape[0]], rows[:, :-1]) < FEATURE_TOL, (name, step)
             assert owner[:rows.shape[0]].tolist() == rows[:, -1].long().tolist(), (name, step)

@@ -11,8 +11,9 @@ Wu et al. (CVPR 2023, Sec. 3.3-3.4); weights, temperatures and queue lengths fro
   CLIP patch features of the bag crop, RoI-pooled (1x1, bilinear) over the region's box. ``loss_single``: symmetric
   InfoNCE (``single_temp``); the same region (same proposal and grid cell) sampled in another bag or order is not a
   negative, nor are queued regions of the same image.
-- Four queues (bag text/image, region text/image), ``all_gather``-ed across ranks before enqueueing
-  (:class:`ovd.models.common.feature_queue.FeatureQueue`).
+- Four queues (bag text/image, region text/image; :class:`ovd.models.common.feature_queue.FeatureQueue`). As in
+  ovdet (``ovdet/methods/queues.py``) each rank enqueues only its own batch; ``gather_queues=True`` (not ovdet's)
+  ``all_gather``-s every rank's batch first, so all ranks hold the same, larger set of recent negatives.
 """
 from typing import Dict, Optional
 
@@ -46,21 +47,22 @@ class BagDistiller(BaseModule):
         bag_temp, single_temp: logit scales (ovdet COCO 30 / 50, LVIS 20 / 30).
         queue_length: rows per queue (ovdet: 1024).
         words_drop_ratio: word dropout of the bag sequences (ovdet: 0.5, as the classifier).
+        gather_queues: enqueue the rows of every rank (default False: each rank its own, as ovdet).
     """
 
     def __init__(self, num_words: int, word_dim: int, embed_dim: int, bag_weight: float = 1.0,
                  single_weight: float = 0.1, bag_temp: float = 30.0, single_temp: float = 50.0,
-                 queue_length: int = 1024, words_drop_ratio: float = 0.5) -> None:
+                 queue_length: int = 1024, words_drop_ratio: float = 0.5, gather_queues: bool = False) -> None:
         super().__init__()
         self.num_words = num_words
         self.bag_weight, self.single_weight = float(bag_weight), float(single_weight)
         self.bag_temp, self.single_temp = float(bag_temp), float(single_temp)
         self.words_drop_ratio = float(words_drop_ratio)
         self.positional = BoxPositionalEmbedding(num_words, word_dim)
-        self.bag_text_queue = FeatureQueue(queue_length, embed_dim)
-        self.bag_image_queue = FeatureQueue(queue_length, embed_dim)
-        self.region_text_queue = FeatureQueue(queue_length, embed_dim)
-        self.region_image_queue = FeatureQueue(queue_length, embed_dim)
+        self.bag_text_queue = FeatureQueue(queue_length, embed_dim, gather=gather_queues)
+        self.bag_image_queue = FeatureQueue(queue_length, embed_dim, gather=gather_queues)
+        self.region_text_queue = FeatureQueue(queue_length, embed_dim, gather=gather_queues)
+        self.region_image_queue = FeatureQueue(queue_length, embed_dim, gather=gather_queues)
 
     def keep_words(self, num: int, device: torch.device) -> Tensor:
         keep = torch.rand(num, self.num_words, device=device) >= self.words_drop_ratio

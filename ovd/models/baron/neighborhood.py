@@ -17,7 +17,8 @@ Rules (Wu et al., CVPR 2023, Sec. 3.3 and the authors' ovdet ``NeighborhoodSampl
   ovdet draws until the bags are distinct; here ``num_candidates`` bags are drawn at once per proposal and the first
   distinct ones are kept (with the default 16 candidates running short is rare; then fewer bags are used).
 - Order. Each bag is encoded as a word sequence in ``min(max_permutations, n_b!)`` orders of its ``n_b`` cells:
-  a random order and its cyclic shifts (distinct by construction; ovdet draws distinct random permutations).
+  distinct uniformly random permutations, as ovdet's ``pseudo_permutations`` draws them (first distinct ones among
+  ``num_candidates`` draws; should those run short, cyclic shifts of the first order fill in).
 - Cells are clipped to the image; the bag's spanned box is the hull of its clipped cells, and each region's box
   relative to it (``normed``, in ``[0, 1]``) drives the positional embedding and the teacher's RoI pooling.
 
@@ -173,7 +174,7 @@ def sample_bags(boxes: Tensor, image_hw: Tensor, max_groups: int = 3, max_permut
         max_groups: bags per proposal at most (ovdet: 3 for COCO, 4 for LVIS).
         max_permutations: orders per bag at most (ovdet: 2).
         alpha, cut_off_thr, base_probability, interval: probability and geometry parameters.
-        num_candidates: bags drawn per proposal before keeping the first distinct ones.
+        num_candidates: bags drawn per proposal (and orders per bag) before keeping the first distinct ones.
         generator: RNG for reproducible tests.
 
     Returns:
@@ -203,21 +204,23 @@ def sample_bags(boxes: Tensor, image_hw: Tensor, max_groups: int = 3, max_permut
     # spanned box of each bag: hull of its clipped cells
     spanned = bag_hulls(cells[bag_proposal], bag_cells)  # [B, 4]
 
-    # orders: a random order of the bag's cells (absent cells last) and its cyclic shifts
+    # orders: the first min(n!, max_permutations) distinct ones among uniformly random permutations of the bag's
+    # cells (absent cells last, fixed); the cyclic shifts of the first draw close the list so it never runs short
     num_bags = bag_cells.shape[0]
     n_cells = bag_cells.sum(dim=1)  # [B]
-    keys = torch.rand(num_bags, 9, device=device, generator=generator) + (~bag_cells).float() * 2.0
-    order = keys.argsort(dim=1)  # [B, 9]
-    num_perms = torch.where(n_cells <= 2, torch.minimum(n_cells, n_cells.new_tensor(max_permutations)),
-                            n_cells.clamp(max=max_permutations))
-    shift = torch.arange(max_permutations, device=device)  # [M]
-    seq_valid = shift[None] < num_perms[:, None]  # [B, M]
     pos = torch.arange(9, device=device)
-    rolled = (pos[None, None] + shift[None, :, None]) % n_cells[:, None, None]  # [B, M, 9]
+    absent = (~bag_cells).float()[:, None, :] * (2.0 + pos / 10.0)  # [B, 1, 9]
+    keys = torch.rand(num_bags, num_candidates, 9, device=device, generator=generator) * bag_cells[:, None] + absent
+    order = keys.argsort(dim=2)  # [B, T, 9]
+    shift = torch.arange(1, max_permutations, device=device)  # [M - 1]
+    rolled = (pos[None, None] + shift[None, :, None]) % n_cells[:, None, None]  # [B, M - 1, 9]
     rolled = torch.where(pos[None, None] < n_cells[:, None, None], rolled, pos[None, None].expand_as(rolled))
-    seq_order = order[:, None, :].expand(-1, max_permutations, -1).gather(2, rolled)  # [B, M, 9]
-    seq_bag = seq_valid.nonzero()[:, 0]  # [S]
-    seq_order = seq_order[seq_valid]  # [S, 9]
+    order = torch.cat([order, order[:, :1].expand(-1, shift.numel(), -1).gather(2, rolled)], dim=1)
+    codes = (order * 9 ** pos).sum(dim=2)  # [B, T + M - 1], one integer per permutation
+    factorials = torch.tensor([math.factorial(n) for n in range(10)], device=device)
+    keep = _distinct_first(codes, factorials[n_cells].clamp(max=max_permutations))
+    seq_bag = keep.nonzero()[:, 0]  # [S]
+    seq_order = order[keep]  # [S, 9]
     seq_len = n_cells[seq_bag]  # [S]
 
     # regions, flattened in sequence order
