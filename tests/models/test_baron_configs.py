@@ -39,7 +39,8 @@ def test_config_set_is_complete():
     assert set(CONFIGS) == {
         TINY, 'baron-kd_r50-fpn_90kx2_ov-coco.py', 'baron-kd_r50-c4_90k_ov-coco.py',
         'baron-kd_r50-fpn_45kx4_ov-lvis.py', 'baron-kd-ensemble_r50-fpn_45kx4_ov-lvis.py',
-        'faster-rcnn-base-only_r50-fpn_90kx2_ov-coco.py', 'faster-rcnn-base-only_r50-c4_90k_ov-coco.py', 'mask-rcnn-base-only_r50-fpn_45kx4_ov-lvis.py'}
+        'faster-rcnn-base-only_r50-fpn_90kx2_ov-coco.py', 'faster-rcnn-base-only_r50-c4_90k_ov-coco.py',
+        'mask-rcnn-base-only_r50-fpn_45kx4_ov-lvis.py'}
 
 
 @pytest.mark.parametrize('name', CONFIGS)
