@@ -2,16 +2,19 @@
 
 Wu et al. (CVPR 2023, Sec. 3.2): the classifier of Faster R-CNN is replaced by a linear layer that maps each
 region feature to ``num_words`` pseudo words in CLIP's token-embedding space (6 on COCO, 4 on LVIS). Wrapped in the
-start/end token embeddings they go through the frozen CLIP text encoder; the end-token feature is compared by
-cosine similarity with the CLIP text embeddings of the class names and a learned background embedding, times a
+start/end token embeddings they go through the frozen CLIP text encoder; the end-token feature (the projected one,
+or with ``use_attn12_output`` the residual stream after all blocks, as ovdet's OV-COCO configs) is compared by
+cosine similarity with the same feature of the class prompts and a learned background embedding, times a
 temperature (ovdet: 50 on COCO; 100 on LVIS with 100/0.7 at test). In training half of the words are dropped at
-random (at least one kept), as in ovdet. Box regression is class-agnostic.
+random (at least one kept), as in ovdet. Box regression is class-agnostic (ovdet's configs: Linear-ReLU-Linear,
+``reg_predictor_cfg``).
 
 Novel classes are never targets: their logits are removed from the training softmax (set to -inf) while the head
-scores the full vocabulary (65 on OV-COCO, 1203 on OV-LVIS) at test time; ovdet zeroes their class weights instead.
+scores the full vocabulary (65 on OV-COCO, 1203 on OV-LVIS) at test time; ovdet gives them class weight 0, which its
+loss turns into the same -inf logits.
 
-The trunk is mmdet's ``ConvFCBBoxHead`` (R50-FPN: 2 shared fcs, ``Shared2FCBBoxHead``'s shape; R50-C4: no fc,
-``with_avg_pool=True`` after the shared res5 head). :class:`BaronEnsembleBBoxHead` adds a second (distillation)
+The trunk is mmdet's ``ConvFCBBoxHead`` (R50-FPN: 4 convs + 1 fc, with frozen BN via ``norm_eval`` on OV-COCO;
+R50-C4: no fc, ``with_avg_pool=True`` after the shared res5 head). :class:`BaronEnsembleBBoxHead` adds a second (distillation)
 branch for the LVIS ensemble.
 """
 import copy

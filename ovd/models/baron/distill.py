@@ -7,8 +7,9 @@ Wu et al. (CVPR 2023, Sec. 3.3-3.4); weights, temperatures and queue lengths fro
   the frozen text encoder: the end token's feature. Teacher: CLIP's image embedding of the crop spanning the bag.
   ``loss_bag``: symmetric InfoNCE (logit scale ``bag_temp``), negatives = other bags in the batch and the queues;
   the other orders of the same bag are not negatives, nor are queued bags of the same image.
-- Region embedding (student): the mean of the text encoder's output tokens at the region's words. Teacher: the
-  CLIP patch features of the bag crop, RoI-pooled (1x1, bilinear) over the region's box. ``loss_single``: symmetric
+- Region embedding (student): the mean of the text encoder's value-path tokens at the region's words
+  (:meth:`FrozenCLIP.encode_pseudo_text`). Teacher: the value-path patch tokens of the bag crop
+  (:meth:`FrozenCLIP.encode_image_dense`), RoI-pooled (1x1, bilinear) over the region's box. ``loss_single``: symmetric
   InfoNCE (``single_temp``); the same region (same proposal and grid cell) sampled in another bag or order is not a
   negative, nor are queued regions of the same image.
 - Four queues (bag text/image, region text/image; :class:`ovd.models.common.feature_queue.FeatureQueue`). As in
