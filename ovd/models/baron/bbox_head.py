@@ -14,8 +14,8 @@ scores the full vocabulary (65 on OV-COCO, 1203 on OV-LVIS) at test time; ovdet 
 loss turns into the same -inf logits.
 
 The trunk is mmdet's ``ConvFCBBoxHead`` (R50-FPN: 4 convs + 1 fc, with frozen BN via ``norm_eval`` on OV-COCO;
-R50-C4: no fc, ``with_avg_pool=True`` after the shared res5 head). :class:`BaronEnsembleBBoxHead` adds a second (distillation)
-branch for the LVIS ensemble.
+R50-C4: no fc, ``with_avg_pool=True`` after the shared res5 head). :class:`BaronEnsembleBBoxHead` adds a second
+(distillation) branch for the LVIS ensemble.
 """
 import copy
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
