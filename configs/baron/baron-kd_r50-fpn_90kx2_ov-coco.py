@@ -4,7 +4,7 @@
 # AP50 34.6; paper 34.0). Results depend on GPUs x images per GPU (batch statistics of SyncBN, in-batch negatives
 # of the InfoNCE losses): see the README caveat (ovdet #11, #24).
 # Needs checkpoints/res50_fpn_soco_star_400.pth (SOCO pre-training, from the ovdet README) and CLIP ViT-B/32.
-_base_ = ['./_base_/baron-kd_faster-rcnn_r50-fpn_ov-coco.py', './_base_/ov-coco_ms.py',
+_base_ = ['./_base_/baron-kd_faster-rcnn_r50-fpn_ov-coco.py', './_base_/ov-coco_kd-ms.py',
           './_base_/schedule_90k.py', '../_base_/default_runtime.py']
 
 val_evaluator = dict(_delete_=True, type='OVDetectionMetric', protocol='ov-coco-65', iou_types=('bbox',),

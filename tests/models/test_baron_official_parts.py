@@ -83,3 +83,52 @@ def test_queues_are_per_rank_by_default():
     distiller = BagDistiller(num_words=2, word_dim=8, embed_dim=8)
     assert not distiller.bag_text_queue.gather and not distiller.region_image_queue.gather
     assert BagDistiller(num_words=2, word_dim=8, embed_dim=8, gather_queues=True).bag_image_queue.gather
+
+
+@pytest.mark.slow  # builds the tiny BARON model and two synthetic datasets: about half a minute on a CPU
+def test_separate_detection_and_distillation_batches(tmp_path):
+    """ovdet's 2 + 2 images per GPU: the OV-COCO two-branch data config (sampler, MultiBranch packing) on synthetic
+    images, BaronDataPreprocessor padding each branch alone, detection losses on det_batch, distillation on
+    kd_batch."""
+    from pathlib import Path
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    from ovd.data.synthetic import generate_coco
+    from ovd.registry import MODELS
+
+    configs = Path(__file__).resolve().parents[2] / 'configs' / 'baron'
+    generate_coco(tmp_path / 'coco', seed=0)
+    init_default_scope('ovd')
+    loader = Config.fromfile(str(configs / '_base_' / 'ov-coco_kd-ms.py')).train_dataloader
+    loader.num_workers, loader.persistent_workers = 0, False
+    for dataset in loader.dataset.datasets:
+        dataset.update(data_root=str(tmp_path / 'coco'), ann_file='annotations/instances_train2017.json',
+                       unknown_categories='drop')
+        dataset.pipeline[2].scales = [(256, 192)]
+    batch = next(iter(Runner.build_dataloader(loader, seed=0)))
+    assert [len(batch['inputs'][b]) for b in ('det_batch', 'kd_batch')] == [4, 4]  # None where another branch
+    assert [sum(x is not None for x in batch['inputs'][b]) for b in ('det_batch', 'kd_batch')] == [2, 2]
+
+    cfg = Config.fromfile(str(configs / 'baron-kd_r18-tiny_synth-ov-coco.py'))
+    cfg.model.data_preprocessor.type = 'BaronDataPreprocessor'
+    model = MODELS.build(cfg.model).train()
+    data = model.data_preprocessor(batch, training=True)
+    assert set(data['inputs']) == {'det_batch', 'kd_batch'}
+    assert all(data['inputs'][b].shape[0] == 2 for b in data['inputs'])
+    seen = {}
+    distill_loss = model.roi_head.distill_loss
+
+    def spy(x, proposals, samples, images):
+        seen['ids'] = [s.img_id for s in samples]
+        return distill_loss(x, proposals, samples, images)
+
+    model.roi_head.distill_loss = spy
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert {'loss_cls', 'loss_bbox', 'loss_rpn_cls', 'loss_bag', 'loss_single'} <= set(losses)
+    assert seen['ids'] == [s.img_id for s in data['data_samples']['kd_batch']]
+    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(t.sum() for t in v)
+                for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)

@@ -30,14 +30,8 @@ EQUIVALENT = {
 }
 # (setting, column) -> why ours differs; each row is in configs/baron/README.md's fidelity table
 DIFFERENCES = {
-    ('images per GPU (ovdet: 2 detection + 2 distillation, separate images)', column): 'one shared batch of 2'
-    for column in COLUMNS}
-DIFFERENCES.update({
-    ('distillation images include images without base annotations (filter_empty_gt=False)', column):
-        'one shared batch: distillation sees the detection images' for column in COLUMNS})
-DIFFERENCES.update({
     ('classes scored by the box head', column): '65 OV classes (ovdet: 80, 15 unused with weight 0)'
-    for column in ('OV-COCO R50-FPN 90kx2', 'OV-COCO R50-C4 90k')})
+    for column in ('OV-COCO R50-FPN 90kx2', 'OV-COCO R50-C4 90k')}
 
 
 _CACHE: Dict[str, Config] = {}
@@ -57,9 +51,47 @@ def _distill(cfg):
     return cfg.model.roi_head.distill
 
 
-def _train_dataset(cfg):
+def _sources(cfg):
+    """The training datasets (detection first, then distillation when separate), repeat-factor wrappers kept."""
     dataset = cfg.train_dataloader.dataset
+    return list(dataset.datasets) if dataset.type == 'ConcatDataset' else [dataset]
+
+
+def _unwrap(dataset):
     return dataset.dataset if dataset.type == 'ClassBalancedDataset' else dataset
+
+
+def _train_dataset(cfg):
+    return _unwrap(_sources(cfg)[0])
+
+
+def _kd_dataset(cfg):
+    return _unwrap(_sources(cfg)[-1])
+
+
+def _separate_batches(cfg):
+    """(detection, distillation) images per GPU: mmdet GroupMultiSourceSampler's source_ratio, or one shared batch."""
+    sampler = cfg.train_dataloader.sampler
+    if sampler.type in ('GroupMultiSourceSampler', 'MultiSourceSampler'):
+        assert sampler.batch_size == cfg.train_dataloader.batch_size == sum(sampler.source_ratio)
+        branches = [step.branch_field for d in _sources(cfg) for step in _unwrap(d).pipeline
+                    if step.type == 'MultiBranch']
+        assert branches == [['det_batch', 'kd_batch']] * 2 and cfg.model.data_preprocessor.type == \
+            'BaronDataPreprocessor'
+        return tuple(sampler.source_ratio)
+    return (cfg.train_dataloader.batch_size,)
+
+
+def _images_per_gpu(split):
+    """ovdet's row counts 2 detection + 2 distillation images as 4; anything else must not compare equal."""
+    if len(split) == 2 and split[0] == split[1]:
+        return sum(split)
+    return f'batch split {split}'
+
+
+def _repeat_factor(cfg):
+    thresholds = {d.get('oversample_thr') for d in _sources(cfg)}
+    return thresholds.pop() if len(thresholds) == 1 else tuple(sorted(thresholds, key=str))
 
 
 def _resize_scales(cfg):
@@ -122,9 +154,10 @@ READERS: Dict[str, Callable[[Config], Any]] = {
     'lr steps (MultiStepLR milestones)': _milestones,
     'weight decay': lambda c: c.optim_wrapper.optimizer.weight_decay,
     'warmup (LinearLR start_factor, iterations)': _warmup,
-    'images per GPU (ovdet: 2 detection + 2 distillation, separate images)': lambda c: c.train_dataloader.batch_size,
+    'images per GPU (ovdet: 2 detection + 2 distillation, separate images)':
+        lambda c: _images_per_gpu(_separate_batches(c)),
     'distillation images include images without base annotations (filter_empty_gt=False)':
-        lambda c: not _train_dataset(c).filter_cfg.filter_empty_gt,
+        lambda c: not _kd_dataset(c).filter_cfg.filter_empty_gt,
     'gradient clipping': lambda c: c.optim_wrapper.get('clip_grad'),
     'optimizer wrapper': lambda c: c.optim_wrapper.type,
     'classes scored by the box head': lambda c: _head(c).num_classes,
@@ -152,7 +185,7 @@ READERS: Dict[str, Callable[[Config], Any]] = {
     'backbone (norm type, norm_eval, frozen_stages)': lambda c: (
         c.model.backbone.norm_cfg.type, c.model.backbone.norm_eval, c.model.backbone.frozen_stages),
     'load_from': lambda c: os.path.basename(c.load_from) if c.get('load_from') else None,
-    'LVIS repeat-factor sampling oversample_thr': lambda c: c.train_dataloader.dataset.oversample_thr,
+    'LVIS repeat-factor sampling oversample_thr': _repeat_factor,
     'LVIS mask head class_agnostic': lambda c: c.model.roi_head.mask_head.class_agnostic,
     'ensemble factor (lambda) (ensemble config)': lambda c: _load(ENSEMBLE).model.roi_head.bbox_head.ensemble_weight,
     'distillation branch norm (type, requires_grad, norm_eval) (ensemble config)': lambda c: (

@@ -12,6 +12,7 @@ model = dict(
     _scope_='ovd',
     type='Baron',
     train_label_space='base',
+    data_preprocessor=dict(type='BaronDataPreprocessor'),  # two-branch batches (det_batch / kd_batch)
     rpn_head=dict(anchor_generator=dict(scale_major=False)),
     roi_head=dict(
         type='BaronRoIHead',

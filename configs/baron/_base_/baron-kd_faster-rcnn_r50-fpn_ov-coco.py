@@ -14,6 +14,7 @@ model = dict(
     _scope_='ovd',  # the mmdet:: base tags this dict with scope mmdet; BARON's classes live in scope ovd
     type='Baron',
     train_label_space='base',
+    data_preprocessor=dict(type='BaronDataPreprocessor'),  # two-branch batches (det_batch / kd_batch)
     backbone=dict(frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False, init_cfg=None),
     neck=dict(norm_cfg=norm_cfg),
     # objectness on detached features ([F]:97); detectron2's anchor order ([F]:99)

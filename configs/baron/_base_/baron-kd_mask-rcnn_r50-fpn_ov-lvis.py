@@ -15,6 +15,7 @@ model = dict(
     _scope_='ovd',
     type='Baron',
     train_label_space='base',
+    data_preprocessor=dict(type='BaronDataPreprocessor'),  # two-branch batches (det_batch / kd_batch)
     backbone=dict(frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False, init_cfg=None),
     neck=dict(norm_cfg=norm_cfg),
     rpn_head=dict(anchor_generator=dict(scale_major=False)),

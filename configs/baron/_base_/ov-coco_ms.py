@@ -1,5 +1,7 @@
-# OV-COCO with ovdet's multi-scale training (configs/_base_/datasets/coco_ovd_kd_ms.py:10-14,25-29): the shorter
-# side drawn from 640..800 in steps of 32, the longer side at most 1333 (mmcv RandomChoiceResize, keep_ratio).
+# OV-COCO in one batch of 2 images per GPU with ovdet's multi-scale training, for the base-only baseline (ovdet
+# configs/_base_/datasets/coco_ovd_base_ms.py): the shorter side drawn from 640..800 in steps of 32, the longer side
+# at most 1333 (mmcv RandomChoiceResize, keep_ratio). BARON-KD uses ov-coco_kd-ms.py (separate detection and
+# distillation images).
 _base_ = '../../_base_/datasets/ov_coco.py'
 
 train_scales = [(1333, 640), (1333, 672), (1333, 704), (1333, 736), (1333, 768), (1333, 800)]

@@ -1,6 +1,7 @@
-# OV-LVIS as ovdet trains BARON (configs/_base_/datasets/lvis_v1_ovd_kd.py): multi-scale training (shorter side
-# 640..800 in steps of 32, :11-15,25-29), masks loaded, and repeat-factor sampling at 0.001 (:40,52), stated here
-# so BARON keeps it whatever the shared OV-LVIS dataset config does.
+# OV-LVIS in one batch of 2 images per GPU, for the base-only baseline (ovdet configs/_base_/datasets/
+# lvis_v1_ovd_base.py on mmdet's lvis_v1_instance.py): multi-scale training (shorter side 640..800 in steps of 32),
+# masks loaded, repeat-factor sampling at 0.001, stated here so BARON keeps it whatever the shared OV-LVIS dataset
+# config does. BARON-KD uses ov-lvis_kd-ms-rfs.py (separate detection and distillation images).
 _base_ = '../../_base_/datasets/ov_lvis.py'
 
 train_scales = [(1333, 640), (1333, 672), (1333, 704), (1333, 736), (1333, 768), (1333, 800)]
