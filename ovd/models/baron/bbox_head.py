@@ -266,7 +266,7 @@ class BaronBBoxHead(ConvFCBBoxHead):
         text, end_ids, _ = pack_pseudo_text(pseudo_words[keep], word_seq, num, sot, eot)
         if self.use_attn12_output:
             return clip.encode_pseudo_text_endk(text, end_ids)
-        return clip.encode_pseudo_text(text, end_ids)[0]
+        return clip.encode_pseudo_text(text, end_ids, return_tokens=False)[0]
 
     @property
     def feature_dim(self) -> int:

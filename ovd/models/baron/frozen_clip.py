@@ -112,17 +112,20 @@ class FrozenCLIP(BaseModule):
         attn_mask = model.attn_mask[:length, :length] if model.attn_mask is not None else None
         return x, attn_mask
 
-    def encode_pseudo_text(self, words: Tensor, end_ids: Tensor) -> Tuple[Tensor, Tensor]:
+    def encode_pseudo_text(self, words: Tensor, end_ids: Tensor,
+                           return_tokens: bool = True) -> Tuple[Tensor, Optional[Tensor]]:
         """Run the text transformer on word embeddings.
 
         Args:
             words: ``[S, L, word_dim]``: start token, pseudo words, end token at ``end_ids``, then anything
                 (causal attention never lets earlier positions see it). ``L <= context_length``.
             end_ids: ``[S]`` position of the end token.
+            return_tokens: also compute the per-token features (the classifier needs only the end token).
 
         Returns:
             ``text [S, E]`` (the end token's feature, L2-normalised) and ``tokens [S, L, E]`` (every position's
-            value-path feature, see the module docstring, after ``ln_final`` and the projection, not normalised).
+            value-path feature, see the module docstring, after ``ln_final`` and the projection, not normalised;
+            None without ``return_tokens``).
         """
         x, attn_mask = self._text_input(words)
         blocks = list(self.model.transformer.resblocks)
@@ -130,10 +133,11 @@ class FrozenCLIP(BaseModule):
         for block in blocks[:-1]:
             x = _run_block(block, x, attn_mask, batch_first)
         rows = torch.arange(x.shape[0], device=x.device)
-        tokens = _value_path(blocks[-1], x, x[rows, end_ids])
+        tokens = _value_path(blocks[-1], x, x[rows, end_ids]) if return_tokens else None
         x = _run_block(blocks[-1], x, attn_mask, batch_first)
         text = self._project_text(self.model.ln_final(x[rows, end_ids]))
-        tokens = self._project_text(self.model.ln_final(tokens))  # [S, L, E]
+        if tokens is not None:
+            tokens = self._project_text(self.model.ln_final(tokens))  # [S, L, E]
         return F.normalize(text, dim=-1), tokens
 
     def encode_pseudo_text_endk(self, words: Tensor, end_ids: Tensor, num_blocks: Optional[int] = None) -> Tensor:
