@@ -194,7 +194,9 @@ class BaronBBoxHead(ConvFCBBoxHead):
             raise ValueError(f'class embeddings {tuple(emb.shape)} do not match num_classes={self.num_classes} and '
                              f'the classifier feature dim {dim} (use_attn12_output={self.use_attn12_output})')
         self.class_embeddings = F.normalize(emb, dim=1)
-        self.bg_embedding = nn.Parameter(torch.randn(dim) * dim ** -0.5)
+        # ovdet: nn.Linear(1, dim) with Xavier-uniform weight and zero bias, applied to 1: the same initial vector law
+        bound = (6.0 / (1 + dim)) ** 0.5
+        self.bg_embedding = nn.Parameter(torch.empty(dim).uniform_(-bound, bound))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + 'class_embeddings'
