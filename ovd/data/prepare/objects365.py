@@ -18,7 +18,7 @@ from ..vocab import get_vocabulary
 from .common import Rewrite, SplitCounts, load_validated, require_file
 
 NAME = 'objects365'
-VERSION = 1
+VERSION = 2  # 2: release names kept in `name`; v1 missing images removed
 HELP = 'Objects365 v1/v2: fixed category names, v2 patchN/ paths, known missing images removed'
 
 _SOURCES = {
