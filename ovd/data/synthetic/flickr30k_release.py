@@ -21,7 +21,7 @@ WORDS = ('a', 'the', 'red', 'small', 'tall', 'old', 'young', 'blue', 'man', 'dog
 
 
 def _box(rng: np.random.Generator, w: int, h: int) -> List[int]:
-    """A 1-based inclusive box; one in four touches a border, one in forty is 1 pixel wide."""
+    """A 1-based inclusive box; one in four touches a border, one in twenty is 1 pixel wide."""
     bw, bh = int(rng.integers(3, max(4, w // 2))), int(rng.integers(3, max(4, h // 2)))
     x1, y1 = int(rng.integers(1, w - bw + 2)), int(rng.integers(1, h - bh + 2))
     box = [x1, y1, min(w, x1 + bw - 1), min(h, y1 + bh - 1)]
@@ -29,7 +29,7 @@ def _box(rng: np.random.Generator, w: int, h: int) -> List[int]:
     if u < 0.25:
         side = int(rng.integers(4))
         box[side] = (1, 1, w, h)[side]
-    elif u < 0.275:
+    elif u < 0.3:
         box[2] = box[0]
     return box
 
@@ -154,9 +154,13 @@ def mdetr_predictions(root: Union[str, Path], split: str = 'test', seed: int = 0
                     jitter = rng.normal(0, 0.12, 4) * np.concatenate([size, size])
                     near = g + jitter
                     near[2:] = np.maximum(near[2:], near[:2])
-                    if g[2] == g[0] and rng.random() < 0.5:
-                        near = g.copy()  # the zero-width truth itself: IoU 0/0
                     boxes[int(rng.integers(n))] = near
+                    thin = [b for b in gt if b[2] == b[0]]
+                    if thin and n > 1 and rng.random() < 0.7:
+                        # the zero-width truth itself (IoU 0/0) ahead of an exact copy of another of its boxes
+                        r = np.sort(rng.choice(n, 2, replace=False))
+                        boxes[r[0]] = thin[0]
+                        boxes[r[1]] = gt[int(rng.integers(len(gt)))]
                 elif u < 0.85:  # a zero-area box
                     i = int(rng.integers(n))
                     boxes[i, 2:] = boxes[i, :2]
