@@ -25,6 +25,7 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -102,6 +103,12 @@ class Flickr30kGroundTruth:
             slots[p.key] = max(slots.get(p.key, 0), p.index + 1)
         return cls(list(phrases), slots, source)
 
+    @cached_property
+    def table(self) -> '_PhraseTable':
+        """The arrays the scoring needs, built once (the counterpart of MDETR's evaluator set-up)."""
+        return _PhraseTable.build(self.phrases)
+
+    @cached_property
     def evaluated(self) -> Dict[SentenceKey, List[GroundedPhrase]]:
         """The phrases with boxes, by sentence, in label order."""
         out: Dict[SentenceKey, List[GroundedPhrase]] = defaultdict(list)
@@ -109,6 +116,41 @@ class Flickr30kGroundTruth:
             if len(p.boxes):
                 out[p.key].append(p)
         return out
+
+
+@dataclass
+class _PhraseTable:
+    """The evaluated phrases (those with boxes) as arrays: ground-truth boxes phrase after phrase (``gt``,
+    ``gt_counts``), the merged boxes, the type memberships, and a phrase's position by (sentence key, label)."""
+    evaluated: List[GroundedPhrase]
+    gt: np.ndarray
+    gt_counts: np.ndarray
+    merged: np.ndarray
+    groups: List[str]
+    member_phrase: np.ndarray
+    member_group: np.ndarray
+    position: Dict[PhraseKey, int]
+
+    @classmethod
+    def build(cls, phrases: Iterable[GroundedPhrase]) -> '_PhraseTable':
+        evaluated = [p for p in phrases if len(p.boxes)]
+        n = len(evaluated)
+        gt_counts = np.fromiter((len(p.boxes) for p in evaluated), np.int64, n)
+        gt = np.concatenate([np.asarray(p.boxes, np.float64).reshape(-1, 4) for p in evaluated]) if n else \
+            np.zeros((0, 4))
+        merged = gt
+        if n:
+            starts = _group_starts(gt_counts)
+            merged = np.stack([np.minimum.reduceat(gt[:, 0], starts), np.minimum.reduceat(gt[:, 1], starts),
+                               np.maximum.reduceat(gt[:, 2], starts), np.maximum.reduceat(gt[:, 3], starts)], 1)
+        # each type written in a phrase's header counts (a repeated type twice, as MDETR's tracker counts it)
+        groups = sorted({t for p in evaluated for t in p.types})
+        gid = {g: i for i, g in enumerate(groups)}
+        member_phrase = np.fromiter(chain.from_iterable([i] * len(p.types) for i, p in enumerate(evaluated)),
+                                    np.int64)
+        member_group = np.fromiter((gid[t] for p in evaluated for t in p.types), np.int64, len(member_phrase))
+        position = {(p.key, p.index): i for i, p in enumerate(evaluated)}
+        return cls(evaluated, gt, gt_counts, merged, groups, member_phrase, member_group, position)
 
 
 def box_iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -124,27 +166,44 @@ def box_iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.nan_to_num(iou, nan=0.0)
 
 
-def _pair_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    # row i of pred against row i of gt; the operations in MDETR's order so equal inputs give equal bits, and
-    # 0/0 stays NaN as there
-    area_p = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
-    area_g = (gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1])
-    wh = np.clip(np.minimum(pred[:, 2:], gt[:, 2:]) - np.maximum(pred[:, :2], gt[:, :2]), 0, None)
-    inter = wh[:, 0] * wh[:, 1]
+def _iou_columns(px1, py1, px2, py2, gx1, gy1, gx2, gy2, area_p=None) -> np.ndarray:
+    """Pairwise IoU (element i with element i) on coordinate columns, with MDETR's operations in MDETR's
+    order, so equal inputs give equal bits, and 0/0 stays NaN as there; in place where possible (speed)."""
+    if area_p is None:
+        area_p = (px2 - px1) * (py2 - py1)
+    union = gx2 - gx1
+    union *= gy2 - gy1
+    union += area_p  # area_p + area_g - inter, summed in that order
+    inter = np.minimum(px2, gx2)
+    inter -= np.maximum(px1, gx1)
+    np.maximum(inter, 0, out=inter)
+    h = np.minimum(py2, gy2)
+    h -= np.maximum(py1, gy1)
+    np.maximum(h, 0, out=h)
+    inter *= h
+    union -= inter
     with np.errstate(divide='ignore', invalid='ignore'):
-        return inter / (area_p + area_g - inter)
+        inter /= union
+    return inter
 
 
 def _group_starts(counts: np.ndarray) -> np.ndarray:
     return np.cumsum(counts) - counts
 
 
-def _rank_sentence_predictions(evaluated: Sequence[GroundedPhrase],
-                               predictions: Mapping[SentenceKey, SentencePrediction]
-                               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(phrase position, rank, box) of every predicted box whose label is an evaluated phrase."""
+@dataclass
+class _Segments:
+    """Predicted boxes as ranked lists: ``boxes`` [N, 4] list after list, each in rank order; list s ranks
+    ``lengths[s]`` boxes for the evaluated phrase ``phrase[s]`` (a position in the evaluated phrases)."""
+    phrase: np.ndarray
+    lengths: np.ndarray
+    boxes: np.ndarray
+
+
+def _segments_of_sentence_predictions(table: _PhraseTable,
+                                      predictions: Mapping[SentenceKey, SentencePrediction]) -> _Segments:
     by_key: Dict[SentenceKey, List[Tuple[int, int]]] = defaultdict(list)
-    for pos, p in enumerate(evaluated):
+    for pos, p in enumerate(table.evaluated):
         by_key[p.key].append((p.index, pos))
     phr_parts, score_parts, box_parts = [], [], []
     for key, items in by_key.items():
@@ -163,34 +222,63 @@ def _rank_sentence_predictions(evaluated: Sequence[GroundedPhrase],
         score_parts.append(np.asarray(pred.scores, np.float64)[keep])
         box_parts.append(np.asarray(pred.boxes, np.float64).reshape(-1, 4)[keep])
     if not phr_parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4))
+        return _Segments(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
     phr, scores, boxes = np.concatenate(phr_parts), np.concatenate(score_parts), np.concatenate(box_parts)
     order = np.lexsort((np.arange(len(phr)), -scores, phr))  # by phrase, score descending, then file order
-    phr, boxes = phr[order], boxes[order]
-    _, first, counts = np.unique(phr, return_index=True, return_counts=True)
-    rank = np.arange(len(phr)) - np.repeat(first, counts)
-    return phr, rank, boxes
+    seg_phrase, seg_lengths = np.unique(phr[order], return_counts=True)
+    return _Segments(seg_phrase, seg_lengths, boxes[order])
 
 
-def _rank_ranked_predictions(evaluated: Sequence[GroundedPhrase], predictions: RankedPredictions
-                             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pos = {(p.key, p.index): i for i, p in enumerate(evaluated)}
-    list_phr = np.fromiter((pos.get(k, -1) for k in predictions.phrases), np.int64, len(predictions.phrases))
+def _segments_of_ranked_predictions(table: _PhraseTable, predictions: RankedPredictions) -> _Segments:
+    pos = table.position
+    seg_phrase = np.fromiter((pos.get(k, -1) for k in predictions.phrases), np.int64, len(predictions.phrases))
     lengths = np.asarray(predictions.lengths, np.int64)
-    phr = np.repeat(list_phr, lengths)
-    rank = np.arange(len(phr)) - np.repeat(_group_starts(lengths), lengths)
-    keep = phr >= 0
-    return phr[keep], rank[keep], np.asarray(predictions.boxes, np.float64).reshape(-1, 4)[keep]
+    boxes = np.asarray(predictions.boxes, np.float64).reshape(-1, 4)
+    keep = seg_phrase >= 0
+    if not keep.all():  # lists of phrases that are not evaluated
+        boxes = boxes[np.repeat(keep, lengths)]
+        seg_phrase, lengths = seg_phrase[keep], lengths[keep]
+    return _Segments(seg_phrase, lengths, boxes)
 
 
-def evaluate_flickr30k(phrases: Iterable[GroundedPhrase],
+def _box_iou_per_prediction(seg: _Segments, gt: np.ndarray, gt_counts: np.ndarray) -> np.ndarray:
+    """[N] each predicted box's IoU with its phrase's ground truth: the max over the phrase's boxes, NaN if one
+    is NaN (numpy's max in MDETR)."""
+    n_boxes = len(seg.boxes)
+    box_count = np.repeat(gt_counts[seg.phrase], seg.lengths)  # ground-truth boxes of each box's phrase
+    box_gt = np.repeat(_group_starts(gt_counts)[seg.phrase], seg.lengths)  # its first ground-truth box
+    pred = np.ascontiguousarray(seg.boxes.T)  # coordinate columns: ~2x faster arithmetic than strided views
+    gt_cols = np.ascontiguousarray(gt.T)
+    area = (pred[2] - pred[0]) * (pred[3] - pred[1])
+    box_iou = _iou_columns(*pred, *np.take(gt_cols, box_gt, axis=1), area) if n_boxes else np.zeros(0)
+    for j in range(1, int(box_count.max(initial=1))):  # the phrases' 2nd, 3rd, ... ground-truth boxes
+        sel = np.flatnonzero(box_count > j)
+        iou = _iou_columns(*np.take(pred, sel, axis=1), *np.take(gt_cols, box_gt[sel] + j, axis=1), area[sel])
+        box_iou[sel] = np.maximum(box_iou[sel], iou)  # NaN-propagating, as max() over MDETR's IoU matrix
+    return box_iou
+
+
+def _first_ranks(flags: np.ndarray, seg: _Segments, n: int) -> np.ndarray:
+    """Per evaluated phrase, the rank of its first flagged box (``_NEVER`` if none)."""
+    idx = np.flatnonzero(flags)
+    starts = _group_starts(seg.lengths)
+    which = np.searchsorted(starts + seg.lengths, idx, side='right')  # the list of each flagged box
+    first = np.ones(len(idx), bool)
+    first[1:] = which[1:] != which[:-1]
+    out = np.full(n, _NEVER, np.int64)
+    np.minimum.at(out, seg.phrase[which[first]], idx[first] - starts[which[first]])
+    return out
+
+
+def evaluate_flickr30k(phrases: Union[Iterable[GroundedPhrase], 'Flickr30kGroundTruth'],
                        predictions: Union[Mapping[SentenceKey, SentencePrediction], RankedPredictions],
                        protocol: str = 'any-box', ks: Sequence[int] = (1, 5, 10), iou_thr: float = 0.5
                        ) -> Dict[str, float]:
     """Recall@k and the upper bound, for all phrases and per phrase type.
 
     Args:
-        phrases: the ground-truth phrases (phrases without boxes are skipped).
+        phrases: the ground-truth phrases (phrases without boxes are skipped), or a
+            :class:`Flickr30kGroundTruth` (its arrays are built once and reused).
         predictions: per sentence key, the predicted boxes with scores and phrase labels; or the boxes ranked
             per phrase. A phrase without predicted boxes is a miss.
         protocol: 'any-box' or 'merged-box'.
@@ -205,55 +293,35 @@ def evaluate_flickr30k(phrases: Iterable[GroundedPhrase],
         raise ValueError(f'flickr30k protocol must be one of {PROTOCOLS}, got {protocol!r}')
     if any(int(k) < 1 for k in ks):
         raise ValueError(f'Recall@k needs k >= 1, got {list(ks)}')
-    evaluated = [p for p in phrases if len(p.boxes)]
-    n = len(evaluated)
-    gt_counts = np.fromiter((len(p.boxes) for p in evaluated), np.int64, n)
-    gt = np.concatenate([np.asarray(p.boxes, np.float64).reshape(-1, 4) for p in evaluated]) if n else \
-        np.zeros((0, 4))
-    if protocol == 'merged-box' and n:
-        starts = _group_starts(gt_counts)
-        gt = np.stack([np.minimum.reduceat(gt[:, 0], starts), np.minimum.reduceat(gt[:, 1], starts),
-                       np.maximum.reduceat(gt[:, 2], starts), np.maximum.reduceat(gt[:, 3], starts)], 1)
-        gt_counts = np.ones(n, np.int64)
+    table = phrases.table if isinstance(phrases, Flickr30kGroundTruth) else _PhraseTable.build(phrases)
+    n = len(table.evaluated)
+    if protocol == 'merged-box':
+        gt, gt_counts = table.merged, np.ones(n, np.int64)
+    else:
+        gt, gt_counts = table.gt, table.gt_counts
     if isinstance(predictions, RankedPredictions):
-        phr, rank, boxes = _rank_ranked_predictions(evaluated, predictions)
+        seg = _segments_of_ranked_predictions(table, predictions)
     else:
-        phr, rank, boxes = _rank_sentence_predictions(evaluated, predictions)
+        seg = _segments_of_sentence_predictions(table, predictions)
 
-    # every predicted box against every ground-truth box of its phrase; a box's IoU is the max over them
-    c = gt_counts[phr]
-    if (c == 1).all():
-        box_iou = _pair_iou(boxes, gt[_group_starts(gt_counts)[phr]])
-    else:
-        pair_box = np.repeat(np.arange(len(phr)), c)
-        pair_gt = np.repeat(_group_starts(gt_counts)[phr] - _group_starts(c), c) + np.arange(int(c.sum()))
-        box_iou = np.maximum.reduceat(_pair_iou(boxes[pair_box], gt[pair_gt]), _group_starts(c)) if len(c) \
-            else np.zeros(0)
-    hit, undefined = box_iou >= iou_thr, np.isnan(box_iou)
-    first_hit = np.full(n, _NEVER, np.int64)
-    np.minimum.at(first_hit, phr[hit], rank[hit])
-    first_undefined = np.full(n, _NEVER, np.int64)
-    np.minimum.at(first_undefined, phr[undefined], rank[undefined])
+    box_iou = _box_iou_per_prediction(seg, gt, gt_counts)
+    first_hit = _first_ranks(box_iou >= iou_thr, seg, n)
+    first_undefined = _first_ranks(np.isnan(box_iou), seg, n)
     names = [f'R@{k}' for k in ks] + ['UB']
     rows = np.stack([(first_hit < k) & (first_undefined >= k) for k in ks]
                     + [(first_hit < _NEVER) & (first_undefined == _NEVER)], 1).astype(np.float64)  # [n, K]
 
-    # each type written in a phrase's header counts (a repeated type twice, as MDETR's tracker counts it)
-    groups = sorted({t for p in evaluated for t in p.types})
-    gid = {g: i for i, g in enumerate(groups)}
-    member_phrase = np.fromiter(chain.from_iterable([i] * len(p.types) for i, p in enumerate(evaluated)),
-                                np.int64)
-    member_group = np.fromiter((gid[t] for p in evaluated for t in p.types), np.int64, len(member_phrase))
     out: Dict[str, float] = {}
     hits_all = rows.sum(0)
     for j, name in enumerate(names):
         out[name] = float(hits_all[j] / n) if n else 0.0
-    counts = np.bincount(member_group, minlength=len(groups))
+    counts = np.bincount(table.member_group, minlength=len(table.groups))
     for j, name in enumerate(names):
-        group_hits = np.bincount(member_group, weights=rows[member_phrase, j], minlength=len(groups))
-        for g, group in enumerate(groups):
+        group_hits = np.bincount(table.member_group, weights=rows[table.member_phrase, j],
+                                 minlength=len(table.groups))
+        for g, group in enumerate(table.groups):
             out[f'{group}/{name}'] = float(group_hits[g] / counts[g])
-    return {k: out[k] for k in names + [f'{g}/{name}' for g in groups for name in names]}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- ground truth
@@ -372,7 +440,7 @@ def prediction_format(records: Sequence) -> str:
 
 def _sentence_key(r: Mapping, where: str, fields: Sequence[str]) -> SentenceKey:
     for key in fields:
-        if not isinstance(r, Mapping) or key not in r:
+        if not isinstance(r, dict) or key not in r:  # JSON objects; dict is much faster to test than Mapping
             raise EvaluationInputError(f'{where}: missing field "{key}"')
     sid = r['sentence_id']
     return str(r['image_id']), str(int(sid)) if isinstance(sid, (int, np.integer)) else str(sid)
@@ -393,28 +461,28 @@ def _check_boxes(boxes: np.ndarray, where: str) -> None:
                                    f'(x2 >= x1, y2 >= y1)')
 
 
-def _boxes_array(lists: Sequence, where: str) -> np.ndarray:
-    # one flat conversion for all lists (the speed of the whole evaluation); the slow path only finds the culprit
+def _flat_boxes(lists: Sequence[Sequence], total: int) -> Optional[np.ndarray]:
+    """All boxes of all lists as one [total, 4] array, or None if one is not 4 numbers. One flat conversion
+    (numpy.fromiter): reading the JSON's Python floats is most of the scoring time."""
     try:
         if set(map(len, chain.from_iterable(lists))) <= {4}:
-            flat = np.fromiter(chain.from_iterable(chain.from_iterable(lists)), np.float64)
+            flat = np.fromiter(chain.from_iterable(chain.from_iterable(lists)), np.float64, 4 * total)
             return flat.reshape(-1, 4)
     except (TypeError, ValueError):
         pass
-    for j, boxes in enumerate(lists):
-        for i, box in enumerate(boxes):
-            try:
-                if len(box) == 4:
-                    [float(v) for v in box]
-                    continue
-            except (TypeError, ValueError):
-                pass
-            raise EvaluationInputError(f'{where}[{j}]: box {i} {box!r} is not [x1, y1, x2, y2]')
-    raise EvaluationInputError(f'{where}: boxes are not numeric arrays')
+    return None
 
 
-def _check_complete(gt: Flickr30kGroundTruth, seen: set) -> None:
-    missing = [k for k in gt.evaluated() if k not in seen]
+def _is_xyxy(box) -> bool:
+    try:
+        x1, y1, x2, y2 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite([x1, y1, x2, y2]).all()) and x2 >= x1 and y2 >= y1
+
+
+def _check_complete(evaluated: Mapping[SentenceKey, list], seen: set) -> None:
+    missing = [k for k in evaluated if k not in seen]
     if missing:
         k = missing[0]
         raise EvaluationInputError(
@@ -426,7 +494,7 @@ def _check_complete(gt: Flickr30kGroundTruth, seen: set) -> None:
 def load_mdetr_predictions(records: Sequence, gt: Flickr30kGroundTruth) -> RankedPredictions:
     """Read MDETR's format: one record per sentence, ``boxes`` = per evaluated phrase (sentence order) the list
     of its predicted xyxy boxes, best first. Records of sentences without evaluated phrases are ignored."""
-    evaluated = gt.evaluated()
+    evaluated = gt.evaluated
     keys: List[PhraseKey] = []
     lists: List[Sequence] = []
     seen: Dict[SentenceKey, int] = {}
@@ -451,19 +519,18 @@ def load_mdetr_predictions(records: Sequence, gt: Flickr30kGroundTruth) -> Ranke
                                        f'with boxes')
         keys += [(key, p.index) for p in phrases]
         lists += boxes
-    _check_complete(gt, set(seen))
+    _check_complete(evaluated, set(seen))
     lengths = np.fromiter(map(len, lists), np.int64, len(lists))
-    flat = _boxes_array(lists, 'flickr30k predictions (MDETR format): boxes')
-    bad = ~np.isfinite(flat).all(1) | (flat[:, 2] < flat[:, 0]) | (flat[:, 3] < flat[:, 1])
-    if bad.any():
-        b = int(np.flatnonzero(bad)[0])
-        lst = int(np.searchsorted(np.cumsum(lengths), b, side='right'))
-        (img, sid), j = keys[lst]
-        rec = seen[(img, sid)]
-        raise EvaluationInputError(
-            f'flickr30k predictions (MDETR format): record {rec} field "boxes"[{j}]: box '
-            f'{b - int(_group_starts(lengths)[lst])} {flat[b].tolist()} is not a finite xyxy box (x2 >= x1, '
-            f'y2 >= y1)')
+    flat = _flat_boxes(lists, int(lengths.sum()))
+    if flat is None or not (np.isfinite(flat).all() and (flat[:, 2] >= flat[:, 0]).all()
+                            and (flat[:, 3] >= flat[:, 1]).all()):
+        for (key, index), boxes in zip(keys, lists):
+            for b, box in enumerate(boxes):
+                if not _is_xyxy(box):
+                    j = [p.index for p in evaluated[key]].index(index)
+                    raise EvaluationInputError(
+                        f'flickr30k predictions (MDETR format): record {seen[key]} field "boxes"[{j}]: box {b} '
+                        f'{box!r} is not a finite [x1, y1, x2, y2] box with x2 >= x1, y2 >= y1')
     return RankedPredictions(keys, lengths, flat)
 
 
@@ -503,7 +570,7 @@ def load_flickr30k_predictions(records: Sequence,
             raise EvaluationInputError(f'{where}: field "labels"[{j}] = {r["labels"][j]!r} is not a phrase label '
                                        f'of the sentence (0 .. {gt.slots[skey] - 1})')
         out[skey] = check_sentence_prediction(SentencePrediction(boxes, scores, labels.astype(np.int64)), where)
-    _check_complete(gt, set(seen))
+    _check_complete(gt.evaluated, set(seen))
     return out
 
 
@@ -537,4 +604,4 @@ def evaluate_flickr30k_files(protocol: str, gt_path: Union[str, os.PathLike], pr
         preds = load_flickr30k_predictions(_read_json(pred_path, 'predictions'), gt)
     except EvaluationInputError as err:
         raise EvaluationInputError(f'{pred_path}: {err}') from None
-    return evaluate_flickr30k(gt.phrases, preds, protocol)
+    return evaluate_flickr30k(gt, preds, protocol)

@@ -12,7 +12,7 @@ list) with hits at every rank, near-misses around IoU 0.5 and zero-area boxes. U
 fixture (tests/parity/fixtures/flickr30k/) and ``benchmarks/perf/flickr30k_eval_speed.py``.
 """
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -42,8 +42,13 @@ def _sentence(rng: np.random.Generator, mentions: List[str]) -> str:
     return ' '.join(parts + ['.'])
 
 
-def write_release(root: Union[str, Path], n_images: int, seed: int = 0, split: str = 'test') -> Dict[str, int]:
-    """Write ``root/{Sentences,Annotations}`` and ``root/<split>.txt``; return counts."""
+def write_release(root: Union[str, Path], n_images: int, seed: int = 0, split: str = 'test',
+                  phrases_per_sentence: Tuple[int, int] = (1, 4)) -> Dict[str, int]:
+    """Write ``root/{Sentences,Annotations}`` and ``root/<split>.txt``; return counts.
+
+    ``phrases_per_sentence``: least and most entity phrases per sentence (``(4, 7)`` gives about the 14.5 evaluated phrases
+    per image of the real test split).
+    """
     root = Path(root)
     (root / 'Sentences').mkdir(parents=True, exist_ok=True)
     (root / 'Annotations').mkdir(parents=True, exist_ok=True)
@@ -87,7 +92,8 @@ def write_release(root: Union[str, Path], n_images: int, seed: int = 0, split: s
                 phrases = [f'[/EN#{e}/{t} {rng.choice(WORDS[:2])} {rng.choice(WORDS[8:])}]' for e, t in chosen]
                 phrases.append('[/EN#0/notvisual it]')
             else:
-                k = int(rng.integers(1, min(4, len(mentions)) + 1))
+                lo, hi = phrases_per_sentence
+                k = int(rng.integers(min(lo, len(mentions)), min(hi, len(mentions)) + 1))
                 picked = [mentions[i] for i in rng.choice(len(mentions), size=k, replace=False)]
                 phrases = [f'[/EN#{e}/{t} {rng.choice(WORDS[:2])} {rng.choice(WORDS[8:])}]' for e, t in picked]
                 for _ in range(int(rng.choice([0, 0, 1, 2]))):  # EN#0 chains
