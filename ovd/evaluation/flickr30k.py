@@ -109,6 +109,11 @@ class Flickr30kGroundTruth:
         return _PhraseTable.build(self.phrases)
 
     @cached_property
+    def phrase_keys(self) -> Dict[SentenceKey, List[PhraseKey]]:
+        """Per sentence, the (key, label) of its phrases with boxes, in label order."""
+        return {key: [(key, p.index) for p in phrases] for key, phrases in self.evaluated.items()}
+
+    @cached_property
     def evaluated(self) -> Dict[SentenceKey, List[GroundedPhrase]]:
         """The phrases with boxes, by sentence, in label order."""
         out: Dict[SentenceKey, List[GroundedPhrase]] = defaultdict(list)
@@ -244,17 +249,22 @@ def _segments_of_ranked_predictions(table: _PhraseTable, predictions: RankedPred
 def _box_iou_per_prediction(seg: _Segments, gt: np.ndarray, gt_counts: np.ndarray) -> np.ndarray:
     """[N] each predicted box's IoU with its phrase's ground truth: the max over the phrase's boxes, NaN if one
     is NaN (numpy's max in MDETR)."""
-    n_boxes = len(seg.boxes)
-    box_count = np.repeat(gt_counts[seg.phrase], seg.lengths)  # ground-truth boxes of each box's phrase
-    box_gt = np.repeat(_group_starts(gt_counts)[seg.phrase], seg.lengths)  # its first ground-truth box
+    if not len(seg.boxes):
+        return np.zeros(0)
+    seg_gt = _group_starts(gt_counts)[seg.phrase]  # each list's phrase's first ground-truth box
+    seg_count = gt_counts[seg.phrase]
     pred = np.ascontiguousarray(seg.boxes.T)  # coordinate columns: ~2x faster arithmetic than strided views
     gt_cols = np.ascontiguousarray(gt.T)
     area = (pred[2] - pred[0]) * (pred[3] - pred[1])
-    box_iou = _iou_columns(*pred, *np.take(gt_cols, box_gt, axis=1), area) if n_boxes else np.zeros(0)
-    for j in range(1, int(box_count.max(initial=1))):  # the phrases' 2nd, 3rd, ... ground-truth boxes
-        sel = np.flatnonzero(box_count > j)
-        iou = _iou_columns(*np.take(pred, sel, axis=1), *np.take(gt_cols, box_gt[sel] + j, axis=1), area[sel])
-        box_iou[sel] = np.maximum(box_iou[sel], iou)  # NaN-propagating, as max() over MDETR's IoU matrix
+    box_iou = _iou_columns(*pred, *np.repeat(gt_cols[:, seg_gt], seg.lengths, axis=1), area)
+    starts = _group_starts(seg.lengths)
+    for j in range(1, int(seg_count.max())):  # the phrases' 2nd, 3rd, ... ground-truth boxes
+        lists = np.flatnonzero(seg_count > j)
+        lengths = seg.lengths[lists]
+        idx = np.repeat(starts[lists] - _group_starts(lengths), lengths) + np.arange(int(lengths.sum()))
+        iou = _iou_columns(*np.take(pred, idx, axis=1), *np.repeat(gt_cols[:, seg_gt[lists] + j], lengths, axis=1),
+                           area[idx])
+        box_iou[idx] = np.maximum(box_iou[idx], iou)  # NaN-propagating, as max() over MDETR's IoU matrix
     return box_iou
 
 
@@ -495,6 +505,7 @@ def load_mdetr_predictions(records: Sequence, gt: Flickr30kGroundTruth) -> Ranke
     """Read MDETR's format: one record per sentence, ``boxes`` = per evaluated phrase (sentence order) the list
     of its predicted xyxy boxes, best first. Records of sentences without evaluated phrases are ignored."""
     evaluated = gt.evaluated
+    phrase_keys = gt.phrase_keys
     keys: List[PhraseKey] = []
     lists: List[Sequence] = []
     seen: Dict[SentenceKey, int] = {}
@@ -508,7 +519,7 @@ def load_mdetr_predictions(records: Sequence, gt: Flickr30kGroundTruth) -> Ranke
         seen[key] = i
         phrases = evaluated.get(key, [])
         boxes = r['boxes']
-        if not isinstance(boxes, list) or any(not isinstance(b, list) for b in boxes):
+        if type(boxes) is not list or not all(type(b) is list for b in boxes):  # noqa: E721  (JSON lists)
             raise EvaluationInputError(f'{where}: field "boxes" must be a list (one per phrase with boxes) of '
                                        f'lists of [x1, y1, x2, y2] boxes')
         if not phrases:
@@ -517,7 +528,7 @@ def load_mdetr_predictions(records: Sequence, gt: Flickr30kGroundTruth) -> Ranke
             raise EvaluationInputError(f'{where}: field "boxes" has {len(boxes)} phrase lists, sentence '
                                        f'(image_id {key[0]}, sentence_id {key[1]}) has {len(phrases)} phrases '
                                        f'with boxes')
-        keys += [(key, p.index) for p in phrases]
+        keys += phrase_keys[key]
         lists += boxes
     _check_complete(evaluated, set(seen))
     lengths = np.fromiter(map(len, lists), np.int64, len(lists))
