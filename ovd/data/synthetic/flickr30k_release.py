@@ -47,9 +47,10 @@ def write_release(root: Union[str, Path], n_images: int, seed: int = 0, split: s
                   boxes_per_entity: Sequence[int] = (1, 1, 1, 2, 3, 4)) -> Dict[str, int]:
     """Write ``root/{Sentences,Annotations}`` and ``root/<split>.txt``; return counts.
 
-    ``phrases_per_sentence``: least and most entity phrases per sentence (``(4, 7)`` gives about the 14.5 evaluated phrases
-    per image of the real test split). ``boxes_per_entity``: the number of boxes of an entity is drawn from it
-    (the default, 2 on average, stresses the any-box rule; the release has 276k boxes for 244k entities).
+    ``phrases_per_sentence``: least and most entity phrases per sentence (``(4, 7)`` gives about the 14.5
+    evaluated phrases per image of the real test split). ``boxes_per_entity``: the number of boxes of an entity
+    is drawn from it (the default, 2 on average, stresses the any-box rule; the release has 276k boxes for 244k
+    entities).
     """
     root = Path(root)
     (root / 'Sentences').mkdir(parents=True, exist_ok=True)
