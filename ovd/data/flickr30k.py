@@ -139,8 +139,7 @@ class Flickr30kEntitiesDataset(BaseDetDataset):
         if ann_file.suffix == '.json':
             return load_index(ann_file)
         root = Path(self.data_root) if self.data_root else ann_file.parent
-        # ann_file is already joined with data_root, and root / <absolute path> is that path
-        return iter_raw_records(root, str(ann_file), self.sentences_dir, self.annotations_dir, self.bad_boxes)
+        return iter_raw_records(root, ann_file, self.sentences_dir, self.annotations_dir, self.bad_boxes)
 
     def load_data_list(self) -> List[dict]:
         img_prefix = self.data_prefix.get('img', '')

@@ -100,14 +100,15 @@ def load_index(path: Path) -> List[Dict[str, Any]]:
 
 def iter_raw_records(
     root: Path,
-    split_file: str,
+    split_list: Path,
     sentences_dir: str = 'Sentences',
     annotations_dir: str = 'Annotations',
     bad_boxes: str = 'error',
 ) -> Iterator[Dict[str, Any]]:
-    """Records of every image of a split list of the raw release, in list order."""
+    """Records of every image of a split list (a path, e.g. ``root / 'test.txt'``), in list order; the sentence and
+    annotation files are read under ``root``."""
     root = Path(root)
-    for image_id in read_split_ids(root / split_file):
+    for image_id in read_split_ids(split_list):
         yield load_raw_image_record(root, image_id, sentences_dir, annotations_dir, bad_boxes)
 
 

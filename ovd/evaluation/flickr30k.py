@@ -413,7 +413,7 @@ def read_flickr30k_ground_truth(path: Union[str, os.PathLike], split: Optional[s
             if not split:
                 raise EvaluationInputError(f'{path} is a Flickr30k release root: say which split with --split '
                                            f'(train, val or test)')
-            return ground_truth_from_records(iter_raw_records(path, f'{split}.txt'), box_convention,
+            return ground_truth_from_records(iter_raw_records(path, path / f'{split}.txt'), box_convention,
                                              f'{path} ({split})')
         data = _read_json(path, 'ground-truth')
         if isinstance(data, Mapping) and 'format' in data:

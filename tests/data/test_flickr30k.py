@@ -366,3 +366,10 @@ def test_mdetr_json_errors(tmp_path, mutate, match):
     f.write_text('{"images": [')
     with pytest.raises(Flickr30kFormatError, match='malformed JSON'):
         load_mdetr_flickr(f)
+
+
+def test_dataset_without_data_root_reads_a_relative_split_list(tmp_path, monkeypatch):
+    root = write_raw(tmp_path / 'flickr')
+    monkeypatch.chdir(tmp_path)
+    ds = Flickr30kEntitiesDataset(ann_file=str(root.relative_to(tmp_path) / 'val.txt'), test_mode=True)
+    assert len(ds) == 1 and ds.get_data_info(0)['phrases'] == ['A child', 'a pink dress']

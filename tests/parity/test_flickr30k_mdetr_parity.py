@@ -72,7 +72,7 @@ def test_pixel_edge_switch_changes_the_numbers():
 def test_fixture_holds_the_hard_cases():
     sentences_text = {p.stem: p.read_text() for p in (RELEASE / 'Sentences').glob('*.txt')}
     xml_text = {p.stem: p.read_text() for p in (RELEASE / 'Annotations').glob('*.xml')}
-    records = list(iter_raw_records(RELEASE, 'test.txt'))
+    records = list(iter_raw_records(RELEASE, RELEASE / 'test.txt'))
     phrases = [ph for r in records for s in r['sentences'] for ph in record_phrases(r, s)]
     boxes = [b for r in records for v in r['boxes'].values() for b in v]
     sizes = {r['id']: (r['width'], r['height']) for r in records}

@@ -142,7 +142,7 @@ def mdetr_predictions(root: Union[str, Path], split: str = 'test', seed: int = 0
     from ovd.data.flickr30k_index import iter_raw_records, record_phrases
     rng = np.random.default_rng(seed + 1)
     out = []
-    for record in iter_raw_records(Path(root), f'{split}.txt'):
+    for record in iter_raw_records(Path(root), Path(root) / f'{split}.txt'):
         w, h = record['width'], record['height']
         for sid, sentence in enumerate(record['sentences']):
             phrases = record_phrases(record, sentence)
