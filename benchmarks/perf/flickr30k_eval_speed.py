@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument('--images', type=int, default=1000)
     parser.add_argument('--boxes', type=int, default=100, help='ranked boxes per phrase')
     parser.add_argument('--boxes-per-entity', default='1,1,1,1,1,1,1,1,2,3',
-                        help='ground-truth boxes of an entity drawn from these (default: mean 1.4; the release has '
+                        help='ground-truth boxes of an entity drawn from these (default: mean 1.3; the release has '
                         '276k boxes for 244k entities); 1,1,1,2,3,4 is the parity fixture\'s stress mix')
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--seed', type=int, default=0)
