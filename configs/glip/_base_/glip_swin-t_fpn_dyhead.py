@@ -104,6 +104,12 @@ cap4m = dict(
     type='MDETRFlickr30kDataset', data_root=data + 'cap4m/', ann_file='annotations/cap4m_pseudo.json',
     data_prefix=dict(img='images/'), pipeline=train_pipeline)
 
+# Objects365 sampling: GLIP pre-trains on a class-aware list of its O365 images (microsoft/GLIP
+# maskrcnn_benchmark/config/paths_catalog.py:113-117 'object365_dt_train' -> objects365_train_vgoiv6.cas2000.yaml;
+# DATA.md:39 train.label.linelist.cas.2000.tsv). mmdet's ClassAwareSampler is the class-aware sampler used here (a
+# class uniformly, then one of its images); the O365-only configs select it, `uniform_sampler` switches back.
+o365_class_aware_sampler = dict(_delete_=True, type='ClassAwareSampler', num_sample_class=1)
+uniform_sampler = dict(_delete_=True, type='DefaultSampler', shuffle=True)
 train_dataloader = dict(
     batch_size=4, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
