@@ -11,6 +11,8 @@ One reference needs care: a ``HistoryBuffer`` pickles its statistics methods as 
 so that name is bound to :func:`history_buffer_statistic`, which returns only registered statistics methods of
 ``HistoryBuffer`` and refuses everything else.
 """
+import argparse
+import contextlib
 import pickle
 from typing import Any, List
 
@@ -78,3 +80,33 @@ def allow_checkpoint_types(types: List[object]) -> None:
 def allow_mmengine_checkpoints() -> None:
     """Allow-list mmengine's checkpoint types for weights_only loading."""
     allow_checkpoint_types(MMENGINE_SAFE_GLOBALS)
+
+
+#: Non-tensor globals that official method checkpoints hold besides weights, containers and numbers: MDETR's
+#: ``main.py`` saves its ``argparse.Namespace`` as ``args`` (a plain attribute bag; unpickling it only sets fields).
+OFFICIAL_CHECKPOINT_SAFE_GLOBALS: List[object] = [argparse.Namespace]
+
+
+def load_official_checkpoint(path: str) -> Any:
+    """``torch.load`` a released or converted checkpoint with ``weights_only=True``.
+
+    Allowed besides tensors and plain containers: mmengine's checkpoint types and
+    :data:`OFFICIAL_CHECKPOINT_SAFE_GLOBALS`, the latter only during this call. Anything else (a crafted pickle
+    whose ``__reduce__`` names ``os.system``) is refused before it runs.
+
+    Raises:
+        ValueError: naming the file and what the restricted unpickler refused.
+    """
+    allow_mmengine_checkpoints()
+    scoped = getattr(torch.serialization, 'safe_globals', None)
+    context = scoped(OFFICIAL_CHECKPOINT_SAFE_GLOBALS) if scoped else contextlib.nullcontext()
+    if scoped is None:  # pragma: no cover - torch < 2.5 has no scoped form
+        allow_checkpoint_types(OFFICIAL_CHECKPOINT_SAFE_GLOBALS)
+    try:
+        with context:
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()
+        detail = next((line.strip() for line in reason if 'GLOBAL' in line or 'Unsupported' in line),
+                      reason[0] if reason else type(err).__name__)
+        raise ValueError(f'{path}: refused by the weights_only loader (not a plain checkpoint): {detail}') from None

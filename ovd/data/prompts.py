@@ -283,17 +283,45 @@ def _offsets_of(tokenized) -> List[Tuple[int, int]]:
     return [(int(s), int(e)) for s, e in offsets]
 
 
+def _char_to_token(offsets: np.ndarray, char: int) -> Optional[int]:
+    """Index of the first token whose offsets contain ``char`` (what a fast tokenizer's ``char_to_token``
+    answers), or None: characters of trimmed whitespace and special tokens (empty offsets) map to no token."""
+    hit = np.nonzero((offsets[:, 0] <= char) & (char < offsets[:, 1]))[0]
+    return int(hit[0]) if len(hit) else None
+
+
+def _span_tokens(offsets: np.ndarray, start: int, end: int) -> Optional[Tuple[int, int]]:
+    """First and last token of a character span by the official GLIP/MDETR rule, or None when it has none.
+
+    The first token is the one holding ``start`` (else ``start + 1``, else ``start + 2``), the last the one holding
+    ``end - 1`` (else ``end - 2``, else ``end - 3``); every token between them is positive, including
+    whitespace-only tokens with empty offsets (RoBERTa's byte-level ``Ġ``).
+    """
+    first = next((t for t in (_char_to_token(offsets, c) for c in (start, start + 1, start + 2))
+                  if t is not None), None)
+    last = next((t for t in (_char_to_token(offsets, c) for c in (end - 1, end - 2, end - 3))
+                 if t is not None), None)
+    return None if first is None or last is None else (first, last)
+
+
 def build_positive_map(
     tokenized,
     tokens_positive: Sequence[Sequence[Span]],
     max_tokens: int = DEFAULT_MAX_TOKENS,
     normalize: bool = False,
 ) -> torch.Tensor:
-    """Map each phrase's character spans to the tokens that overlap them.
+    """Map each phrase's character spans to tokens, as the official GLIP and MDETR ``create_positive_map``.
 
-    A token is positive for a phrase when its character range ``[ts, te)`` overlaps one of the phrase's spans,
-    so a name split into several sub-words is positive on all of them, and special tokens (empty offsets)
-    never are. Tokens at positions ``>= max_tokens`` are cut off (as the text encoder truncates them).
+    A span ``[start, end)`` is positive on every token from the one holding character ``start`` to the one
+    holding ``end - 1`` (each looked up as a fast tokenizer's ``char_to_token`` does, from the offsets; when a
+    character maps to no token the next one or two inward are tried; a span with no first or last token adds
+    nothing). Tokens in between are included even when their offsets are empty: RoBERTa's byte-level BPE can
+    split ``" red"`` into a bare ``Ġ`` token and ``red``, and the ``Ġ`` inside a span is positive. Tokens at
+    positions ``>= max_tokens`` are cut off (as the text encoder truncates them).
+
+    Official rule (identical in both): ashkamath/mdetr ``datasets/coco.py`` L81-107 and microsoft/GLIP
+    ``maskrcnn_benchmark/data/datasets/modulated_coco.py`` ``create_positive_map``; mmdet 3.3's GLIP
+    (``mmdet/models/detectors/glip.py`` ``create_positive_map``) follows it too.
 
     Args:
         tokenized: Output of a fast tokenizer for one text with ``return_offsets_mapping=True`` (a
@@ -301,29 +329,22 @@ def build_positive_map(
             offsets.
         tokens_positive: Per phrase, a list of ``(start, end)`` character spans into the text.
         max_tokens: Width of the map.
-        normalize: Divide each non-empty row by its sum (GLIP/MDETR use the normalised map as a target).
+        normalize: Divide each row by its sum + 1e-6 (the official datasets store this normalised map).
 
     Returns:
         Tensor[num_phrases, max_tokens], float32, 1 (or 1/k normalised) on the phrase's tokens.
     """
-    offsets = np.asarray(_offsets_of(tokenized)[:max_tokens], dtype=np.int64).reshape(-1, 2)  # [T, 2]
-    phrase_of_span, spans = [], []
+    offsets = np.asarray(_offsets_of(tokenized), dtype=np.int64).reshape(-1, 2)  # [T, 2]
+    hits = np.zeros((len(tokens_positive), max_tokens), dtype=bool)
     for j, phrase_spans in enumerate(tokens_positive):
         for span in phrase_spans:
             start, end = int(span[0]), int(span[1])
             if end <= start:
                 raise ValueError(f'phrase {j}: empty or reversed span {tuple(span)}')
-            phrase_of_span.append(j)
-            spans.append((start, end))
-    hits = np.zeros((len(tokens_positive), max_tokens), dtype=bool)
-    if spans and len(offsets):
-        span_arr = np.asarray(spans, dtype=np.int64)  # [S, 2]
-        ts, te = offsets[:, 0], offsets[:, 1]
-        overlap = (te > ts)[None] & (ts[None] < span_arr[:, 1:]) & (te[None] > span_arr[:, :1])  # [S, T]
-        for k, j in enumerate(phrase_of_span):  # numpy rather than torch: no thread pool for a tiny op
-            hits[j, : len(offsets)] |= overlap[k]
+            tokens = _span_tokens(offsets, start, end) if len(offsets) else None
+            if tokens is not None:
+                hits[j, tokens[0]:min(tokens[1] + 1, max_tokens)] = True
     positive_map = torch.from_numpy(hits.astype(np.float32))
-    if normalize:
-        sums = positive_map.sum(-1, keepdim=True)
-        positive_map = torch.where(sums > 0, positive_map / sums.clamp(min=1e-6), positive_map)
+    if normalize:  # the official expression, epsilon included
+        positive_map = positive_map / (positive_map.sum(-1, keepdim=True) + 1e-6)
     return positive_map
