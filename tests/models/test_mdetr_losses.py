@@ -139,8 +139,10 @@ def test_contrastive_temperature_scales_logits():
     matches = [(torch.tensor([0]), torch.tensor([0]))]
     loss = criterion(0.5).loss_contrastive_align(proj_queries, proj_tokens, pad, matches, [gt],
                                                  torch.tensor(1.))
-    # s = (2, 0): o2t = -2 + log(e^2 + 1); t2o (one query) = -2 + log(e^2) = 0
-    assert loss.item() == pytest.approx((-2 + math.log(math.e ** 2 + 1)) / 2, rel=1e-5)
+    # s = (2, 0): o2t = -2 + log(e^2 + 1); t2o (one query) = -2 + log(e^2) = 0; the official means divide by
+    # (number of positives + 1e-6)
+    pos = -2 / (1 + 1e-6)
+    assert loss.item() == pytest.approx((pos + math.log(math.e ** 2 + 1) + pos + 2) / 2, rel=1e-6)
 
 
 def test_full_criterion_aux_layers_and_empty_ground_truth():
