@@ -166,12 +166,13 @@ def test_predictions_equal_mmdet(models):
             text=caption, tokens_positive=[[span] for span in spans]))])[0].pred_instances
         theirs = peer.predict(image(), [DetDataSample(metainfo=meta(
             text=tuple(NAMES), custom_entities=True))])[0].pred_instances
-    assert peer._text_prompts == [caption]
+    peer_map, peer_caption, peer_normalized, _ = peer.get_tokens_positive_and_prompts(tuple(NAMES), True)
+    assert peer_caption == caption
     ours_map = ours.encode_prompt(ours.inference_prompts(DetDataSample(metainfo=meta(
         text=caption, tokens_positive=[[span] for span in spans])))[0], use_cache=False)[1]
-    peer_map = peer._token_positive_maps[0]
-    for label, tokens in peer_map.items():
-        assert ours_map[label - 1].nonzero().flatten().tolist() == tokens
+    assert torch.equal(ours_map, peer_normalized[:, :ours_map.shape[1]])
+    assert all(ours_map[label - 1].nonzero().flatten().tolist() == tokens for label, tokens in peer_map.items())
+    assert max(len(tokens) for tokens in peer_map.values()) > 1  # names of several tokens are covered
     assert len(mine) == len(theirs) > 0
     order_ours = mine.scores.argsort(descending=True)
     order_peer = theirs.scores.argsort(descending=True)
