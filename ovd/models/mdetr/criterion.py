@@ -6,7 +6,8 @@ end; the auxiliary decoder layers reuse the same code and get the mmdet ``d{i}.`
 
 Losses (Kamath et al., ICCV 2021, Sec. 2.2 and Appendix):
 - soft-token: cross-entropy between each query's predicted distribution over token slots and its target
-  (uniform over its phrase's tokens when matched, no-object otherwise; unmatched queries weighted 0.1);
+  (1 on each of its phrase's tokens when matched, as the official training path, see below; no-object otherwise;
+  unmatched queries weighted 0.1);
 - boxes: L1 on normalised (cx, cy, w, h) and generalised IoU;
 - contrastive alignment: InfoNCE-style loss in a 64-d space (temperature 0.07) between query embeddings and
   the token embeddings of their phrase, in both directions (object -> tokens over the tokens of the caption,
