@@ -2,7 +2,7 @@
 
 The converters load with ``torch.load(weights_only=True)`` and ovd's allow-list: a file whose pickle makes
 ``os.system`` run a command is refused before the command runs, while the official MDETR format (weights plus
-``optimizer``, ``epoch`` and an ``argparse.Namespace``) and the official GLIP format (``model``, ``optimizer``,
+``optimizer``, ``epoch`` and an ``argparse.Namespace`` holding paths, as its SLURM launcher leaves them) and the official GLIP format (``model``, ``optimizer``,
 ``scheduler``, ``iteration``) convert.
 """
 import argparse
@@ -55,7 +55,8 @@ def test_crafted_pickle_is_refused_and_nothing_runs(tmp_path, script):
 def test_official_mdetr_format_with_training_state_converts(tmp_path):
     weights = {'input_proj.weight': torch.randn(4, 8, 1, 1), 'input_proj.bias': torch.randn(4)}
     args = argparse.Namespace(lr=1e-4, batch_size=4, backbone='resnet101', dataset_config='configs/flickr.json',
-                              ema=True, masks=False, load='', coco_path=None, lr_drop=35, combine_datasets=['flickr'])
+                              ema=True, masks=False, load='', coco_path=None, lr_drop=35, combine_datasets=['flickr'],
+                              output_dir=Path('/checkpoint/mdetr/12345'), job_dir=Path('/checkpoint/mdetr/%j'))
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-4).state_dict()
     src = tmp_path / 'checkpoint.pth'
     torch.save({'model': weights, 'model_ema': weights, 'optimizer': optimizer, 'epoch': 39, 'args': args}, src)
