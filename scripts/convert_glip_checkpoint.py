@@ -47,6 +47,7 @@ import torch
 
 from ovd.compat.checkpoint import load_official_checkpoint
 from ovd.fileio import atomic_torch_save
+from ovd.models.common.strict_load import check_against_config
 
 FPN_MAP = {
     'fpn_inner2': 'lateral_convs.0.conv', 'fpn_inner3': 'lateral_convs.1.conv',
@@ -153,20 +154,6 @@ def convert_mmdet_state_dict(
     if unknown:
         raise KeyError(f'{len(unknown)} keys of the mmdet checkpoint belong to no part of GLIP: {unknown[:10]}')
     return out, dropped
-
-
-def check_against_config(state_dict: Dict[str, torch.Tensor], config: str) -> None:
-    """Build the model of an ovd config (in its default scope, 'ovd') and load the converted weights strictly."""
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-
-    import ovd  # noqa: F401  (registers the modules)
-    from ovd.registry import MODELS
-    cfg = Config.fromfile(config)
-    # the model's data_preprocessor, backbone and neck are mmdet types that resolve only inside a default scope
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'ovd')):
-        model = MODELS.build(cfg.model)
-    model.load_state_dict(state_dict, strict=True)
 
 
 def main(argv: Iterable[str] = None) -> int:

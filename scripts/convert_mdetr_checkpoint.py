@@ -50,6 +50,7 @@ import torch
 
 from ovd.compat.checkpoint import load_official_checkpoint
 from ovd.fileio import atomic_torch_save
+from ovd.models.common.strict_load import check_against_config
 
 #: (pattern on the official key, replacement) tried in order; the first match wins
 RULES: List[Tuple[str, str]] = [
@@ -126,20 +127,6 @@ def load_official(path: str, use_ema: bool = True) -> Dict[str, torch.Tensor]:
         if isinstance(ckpt.get(name), dict):
             return ckpt[name]
     raise KeyError(f'{path}: no "model" or "model_ema" entry (keys: {sorted(ckpt)[:10]})')
-
-
-def check_against_config(state_dict: Dict[str, torch.Tensor], config: str) -> None:
-    """Build the model of an ovd config (in its default scope, 'ovd') and load the converted weights strictly."""
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-
-    import ovd  # noqa: F401  (registers the modules)
-    from ovd.registry import MODELS
-    cfg = Config.fromfile(config)
-    # the model's data_preprocessor etc. are mmdet types that resolve only inside a default scope
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'ovd')):
-        model = MODELS.build(cfg.model)
-    model.load_state_dict(state_dict, strict=True)
 
 
 def main(argv=None) -> int:

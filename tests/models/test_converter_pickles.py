@@ -2,8 +2,8 @@
 
 The converters load with ``torch.load(weights_only=True)`` and ovd's allow-list: a file whose pickle makes
 ``os.system`` run a command is refused before the command runs, while the official MDETR format (weights plus
-``optimizer``, ``epoch`` and an ``argparse.Namespace`` holding paths, as its SLURM launcher leaves them) and the official GLIP format (``model``, ``optimizer``,
-``scheduler``, ``iteration``) convert.
+``optimizer``, ``epoch`` and an ``argparse.Namespace`` holding paths, as its SLURM launcher leaves them) and the
+official GLIP format (``model``, ``optimizer``, ``scheduler``, ``iteration``) convert.
 """
 import argparse
 import os
