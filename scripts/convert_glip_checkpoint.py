@@ -56,7 +56,7 @@ FPN_MAP = {
 }
 #: key prefixes of an mmdet 3.3 GLIP checkpoint (ovd keeps these names)
 MMDET_PREFIXES = ('backbone.stages.', 'backbone.patch_embed.', 'bbox_head.head.', 'language_model.')
-#: mmdet keys ovd's model has no use for (filled in below)
+#: mmdet keys ovd's model has no use for: a BERT pooler, kept by conversions that copied the whole text model
 MMDET_DROPPED = (re.compile(r'^language_model\.language_backbone\.body\.model\.pooler\.'),)
 DROPPED = (re.compile(r'anchor_generator'), re.compile(r'\.cls_logits\.'), re.compile(r'resizer'),
            re.compile(r'language_backbone\.body\.model\.pooler\.'))
