@@ -283,25 +283,25 @@ def _offsets_of(tokenized) -> List[Tuple[int, int]]:
     return [(int(s), int(e)) for s, e in offsets]
 
 
-def _char_to_token(offsets: np.ndarray, char: int) -> Optional[int]:
-    """Index of the first token whose offsets contain ``char`` (what a fast tokenizer's ``char_to_token``
-    answers), or None: characters of trimmed whitespace and special tokens (empty offsets) map to no token."""
-    hit = np.nonzero((offsets[:, 0] <= char) & (char < offsets[:, 1]))[0]
-    return int(hit[0]) if len(hit) else None
+def _char_to_token_table(offsets: np.ndarray, size: int) -> np.ndarray:
+    """``table[c]`` = the first token whose offsets contain character ``c`` (what a fast tokenizer's
+    ``char_to_token`` answers), -1 for none: trimmed whitespace and special tokens (empty offsets) hold no
+    character. ``size`` bounds the characters looked up."""
+    starts = np.minimum(offsets[:, 0], size)
+    lengths = np.clip(np.minimum(offsets[:, 1], size) - starts, 0, None)
+    token = np.repeat(np.arange(len(offsets)), lengths)
+    char = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(len(token))
+    table = np.full(size, -1, dtype=np.int64)
+    table[char[::-1]] = token[::-1]  # reversed: where offsets overlap, the first token holding a character wins
+    return table
 
 
-def _span_tokens(offsets: np.ndarray, start: int, end: int) -> Optional[Tuple[int, int]]:
-    """First and last token of a character span by the official GLIP/MDETR rule, or None when it has none.
-
-    The first token is the one holding ``start`` (else ``start + 1``, else ``start + 2``), the last the one holding
-    ``end - 1`` (else ``end - 2``, else ``end - 3``); every token between them is positive, including
-    whitespace-only tokens with empty offsets (RoBERTa's byte-level ``Ġ``).
-    """
-    first = next((t for t in (_char_to_token(offsets, c) for c in (start, start + 1, start + 2))
-                  if t is not None), None)
-    last = next((t for t in (_char_to_token(offsets, c) for c in (end - 1, end - 2, end - 3))
-                 if t is not None), None)
-    return None if first is None or last is None else (first, last)
+def _first_found(table: np.ndarray, chars: np.ndarray) -> np.ndarray:
+    """Per row of ``chars`` ``[S, k]``, the token of the first character that has one (-1 if none does)."""
+    inside = (chars >= 0) & (chars < len(table))
+    tokens = np.where(inside, table[np.clip(chars, 0, len(table) - 1)], -1)  # [S, k]
+    found = tokens >= 0
+    return np.where(found.any(1), tokens[np.arange(len(tokens)), found.argmax(1)], -1)
 
 
 def build_positive_map(
@@ -335,15 +335,27 @@ def build_positive_map(
         Tensor[num_phrases, max_tokens], float32, 1 (or 1/k normalised) on the phrase's tokens.
     """
     offsets = np.asarray(_offsets_of(tokenized), dtype=np.int64).reshape(-1, 2)  # [T, 2]
-    hits = np.zeros((len(tokens_positive), max_tokens), dtype=bool)
+    phrase_of_span, spans = [], []
     for j, phrase_spans in enumerate(tokens_positive):
         for span in phrase_spans:
             start, end = int(span[0]), int(span[1])
             if end <= start:
                 raise ValueError(f'phrase {j}: empty or reversed span {tuple(span)}')
-            tokens = _span_tokens(offsets, start, end) if len(offsets) else None
-            if tokens is not None:
-                hits[j, tokens[0]:min(tokens[1] + 1, max_tokens)] = True
+            phrase_of_span.append(j)
+            spans.append((start, end))
+    hits = np.zeros((len(tokens_positive), max_tokens), dtype=bool)
+    if spans and len(offsets):  # numpy rather than torch: no thread pool for a tiny op
+        span_arr = np.asarray(spans, dtype=np.int64)  # [S, 2]
+        table = _char_to_token_table(offsets, int(max(offsets[:, 1].max(), span_arr.max())) + 1)
+        first = _first_found(table, span_arr[:, :1] + np.arange(3))  # start, start + 1, start + 2
+        last = _first_found(table, span_arr[:, 1:] - np.arange(1, 4))  # end - 1, end - 2, end - 3
+        positions = np.arange(max_tokens)
+        # a span without a first or a last token adds nothing, as officially
+        covered = ((positions >= first[:, None]) & (positions <= last[:, None])
+                   & (first >= 0)[:, None] & (last >= 0)[:, None])  # [S, max_tokens]
+        phrase = np.asarray(phrase_of_span)  # non-decreasing: OR each phrase's consecutive rows together
+        group = np.flatnonzero(np.r_[True, phrase[1:] != phrase[:-1]])
+        hits[phrase[group]] = covered if len(group) == len(phrase) else np.logical_or.reduceat(covered, group, axis=0)
     positive_map = torch.from_numpy(hits.astype(np.float32))
     if normalize:  # the official expression, epsilon included
         positive_map = positive_map / (positive_map.sum(-1, keepdim=True) + 1e-6)
