@@ -13,9 +13,10 @@ test_pipeline = [
     dict(type='PackDetInputs', meta_keys=_base_.meta_keys + ('phrase_ids', 'phrase_types', 'sentence_id')),
 ]
 val_dataloader = dict(
-    dataset=dict(_delete_=True, type='MDETRFlickr30kDataset', data_root=_base_.data,
-                 ann_file='mdetr_annotations/final_flickr_separateGT_val.json',
-                 data_prefix=dict(img='flickr30k_entities/flickr30k-images/'), test_mode=True,
+    # the raw release, as the official evaluator reads it (flickr_eval.py: Sentences/ and Annotations/, the XML
+    # integers as written); each sentence is one prompt and each of its boxed phrases a label
+    dataset=dict(_delete_=True, type='Flickr30kEntitiesDataset', data_root=_base_.data + 'flickr30k_entities/',
+                 ann_file='val.txt', data_prefix=dict(img='flickr30k-images/'), test_mode=True,
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='Flickr30kRecallMetric', protocol='any-box', topk=(1, 5, 10))

@@ -25,16 +25,19 @@ GLIP_EVAL = {
         protocol='lvis-fixed', ann='lvis/annotations/lvis_v1_val.json',
         test_cfg=dict(GLIP_POST, max_per_img=300, merged_max_per_img=-1, box_end_offset=0, chunk_size=40)),
     'glip-t_zeroshot_flickr30k-val.py': dict(
-        protocol='any-box', ann='mdetr_annotations/final_flickr_separateGT_val.json',
+        protocol='any-box', ann='flickr30k_entities/val.txt',
         test_cfg=dict(GLIP_POST, max_per_img=100, box_end_offset=0)),
     'glip-t_zeroshot_flickr30k-test.py': dict(
-        protocol='any-box', ann='mdetr_annotations/final_flickr_separateGT_test.json',
+        protocol='any-box', ann='flickr30k_entities/test.txt',
         test_cfg=dict(GLIP_POST, max_per_img=100, box_end_offset=0)),
 }
 MDETR_EVAL = {
-    'mdetr_r101_flickr30k-anybox.py': dict(protocol='any-box', test_cfg=dict(grounding_reduce='max')),
-    'mdetr_eb5_flickr30k-anybox.py': dict(protocol='any-box', test_cfg=dict(grounding_reduce='max')),
-    'mdetr_r101_flickr30k-mergedbox.py': dict(protocol='merged-box', test_cfg=dict(grounding_reduce='max')),
+    'mdetr_r101_flickr30k-anybox.py': dict(protocol='any-box', ann='flickr30k_entities/test.txt',
+                                           test_cfg=dict(grounding_reduce='max')),
+    'mdetr_eb5_flickr30k-anybox.py': dict(protocol='any-box', ann='flickr30k_entities/test.txt',
+                                          test_cfg=dict(grounding_reduce='max')),
+    'mdetr_r101_flickr30k-mergedbox.py': dict(protocol='merged-box', ann='flickr30k_entities/test.txt',
+                                              test_cfg=dict(grounding_reduce='max')),
     'mdetr_r101_lvis-1pct.py': dict(protocol='lvis-fixed', ann='lvis/annotations/lvis_v1_minival.json',
                                     test_cfg=dict(names_per_caption=1, max_per_img=None)),
     'mdetr_r101_lvis-10pct.py': dict(protocol='lvis-fixed', ann='lvis/annotations/lvis_v1_minival.json',
@@ -62,9 +65,12 @@ def test_evaluation_config_has_the_official_settings(method, name, spec, tmp_pat
     assert evaluator.protocol == spec['protocol']
     if spec['protocol'] in ('lvis-fixed', 'coco'):
         assert evaluator.type == 'OVDetectionMetric'
-    else:
-        assert evaluator.type == 'Flickr30kRecallMetric' and tuple(evaluator.topk) == (1, 5, 10)
     dataset = cfg.test_dataloader.dataset
+    if spec['protocol'] not in ('lvis-fixed', 'coco'):
+        assert evaluator.type == 'Flickr30kRecallMetric' and tuple(evaluator.topk) == (1, 5, 10)
+        # scored against the raw release, as the official evaluator reads it (not MDETR's merged json)
+        assert dataset.type == 'Flickr30kEntitiesDataset' and dataset.data_prefix == dict(img='flickr30k-images/')
+        assert dataset.get('box_convention', 'raw') == 'raw' and not dataset.get('merge_boxes', False)
     if 'ann' in spec:
         assert Path(dataset.data_root, dataset.ann_file) == tmp_path / spec['ann']
     if 'ann_file' in evaluator and 'ann' in spec:
