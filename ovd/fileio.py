@@ -87,11 +87,13 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any], durable: boo
             if durable:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError) and err.filename is None:  # ENOSPC and EIO name no file: name the output
+            err.filename = str(path)
         raise
 
 

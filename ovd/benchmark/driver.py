@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from ovd.fileio import atomic_write_json, sha256_file, sha256_text
+from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
 from .protocols import PROTOCOLS, normalize_metrics
 from .records import (
     SCHEMA,
@@ -41,7 +42,6 @@ from .records import (
     read_test_metrics,
     write_record,
 )
-from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
 from .state import EntryDir, log_tail
 

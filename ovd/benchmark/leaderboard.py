@@ -188,12 +188,18 @@ def build_leaderboard(record_dirs: Sequence[str], out_dir: str, references: Opti
     ref_path = references or default_references_path()
     refs = load_references(str(ref_path)) if ref_path else {}
     out = Path(out_dir)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     # The records are read under the lock that guards the write: a build that read them before a newer record
     # appeared must not replace the CSVs of a build that saw it (concurrent jobs lost rows that way).
     with FileLock(str(out / '.lock'), timeout=600):
         files = find_record_files(record_dirs)
-        records, problems = load_records(files, strict=strict)
+        try:
+            records, problems = load_records(files, strict=strict)
+        except RecordError:
+            if created:  # a failed first build leaves no empty output folder behind
+                _remove_if_only_lock(out)
+            raise
         records, dropped = dedupe(records)
         tables = build_tables(records, refs, include_references=include_references)
         board = Leaderboard(tables=tables, records=len(records), duplicates=dropped, problems=problems,
@@ -203,6 +209,15 @@ def build_leaderboard(record_dirs: Sequence[str], out_dir: str, references: Opti
             atomic_write_text(path, table_csv(table))
             board.files.append(str(path))
     return board
+
+
+def _remove_if_only_lock(out: Path) -> None:
+    try:
+        if [p.name for p in out.iterdir()] == ['.lock']:
+            (out / '.lock').unlink()
+            out.rmdir()
+    except OSError:
+        pass
 
 
 def read_table_csv(path: str) -> List[Dict[str, str]]:

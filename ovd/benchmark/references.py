@@ -91,7 +91,7 @@ def _load_references(path: str) -> Dict[str, Reference]:
             try:
                 value = float(row['value'])
             except ValueError:
-                value = math.nan
+                raise ReferenceError(f'{where}: field \'value\' is not a number: {row["value"]!r}') from None
             if not math.isfinite(value):
                 raise ReferenceError(f'{where}: field \'value\' is not a finite number: {row["value"]!r}')
             ref = refs.get(row['ref_id'])

@@ -22,7 +22,7 @@ def doc_rows():
     rows = {}
     for line in DOC.read_text(encoding='utf-8').splitlines():
         cells = [c.strip() for c in line.strip().strip('|').split('|')]
-        if len(cells) == 5 and re.fullmatch(r'[a-z0-9-]+', cells[0]) and cells[0] != 'probe':
+        if len(cells) == 5 and re.fullmatch(r'[a-z][a-z0-9-]+', cells[0]) and cells[0] != 'probe':
             rows[cells[0]] = (cells[1].strip('`'), int(cells[3]), cells[4].strip('`'))
     return rows
 
