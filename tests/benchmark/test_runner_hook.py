@@ -103,6 +103,7 @@ EPOCH_SCRIPT = textwrap.dedent('''
             if runner.iter + 1 == int(os.environ.get('AT', '0')):
                 os.kill(os.getpid(), signal.SIGTERM)
 
+    torch.manual_seed(0)  # the model is built here, before the Runner seeds everything
     runner = Runner(
         model=Toy(), work_dir=sys.argv[1],
         train_dataloader=dict(dataset=Noisy(), sampler=dict(type='DefaultSampler', shuffle=True), batch_size=2,
