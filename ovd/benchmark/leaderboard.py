@@ -2,8 +2,9 @@
 run records plus the published reference rows, never appended to.
 
 Concurrency: jobs that finish at the same time may each rebuild it. Every build reads all records, keeps one
-row per ``run_id`` (the latest), and replaces each CSV atomically, reading the records and writing the CSVs under one file lock, so readers never
-see a half-written file, no row is ever duplicated and no build overwrites a newer one with fewer rows.
+row per ``run_id`` (the latest), and replaces each CSV atomically; it reads the records and writes the CSVs
+under one file lock, so readers never see a half-written file, no row is ever duplicated and no build
+overwrites a newer table with an older one.
 """
 import csv
 import io
