@@ -12,9 +12,10 @@ from ovd.cli import main
 
 DOC = Path(__file__).resolve().parents[2] / 'docs' / 'bad_inputs.md'
 SMOKE = 'configs/smoke/faster-rcnn_r18_tiny_synth-coco.py'
-SPEC = ('name: probe\nroot: sw\nexperiments:\n'
-        f'  - {{name: a, method: smoke, train: {SMOKE}, evaluate: [{{protocol: coco}}]}}\n'
-        f'  - {{name: b, method: smoke, train: {SMOKE}, evaluate: [{{protocol: coco}}]}}\n')
+EXPERIMENTS = ('experiments:\n'
+               f'  - {{name: a, method: smoke, train: {SMOKE}, evaluate: [{{protocol: coco}}]}}\n'
+               f'  - {{name: b, method: smoke, train: {SMOKE}, evaluate: [{{protocol: coco}}]}}\n')
+SPEC = 'name: probe\nroot: sw\n' + EXPERIMENTS
 REF_HEADER = 'ref_id,method,variant,protocol,metric,value,backbone,training_data,config,citation,note\n'
 
 
@@ -33,10 +34,11 @@ def spec(d: Path, text: str) -> None:
 
 
 def alias_bomb() -> str:
-    lines = ['name: probe', 'a0: &a0 [x, x, x, x, x, x, x, x, x]']
-    for i in range(1, 10):
-        lines.append(f'a{i}: &a{i} [' + ', '.join([f'*a{i - 1}'] * 9) + ']')
-    return '\n'.join(lines) + '\nexperiments: []\n'
+    """Nine levels of nine aliases under a key the spec loader walks (~700 bytes, 9**9 leaves expanded)."""
+    lines = ['name: probe', 'description:', '  - &a0 [x, x, x, x, x, x, x, x, x]']
+    for i in range(1, 9):
+        lines.append(f'  - &a{i} [' + ', '.join([f'*a{i - 1}'] * 9) + ']')
+    return '\n'.join(lines) + '\n' + EXPERIMENTS
 
 
 def sweep_entries(d: Path):
@@ -66,13 +68,14 @@ def refs(d: Path, body: bytes) -> None:
     (d / 'refs.csv').write_bytes(body)
 
 
-def coco_gt(d: Path, **changes):
+def coco_gt(d: Path, pred=None, **changes):
     gt = dict(images=[dict(id=1, height=20, width=30)], categories=[dict(id=1, name='cat')],
               annotations=[dict(id=1, image_id=1, category_id=1, bbox=[1, 1, 5, 5], area=25, iscrowd=0)])
     for key, value in changes.items():
         gt[key] = value
     (d / 'gt.json').write_text(json.dumps(gt))
-    (d / 'pred.json').write_text(json.dumps([dict(image_id=1, category_id=1, bbox=[1, 1, 5, 5], score=0.9)]))
+    pred = pred or [dict(image_id=1, category_id=1, bbox=[1, 1, 5, 5], score=0.9)]
+    (d / 'pred.json').write_text(json.dumps(pred))
     return gt
 
 
@@ -112,16 +115,15 @@ LVIS_CATS = [dict(id=1, name='cat', frequency='r'), dict(id=2, name='dog', frequ
 
 # probe -> builds its input in the (current) folder; the command comes from the table
 PROBES = {
-    'sweep-name-dotdot': lambda d, fx: spec(d, "name: '..'\nexperiments: []\n"),
-    'sweep-name-slash': lambda d, fx: spec(d, 'name: a/b\nexperiments: []\n'),
-    'sweep-name-hidden': lambda d, fx: spec(d, 'name: .hidden\nexperiments: []\n'),
+    'sweep-name-dotdot': lambda d, fx: spec(d, "name: '..'\n" + EXPERIMENTS),
+    'sweep-name-slash': lambda d, fx: spec(d, 'name: a/b\n' + EXPERIMENTS),
+    'sweep-name-hidden': lambda d, fx: spec(d, 'name: .hidden\n' + EXPERIMENTS),
     'yaml-alias-bomb': lambda d, fx: spec(d, alias_bomb()),
-    'yaml-duplicate-key': lambda d, fx: spec(d, 'name: a\nname: b\nexperiments: []\n'),
+    'yaml-duplicate-key': lambda d, fx: spec(d, 'name: a\nname: b\n' + EXPERIMENTS),
     'yaml-malformed': lambda d, fx: spec(d, 'name: [\n'),
     'yaml-not-utf8': lambda d, fx: (d / 'spec.yaml').write_bytes(b'name: \xff\n'),
     'spec-is-folder': lambda d, fx: (d / 'spec.yaml').mkdir(),
-    'slurm-time-banana': lambda d, fx: spec(d, 'name: p\ndefaults: {resources: {time: banana}}\n'
-                                                'experiments: []\n'),
+    'slurm-time-banana': lambda d, fx: spec(d, 'name: p\ndefaults: {resources: {time: banana}}\n' + EXPERIMENTS),
     'workers-zero': lambda d, fx: spec(d, SPEC),
     'entry-json-truncated': lambda d, fx: sweep_entries(d)[0].entry_file.write_text('{"id": "a-s0", "hash'),
     'status-json-folder': lambda d, fx: sweep_entries(d)[0].status_file.mkdir(),
@@ -141,8 +143,11 @@ PROBES = {
     'eval-gt-inverted-box': lambda d, fx: coco_gt(d, annotations=[
         dict(id=1, image_id=1, category_id=1, bbox=[10, 10, -5, 8])]),
     'eval-gt-rle-size': lambda d, fx: coco_gt(d, annotations=[
-        dict(id=1, image_id=1, category_id=1, bbox=[1, 1, 2, 2], segmentation=dict(size=[5, 5], counts='0'))]),
-    'eval-lvis-frequency-z': lambda d, fx: coco_gt(d, categories=[dict(id=1, name='cat', frequency='z')]),
+        dict(id=1, image_id=1, category_id=1, bbox=[1, 1, 2, 2], segmentation=dict(size=[5, 5], counts='0'))],
+        pred=[dict(image_id=1, category_id=1, score=0.9, segmentation=dict(size=[20, 30], counts='0'))]),
+    'eval-lvis-frequency-z': lambda d, fx: coco_gt(d, categories=[dict(id=1, name='cat', frequency='z')],
+                                                   images=[dict(id=1, height=20, width=30, neg_category_ids=[],
+                                                                not_exhaustive_category_ids=[])]),
     'eval-lvis-neg-unknown': lambda d, fx: coco_gt(d, categories=LVIS_CATS, images=[
         dict(id=1, height=20, width=30, neg_category_ids=[99], not_exhaustive_category_ids=[])]),
     'prepare-image-height-nan': lambda d, fx: coco_root(d, fx, 'height', float('nan')),
