@@ -150,8 +150,7 @@ def load_ground_truth(gt: PathOrData) -> GroundTruth:
     image_ids = np.array([im['id'] for im in images], dtype=np.int64)
     if len(np.unique(image_ids)) != len(image_ids):
         raise EvaluationInputError(f'ground-truth file {source}: duplicate image ids')
-    image_hw = np.array([[im.get('height', 0), im.get('width', 0)] for im in images],
-                        dtype=np.int64).reshape(-1, 2)
+    image_hw = _image_sizes(images, source)
     cats = sorted(data['categories'], key=lambda c: _need(c, 'id', f'{source}: categories[]'))
     category_ids = np.array([c['id'] for c in cats], dtype=np.int64)
     names = [str(c.get('name', c['id'])) for c in cats]
@@ -203,6 +202,21 @@ def load_ground_truth(gt: PathOrData) -> GroundTruth:
 
 
 LVIS_FREQUENCIES = ('r', 'c', 'f')
+
+
+def _image_sizes(images: List[Dict[str, Any]], source: str) -> np.ndarray:
+    """[N, 2] (height, width) of the images (0 where absent); a size that is not a finite, non-negative number
+    is an error naming the image."""
+    sizes = np.zeros((len(images), 2), np.int64)
+    for i, im in enumerate(images):
+        for j, key in enumerate(('height', 'width')):
+            value = im.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
+                    or value < 0 or value > np.iinfo(np.int64).max:
+                raise EvaluationInputError(f'ground-truth file {source}: images (id {im["id"]}): field "{key}" '
+                                           f'is {value!r}, not an image size')
+            sizes[i, j] = value
+    return sizes
 
 
 def check_ground_truth(source: str, data: Dict[str, Any], image_ids: np.ndarray, image_hw: np.ndarray,

@@ -137,6 +137,7 @@ PROBES = {
     'lb-references-nan': lambda d, fx: refs(d, (REF_HEADER + 'r,glip,T,coco,AP,nan,,,,"X, 2022",\n').encode()),
     'lb-out-is-file': lambda d, fx: (run_record(d), (d / 'board').write_text('not a folder')),
     'eval-gt-folder': lambda d, fx: (coco_gt(d), (d / 'gt.json').unlink(), (d / 'gt.json').mkdir()),
+    'eval-gt-image-height-nan': lambda d, fx: coco_gt(d, images=[dict(id=1, height=float('nan'), width=30)]),
     'eval-gt-duplicate-ann-id': lambda d, fx: coco_gt(d, annotations=[
         dict(id=1, image_id=1, category_id=1, bbox=[1, 1, 5, 5]),
         dict(id=1, image_id=1, category_id=1, bbox=[2, 2, 5, 5])]),
