@@ -160,3 +160,24 @@ def test_killed_driver_takes_its_trainer_and_no_second_trainer_starts(tmp_path, 
     assert 'k-s0: resuming' in third.stdout
     assert (edir / 'records' / 'coco.json').is_file()
     assert _final_iteration(edir) == 12  # 6 epochs x 2 iterations: no batch trained twice, none skipped
+
+
+@pytest.mark.slow
+def test_two_real_sweep_runs_at_once_train_once(tmp_path, synthetic_data_root):
+    root = tmp_path / 'sweep'
+    spec = str(write_spec(tmp_path / 'd.yaml', REAL.replace('@ROOT@', str(root)).replace(
+        'train_cfg.max_epochs: 6', 'train_cfg.max_epochs: 1'), synthetic_data_root))
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1')
+    cmd = [sys.executable, '-m', 'ovd.cli', 'sweep', 'run', spec]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                             cwd=str(REPO)) for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], '\n'.join(outs)
+    edir = root / 'k-s0'
+    logs = '\n'.join(p.read_text() for p in (edir / 'logs').glob('*.log'))
+    assert logs.count('[ovd driver] train:') == 1, logs[-3000:]  # one trainer, started once
+    status = json.loads((edir / 'status.json').read_text())
+    assert status['state'] == 'done' and status['attempts'] == 1
+    # status points at the log of the run that trained
+    assert '[ovd driver] train:' in Path(status['log']).read_text()
+    assert json.loads((edir / 'records' / 'coco.json').read_text())['attempts'] == 1
