@@ -5,12 +5,14 @@ Each entry owns one folder ``<sweep root>/<entry id>/``::
     entry.json          the expanded entry (written when the sweep is run)
     submission.json     the executor's handle for the latest attempt (SLURM job id, or local pid)
     status.json         written by the job itself: running / interrupted / failed / done, attempt counters
+    .driver.lock        held (flock) by the entry's driver and its trainer while they live: the entry is running
     records/<eval>.json one run record per finished evaluation (the results)
     logs/attempt-<n>.log
     work_dir/           mmengine's work dir (checkpoints, ``last_checkpoint``); test_<eval>/ for evaluations
 
 Every file is replaced atomically. The state of an entry is derived from these files plus the executor's view of
-whether the job is still alive, so ``ovd sweep run`` can be repeated at any time.
+whether the job is still alive (or its lock held), so ``ovd sweep run`` can be repeated at any time. An entry whose
+state files cannot be read is reported as broken and left alone; the rest of the sweep goes on.
 """
 import enum
 import os
