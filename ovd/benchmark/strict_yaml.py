@@ -1,6 +1,7 @@
-"""YAML for sweep specs, loaded strictly: a duplicated key is an error (PyYAML keeps the last one silently), and
-a document whose aliases expand beyond :data:`MAX_EXPANDED_NODES` nodes is refused before it is built (a
-700-byte "billion laughs" spec took 39 s and 1.3 GB to expand; one more level is ten times that).
+"""YAML for sweep specs, loaded strictly: a duplicated key is an error (PyYAML keeps the last one silently), an
+unquoted ``1:30:00`` is an error (YAML 1.1 reads it as the number 5400), and a document whose aliases expand
+beyond :data:`MAX_EXPANDED_NODES` nodes is refused before it is built (a 700-byte "billion laughs" spec took 39 s
+and 1.3 GB to expand; one more level is ten times that).
 """
 from typing import Any, Dict
 
@@ -33,6 +34,26 @@ class _StrictLoader(yaml.SafeLoader):
                                        key_node.start_mark)
             seen[key] = key_node
         return super().construct_mapping(node, deep)
+
+
+    def construct_yaml_int(self, node):  # noqa: D102
+        self._refuse_base60(node)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):  # noqa: D102
+        self._refuse_base60(node)
+        return super().construct_yaml_float(node)
+
+    @staticmethod
+    def _refuse_base60(node: Node) -> None:
+        # YAML 1.1 reads an unquoted 1:30:00 as the number 5400: as a SLURM time limit that is 90 hours
+        if ':' in str(node.value):
+            raise ConstructorError(None, None, f'{node.value} reads as a base-60 number in YAML 1.1; quote it '
+                                               f"('{node.value}')", node.start_mark)
+
+
+_StrictLoader.add_constructor('tag:yaml.org,2002:int', _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor('tag:yaml.org,2002:float', _StrictLoader.construct_yaml_float)
 
 
 def _expanded_size(root: Node, limit: int) -> int:

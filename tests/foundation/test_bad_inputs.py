@@ -124,6 +124,7 @@ PROBES = {
     'yaml-not-utf8': lambda d, fx: (d / 'spec.yaml').write_bytes(b'name: \xff\n'),
     'spec-is-folder': lambda d, fx: (d / 'spec.yaml').mkdir(),
     'slurm-time-banana': lambda d, fx: spec(d, 'name: p\ndefaults: {resources: {time: banana}}\n' + EXPERIMENTS),
+    'yaml-base60-time': lambda d, fx: spec(d, 'name: p\ndefaults: {resources: {time: 1:30:00}}\n' + EXPERIMENTS),
     'workers-zero': lambda d, fx: spec(d, SPEC),
     'entry-json-truncated': lambda d, fx: sweep_entries(d)[0].entry_file.write_text('{"id": "a-s0", "hash'),
     'status-json-folder': lambda d, fx: sweep_entries(d)[0].status_file.mkdir(),
