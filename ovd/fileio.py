@@ -92,7 +92,7 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any], durable: boo
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        if isinstance(err, OSError) and err.filename is None:  # ENOSPC and EIO name no file: name the output
+        if isinstance(err, OSError) and err.errno is not None and err.filename is None:  # ENOSPC, EIO: name the output
             err.filename = str(path)
         raise
 
