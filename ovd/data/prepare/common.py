@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from ovd.fileio import remove_stale_tmps, tmp_prefix
 from ..validation import AnnotationError
 
 MANIFEST_DIR = '.ovd_prepare'
@@ -52,7 +53,8 @@ def commit(outputs: Dict[Path, Any], writer: Callable[[Any, Any], None] = write_
     try:
         for target, content in outputs.items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f'.{target.name}.', suffix='.tmp', dir=target.parent)
+            remove_stale_tmps(target)
+            fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(target), suffix='.tmp', dir=target.parent)
             temps.append(Path(tmp))
             with os.fdopen(fd, 'wb') as f:
                 writer(content, f)
