@@ -110,15 +110,17 @@ def test_import_ovd_applies_no_fix():
     assert proc.stdout.strip() == 'False'
 
 
-@pytest.mark.parametrize('setup', ['import ovd.setup', 'from ovd.compat import apply_fixes; apply_fixes()',
-                                   "from mmengine.config import Config; Config.fromfile('configs/_base_/default_runtime.py')"],
-                         ids=['ovd.setup', 'apply_fixes', 'config custom_imports'])
+@pytest.mark.parametrize('setup', [
+    'import ovd.setup', 'from ovd.compat import apply_fixes; apply_fixes()',
+    "from mmengine.config import Config; Config.fromfile('configs/_base_/default_runtime.py')",
+], ids=['ovd.setup', 'apply_fixes', 'config custom_imports'])
 def test_each_process_start_applies_the_fixes(setup, repo_root):
     code = ('import io, numpy as np, torch; from mmengine.logging import HistoryBuffer\n'
             f'{setup}\n'
             'import lvis.eval; assert lvis.eval.np.float is float\n'
-            'buf = HistoryBuffer(); buf.update(np.float64(1.5)); stream = io.BytesIO(); torch.save({"b": buf}, stream)\n'
-            'stream.seek(0); assert torch.load(stream, weights_only=True)["b"].current() == 1.5')
+            'buf = HistoryBuffer(); buf.update(np.float64(1.5)); stream = io.BytesIO()\n'
+            'torch.save({"b": buf}, stream); stream.seek(0)\n'
+            'assert torch.load(stream, weights_only=True)["b"].current() == 1.5')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=repo_root)
     assert proc.returncode == 0, proc.stderr
 
