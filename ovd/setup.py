@@ -1,10 +1,10 @@
 """Process setup: what a process that trains, tests, loads checkpoints or runs lvis-api does once at start.
 
 ``import ovd`` has no side effects, so the places where a process starts import this module, and importing it
-runs :func:`setup_process` (idempotent): tools/train.py and tools/test.py, the CLI commands that build models
-or load checkpoints, and every config through ``custom_imports = dict(imports=['ovd.setup'])`` in
-``configs/_base_/default_runtime.py`` (so ``mim train ovd``, ``python -m ovd.benchmark.launch`` and any
-mmengine script that loads an ovd config are covered). It
+runs :func:`setup_process` (idempotent): tools/train.py and tools/test.py, ``python -m ovd.benchmark.launch`` (the
+jobs of ``ovd sweep`` and ``ovd demo``), ``ovd env``'s checks, and every config through
+``custom_imports = dict(imports=['ovd.setup'])`` in ``configs/_base_/default_runtime.py`` (so ``mim train ovd``,
+``ovd precompute-regions`` and any mmengine script that loads an ovd config are covered). It
 
 - applies the compatibility fixes (:func:`ovd.compat.apply_fixes`): mmengine checkpoints load under
   ``weights_only=True``; lvis-api runs on numpy >= 1.24;
