@@ -2,7 +2,8 @@
 drives; this module only dispatches.
 
 A command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``, and keeps
-heavy imports (torch, mmdet) inside ``run`` so that ``ovd --help`` stays fast.
+heavy imports (torch, mmdet) inside ``run``. Only the invoked command's ``add_arguments`` runs, so ``ovd --help``
+imports nothing beyond the command modules themselves (tests/foundation/test_import_side_effects.py).
 
 One error path: bad input that a command does not report itself (an unreadable, missing or misplaced file, a
 full or read-only disk, bytes that are not UTF-8, a number too large, malformed JSON/YAML, and every ovd input
@@ -47,7 +48,8 @@ def _not_available(name: str, issue: int):
     return run
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of every command; with ``command``, only that one gets its arguments (``''``: none)."""
     from ovd.version import __version__
     parser = argparse.ArgumentParser(
         prog='ovd', description='Open-vocabulary detection benchmark suite (GLIP, ViLD, BARON, MDETR).')
@@ -60,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.set_defaults(func=_not_available(name, issue))
             continue
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(sub)
+        if command is None or command == name:
+            module.add_arguments(sub)
         sub.set_defaults(func=module.run)
     return parser
 
@@ -111,8 +114,13 @@ def command_name(args: argparse.Namespace) -> str:
     return ' '.join(words)
 
 
+def _invoked_command(argv: List[str]) -> str:
+    """The command named on the line ('' for none): ovd's own options (--help, --version) take no value."""
+    return next((arg for arg in argv if not arg.startswith('-')), '')
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_invoked_command(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if getattr(args, 'func', None) is None:
         parser.print_help()

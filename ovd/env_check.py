@@ -55,7 +55,7 @@ def check_weights_only_resume() -> Check:
     import numpy as np
     import torch
     from mmengine.logging import HistoryBuffer
-    import ovd.compat  # noqa: F401
+    import ovd.setup  # noqa: F401  (applies the compatibility fixes)
     buffer = HistoryBuffer()
     buffer.update(np.float64(1.5))
     payload = {'message_hub': {'log_scalars': {'train/loss': buffer}}, 'meta': {'seed': np.int64(3)}}
@@ -72,7 +72,7 @@ def check_weights_only_resume() -> Check:
 
 def check_lvis_numpy() -> Check:
     import numpy as np
-    import ovd.compat  # noqa: F401
+    import ovd.setup  # noqa: F401  (applies the compatibility fixes)
     try:
         import lvis.eval
         ok = lvis.eval.np.float is float and not hasattr(np, 'float')
@@ -90,8 +90,8 @@ def check_transformers() -> Check:
 
 
 def check_registries() -> Check:
-    import ovd  # noqa: F401
     from ovd import registry
+    registry.import_all_modules()
     counts = {name: len(getattr(registry, name).module_dict)
               for name in ('DATASETS', 'TRANSFORMS', 'MODELS', 'METRICS', 'HOOKS')}
     detail = ', '.join(f'{name.lower()} {count}' for name, count in counts.items())

@@ -7,7 +7,7 @@ import argparse
 
 from mmengine.runner import Runner
 
-import ovd  # noqa: F401  (registers modules, applies the checkpoint-loading fix)
+from ovd.setup import setup_process
 from ovd.tool_args import add_common_arguments, load_config
 
 
@@ -26,6 +26,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    setup_process()  # compatibility fixes; ovd's registries import their modules on first lookup
     args = parse_args()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint

@@ -8,7 +8,7 @@ import argparse
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import ovd  # noqa: F401  (registers modules, applies the checkpoint-loading fix)
+from ovd.setup import setup_process
 from ovd.tool_args import add_common_arguments, load_config
 
 
@@ -40,6 +40,7 @@ def build_config(args: argparse.Namespace) -> Config:
 
 
 def main() -> None:
+    setup_process()  # compatibility fixes; ovd's registries import their modules on first lookup
     args = parse_args()
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)

@@ -43,10 +43,9 @@ from .records import (
     write_record,
 )
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
-from .state import EntryDir, log_tail
+from .state import EXIT_CHECKPOINTED, EntryDir, log_tail
 
 _EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*')
-EXIT_CHECKPOINTED = 75  # same value as hooks.EXIT_CHECKPOINTED (not imported: that module needs mmengine)
 
 
 class Interrupted(Exception):

@@ -19,9 +19,8 @@ from mmengine.dist import all_reduce, barrier, get_world_size, is_distributed, i
 from mmengine.hooks import Hook
 
 from ovd.registry import HOOKS
+from .state import EXIT_CHECKPOINTED
 
-#: exit status of a training process that saved a checkpoint because it was asked to stop (EX_TEMPFAIL)
-EXIT_CHECKPOINTED = 75
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 

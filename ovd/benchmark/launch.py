@@ -90,7 +90,7 @@ def _test(argv: List[str]) -> None:
 def main(argv: List[str]) -> None:
     if not argv or argv[0] not in ('train', 'test'):
         raise SystemExit('usage: python -m ovd.benchmark.launch {train,test} CONFIG ...')
-    import ovd  # noqa: F401  (registers every module, as the tools do)
+    import ovd.setup  # noqa: F401  (compatibility fixes, as the tools apply them)
     from ovd.benchmark import hooks  # noqa: F401  (registers PreemptionCheckpointHook, ExactResumeHook)
     if os.environ.get('OVD_CPU_DISTRIBUTED', '1') == '1':
         allow_cpu_distributed()

@@ -24,7 +24,6 @@ A spec looks like this (``benchmarks/sweeps/*.yaml`` are complete examples)::
 ``config``). Errors name the spec file and the field, e.g. ``demo.yaml: experiments[1].seeds[0]: ...``.
 """
 import glob
-import importlib.util
 import itertools
 import json
 import os
@@ -33,6 +32,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import ovd
 from ovd.fileio import sha256_text
 from .protocols import PROTOCOLS, protocol_of_evaluator
 from .strict_yaml import YAMLInputError, load_yaml
@@ -250,8 +250,7 @@ def resolve_path(path: str, base_dirs: Sequence[Path]) -> Optional[Path]:
 def default_search_dirs(spec_path: Optional[Path] = None) -> List[Path]:
     """Folders relative config paths are looked up in: the current folder, the repository that holds the
     spec (``<repo>/benchmarks/sweeps/x.yaml``), the ovd source checkout and the installed ``ovd/.mim``."""
-    # find_spec locates the package without importing it (importing ovd loads torch and mmdet).
-    pkg = Path(importlib.util.find_spec('ovd').origin).resolve().parent
+    pkg = Path(ovd.__file__).resolve().parent
     dirs = [Path.cwd()]
     if spec_path is not None:
         spec_path = spec_path.resolve()

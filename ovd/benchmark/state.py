@@ -25,6 +25,10 @@ from typing import Any, Dict, List, Optional
 from ovd.fileio import atomic_write_json, read_json
 from .spec import Entry
 
+#: exit status of a training process that saved a checkpoint because it was asked to stop (EX_TEMPFAIL): set by
+#: :class:`~ovd.benchmark.hooks.PreemptionCheckpointHook`, read by the driver
+EXIT_CHECKPOINTED = 75
+
 
 class State(str, enum.Enum):
     PENDING = 'pending'          # never submitted (or its submission vanished before it started)

@@ -33,8 +33,6 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
-from ovd.compat.checkpoint import allow_checkpoint_types
-
 from .name_rules import article_names, category_texts, default_text, parse_name_rule
 
 METADATA_DIR = Path(__file__).resolve().parent / 'metadata'
@@ -355,8 +353,6 @@ def vocabulary_from_categories(name: str, records: Sequence[dict]) -> Vocabulary
                           split=r.get('split')) for r in sorted(records, key=lambda r: r['id'])]
     return Vocabulary(name, cats)
 
-
-allow_checkpoint_types([Category, Vocabulary])
 
 __all__ = [
     'BUILTIN_VOCABULARIES',

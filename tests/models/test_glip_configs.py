@@ -29,7 +29,7 @@ def test_there_are_paper_and_tiny_configs():
 def test_config_loads_with_ovd_scope_and_shallow_inheritance(path):
     cfg = Config.fromfile(str(path))
     assert cfg.default_scope == 'ovd'
-    assert cfg.custom_imports['imports'] == ['ovd']
+    assert cfg.custom_imports['imports'] == ['ovd.setup']
     assert cfg.model.type == 'GLIPDetector'
     assert cfg.model.bbox_head.lang_model_name == cfg.model.language_model.name
 
