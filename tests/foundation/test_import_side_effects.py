@@ -116,7 +116,7 @@ def test_each_registering_module_is_imported_by_its_registrys_locations(location
             f'for name in {names!r}:\n'
             '    Registry.import_from_location(getattr(registry, name))  # its own locations, not mmdet\'s\n'
             f'missing = [m for m in {expected!r} if m not in sys.modules]\n'
-            'assert not missing, f"registering modules not reached from {names}: {missing}"\n')
+            f'assert not missing, f"registering modules not reached from {names}: {{missing}}"\n')
     proc = _python(code, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

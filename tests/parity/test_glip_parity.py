@@ -39,7 +39,8 @@ model = dict(
     neck=dict(in_channels=[64, 128, 256]),
     bbox_head=dict(lang_model_name={bert!r}, early_fuse={fusion!r}, num_dyhead_blocks=1),
     language_model=dict(name={bert!r}),
-    test_cfg=dict(nms_pre=1000, score_thr=0.0, max_per_img=100, merged_max_per_img=100, chunk_size=40))
+    test_cfg=dict(candidate_ranking='mmdet', nms_pre=1000, score_thr=0.0, max_per_img=100, merged_max_per_img=100,
+                  chunk_size=40))
 '''
 
 
