@@ -1,12 +1,11 @@
 """ovd: an open-vocabulary detection benchmark suite built as MMDetection 3.x plugins.
 
-Importing ``ovd`` applies the compatibility fixes (:mod:`ovd.compat`) and registers every dataset,
-transform, model and metric into the ``ovd`` registry scope (:mod:`ovd.registry`), which is what configs'
-``custom_imports = dict(imports=['ovd'])`` relies on.
+Importing ``ovd`` only defines names: it imports neither torch, mmengine, mmdet nor any layer of ovd
+(tests/foundation/test_import_side_effects.py holds it to that). The parts that change a process are applied
+where a process starts (:mod:`ovd.setup`: tools/train.py, tools/test.py, the CLI commands that need it, and
+every config through ``custom_imports``), and datasets, transforms, models and metrics register themselves when
+an ``ovd`` registry is first searched (``locations`` in :mod:`ovd.registry`, as mmdet 3.x does).
 """
 from .version import __version__
-from . import compat  # noqa: F401  (applies the fixes on import)
-from . import registry  # noqa: F401
-from . import data, evaluation, models  # noqa: F401  (register their modules)
 
 __all__ = ['__version__']

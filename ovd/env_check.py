@@ -69,7 +69,7 @@ def check_weights_only_resume() -> Check:
     import numpy as np
     import torch
     from mmengine.logging import HistoryBuffer
-    import ovd.compat  # noqa: F401
+    import ovd.setup  # noqa: F401  (applies the compatibility fixes)
     buffer = HistoryBuffer()
     buffer.update(np.float64(1.5))
     payload = {'message_hub': {'log_scalars': {'train/loss': buffer}}, 'meta': {'seed': np.int64(3)}}
@@ -86,7 +86,7 @@ def check_weights_only_resume() -> Check:
 
 def check_lvis_numpy() -> Check:
     import numpy as np
-    import ovd.compat  # noqa: F401
+    import ovd.setup  # noqa: F401  (applies the compatibility fixes)
     try:
         import lvis.eval
         ok = lvis.eval.np.float is float and not hasattr(np, 'float')
@@ -109,10 +109,9 @@ REGISTERED = {'DATASETS': 'OVLVISDataset', 'TRANSFORMS': 'LoadRegionEmbeddings',
 
 
 def check_registries() -> Check:
-    """Every registry has ovd's modules, and the names configs use resolve in scope ``ovd`` (a registry's
-    ``locations`` are imported on the first lookup, as when a config is built)."""
-    import ovd  # noqa: F401
+    """Every registry has ovd's modules, and the names configs use resolve in scope ``ovd``."""
     from ovd import registry
+    registry.import_all_modules()
     missing = [f'{name.lower()}: {module}' for name, module in REGISTERED.items()
                if getattr(registry, name).get(module) is None]
     counts = {name: len(getattr(registry, name).module_dict) for name in REGISTERED}

@@ -4,12 +4,66 @@ either the old file or the new one, never half of one."""
 import hashlib
 import json
 import os
+import re
+import socket
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any, Callable, Union
 
 PathLike = Union[str, os.PathLike]
+
+#: a temporary file whose writer cannot be checked (another host, or named before writers were recorded) is
+#: taken as abandoned once it has not been modified for this long
+STALE_TMP_AFTER_S = 3600.0
+
+
+def tmp_prefix(path: Path) -> str:
+    """``.<name>.<pid>@<host>.``: the writer is in the name, so a later write can tell a killed one's file."""
+    return f'.{path.name}.{os.getpid()}@{socket.gethostname()}.'
+
+
+def remove_stale_tmps(path: PathLike) -> None:
+    """Delete the temporary files that killed writes of ``path`` left behind.
+
+    A file whose writer ran on this host and no longer exists is removed at once; one whose writer cannot be
+    checked is removed when it has not changed for :data:`STALE_TMP_AFTER_S`. Live writers' files are kept.
+    """
+    path = Path(path)
+    pattern = re.compile(re.escape(f'.{path.name}.') + r'(?:(\d+)@(.+)\.)?[^.]+\.tmp')
+    host = socket.gethostname()
+    try:
+        candidates = [e for e in os.scandir(path.parent) if e.name.startswith(f'.{path.name}.')]
+    except OSError:
+        return
+    for entry in candidates:
+        m = pattern.fullmatch(entry.name)
+        if m is None:
+            continue
+        pid, writer_host = m.group(1), m.group(2)
+        if pid is not None and writer_host == host:
+            stale = int(pid) != os.getpid() and not _pid_alive(int(pid))
+        else:
+            try:
+                stale = time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_TMP_AFTER_S
+            except OSError:
+                continue
+        if stale:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def current_umask() -> int:
@@ -39,8 +93,9 @@ def new_file_mode(path: PathLike) -> int:
 
 def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any], durable: bool = True) -> None:
     """Write ``path`` atomically: ``write(binary_file)`` fills a temp file in the same folder, then
-    (fsync and) ``os.replace``. A failure or kill leaves the old file, and no temp file on failure. The file
-    gets the mode a plain ``open`` would give (see :func:`new_file_mode`).
+    (fsync and) ``os.replace``. A failure or kill leaves the old file, and no temp file on failure; the temp
+    file of a killed write is removed by the next write of the same file (:func:`remove_stale_tmps`). The
+    file gets the mode a plain ``open`` would give (see :func:`new_file_mode`).
 
     Args:
         path: destination file; its folder is created if missing.
@@ -50,8 +105,9 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any], durable: boo
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmps(path)
     mode = new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(path), suffix='.tmp', dir=path.parent)
     try:
         with os.fdopen(fd, 'wb') as f:
             os.fchmod(f.fileno(), mode)
@@ -60,11 +116,13 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], Any], durable: boo
             if durable:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError) and err.errno is not None and err.filename is None:  # ENOSPC, EIO: name the output
+            err.filename = str(path)
         raise
 
 
@@ -90,7 +148,8 @@ def atomic_write_json(path: PathLike, obj: Any, durable: bool = True) -> None:
 
 
 def read_json(path: PathLike) -> Any:
-    """Read a JSON file, raising a ``ValueError`` that names the file (and position) when it is malformed.
+    """Read a JSON file, raising a ``ValueError`` that names the file (and position) when it is malformed or
+    not UTF-8.
 
     Args:
         path: the JSON file.
@@ -103,6 +162,8 @@ def read_json(path: PathLike) -> Any:
             return json.load(f)
     except json.JSONDecodeError as err:
         raise ValueError(f'{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})') from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start})') from None
 
 
 def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:

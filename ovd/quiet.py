@@ -7,8 +7,11 @@ through the root logger; and warnings printed with the path of the library line 
 is what the user must act on: errors, and ovd's own warnings as one ``<prog>: warning: <message>`` line each.
 Training logs (a Runner's logger) are untouched.
 """
+import importlib.abc
+import importlib.util
 import logging
 import os
+import sys
 import warnings
 from typing import Optional, Sequence
 
@@ -46,11 +49,33 @@ def quiet_loggers() -> None:
     ERROR; ovd's own loggers keep WARNING (set on ``ovd``, so they do not inherit the root's level)."""
     logging.getLogger().setLevel(logging.ERROR)
     logging.getLogger('ovd').setLevel(logging.WARNING)
-    try:
-        from mmengine.logging import MMLogger
-    except ImportError:
+    _after_import('mmengine.logging', lambda module: module.MMLogger.get_current_instance().setLevel(logging.WARNING))
+
+
+def _after_import(name: str, action) -> None:
+    """Run ``action(module)`` once ``name`` is imported (now if it already is): quieting mmengine must not import
+    it, as commands such as ``ovd eval`` never load it."""
+    if name in sys.modules:
+        action(sys.modules[name])
         return
-    MMLogger.get_current_instance().setLevel(logging.WARNING)
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path, target=None):
+            if fullname != name:
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(fullname)
+            if spec is not None and spec.loader is not None:
+                execute = spec.loader.exec_module
+
+                def exec_module(module):
+                    execute(module)
+                    action(module)
+
+                spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, Finder())
 
 
 def quiet_by_default(argv: Optional[Sequence[str]] = None, prog: str = 'ovd') -> bool:

@@ -1,8 +1,14 @@
 """ovd's registries: children of mmdet's, with scope ``ovd`` (the pattern mmyolo and mmrotate follow).
 
 Configs set ``default_scope = 'ovd'``; a ``type`` not registered here is looked up in the parent (mmdet,
-then mmengine), so mmdet's detectors, backbones and transforms work unprefixed. ``locations`` lets mmengine
-import the modules that register into each registry when a config is built without ``import ovd``.
+then mmengine), so mmdet's detectors, backbones and transforms work unprefixed.
+
+Registration is lazy, as in mmdet 3.x: each registry names in ``locations`` the modules that register into
+it, and mmengine imports them on the registry's first lookup. Importing this module imports mmdet's
+registries (names only) and nothing of ovd's layers. mmengine imports only the ``locations`` of the registry
+it is asked, not those of its parents, so :class:`OvdRegistry` imports its ancestors' too: a lookup that
+falls back to mmdet finds mmdet's modules (``DetLocalVisualizer``, ``CocoMetric``, ...) registered without
+registering all of mmdet up front.
 """
 from mmdet.registry import DATA_SAMPLERS as MMDET_DATA_SAMPLERS
 from mmdet.registry import DATASETS as MMDET_DATASETS
@@ -21,36 +27,62 @@ from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
 from mmdet.registry import TRANSFORMS as MMDET_TRANSFORMS
 from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
 from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
-from mmdet.utils import register_all_modules as register_all_mmdet_modules
 from mmengine.registry import Registry
 
 SCOPE = 'ovd'
 
-# A lookup that misses in an ovd registry falls back to mmdet's, but the parent's lazy ``locations`` are not
-# imported on the way, so mmdet's modules (DetLocalVisualizer, CocoMetric, ...) are registered up front.
-register_all_mmdet_modules(init_default_scope=False)
+# The modules that register into each registry (tests/foundation/test_import_side_effects.py checks that every
+# module with a ``register_module`` call is listed). ``ovd.models`` imports every method's package.
+DATA_MODULES = ['ovd.data.datasets', 'ovd.data.flickr30k', 'ovd.data.mdetr_grounding', 'ovd.data.mixed']
+TRANSFORM_MODULES = ['ovd.data.transforms', 'ovd.data.grounding_crop', 'ovd.data.pixel_conventions',
+                     'ovd.models.common.region_transforms']
+MODEL_MODULES = ['ovd.models']
+METRIC_MODULES = ['ovd.evaluation.metrics']
+HOOK_MODULES = ['ovd.benchmark.hooks']
 
-RUNNERS = Registry('runner', parent=MMDET_RUNNERS, scope=SCOPE)
-LOOPS = Registry('loop', parent=MMDET_LOOPS, scope=SCOPE)
-HOOKS = Registry('hook', parent=MMDET_HOOKS, scope=SCOPE, locations=['ovd.benchmark.hooks'])
 
-DATASETS = Registry('dataset', parent=MMDET_DATASETS, scope=SCOPE, locations=['ovd.data'])
-DATA_SAMPLERS = Registry('data sampler', parent=MMDET_DATA_SAMPLERS, scope=SCOPE, locations=['ovd.data'])
-TRANSFORMS = Registry('transform', parent=MMDET_TRANSFORMS, scope=SCOPE, locations=['ovd.data'])
+class OvdRegistry(Registry):
+    """A registry whose first lookup imports its own ``locations`` and then its ancestors'."""
 
-MODELS = Registry('model', parent=MMDET_MODELS, scope=SCOPE, locations=['ovd.models'])
-MODEL_WRAPPERS = Registry('model_wrapper', parent=MMDET_MODEL_WRAPPERS, scope=SCOPE)
-TASK_UTILS = Registry('task util', parent=MMDET_TASK_UTILS, scope=SCOPE, locations=['ovd.models'])
+    def import_from_location(self) -> None:
+        registry = self
+        while registry is not None:
+            Registry.import_from_location(registry)
+            registry = registry.parent
 
-OPTIMIZERS = Registry('optimizer', parent=MMDET_OPTIMIZERS, scope=SCOPE)
-OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMDET_OPTIM_WRAPPERS, scope=SCOPE)
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+
+RUNNERS = OvdRegistry('runner', parent=MMDET_RUNNERS, scope=SCOPE)
+LOOPS = OvdRegistry('loop', parent=MMDET_LOOPS, scope=SCOPE)
+HOOKS = OvdRegistry('hook', parent=MMDET_HOOKS, scope=SCOPE, locations=HOOK_MODULES)
+
+DATASETS = OvdRegistry('dataset', parent=MMDET_DATASETS, scope=SCOPE, locations=DATA_MODULES)
+DATA_SAMPLERS = OvdRegistry('data sampler', parent=MMDET_DATA_SAMPLERS, scope=SCOPE, locations=DATA_MODULES)
+TRANSFORMS = OvdRegistry('transform', parent=MMDET_TRANSFORMS, scope=SCOPE, locations=TRANSFORM_MODULES)
+
+MODELS = OvdRegistry('model', parent=MMDET_MODELS, scope=SCOPE, locations=MODEL_MODULES)
+MODEL_WRAPPERS = OvdRegistry('model_wrapper', parent=MMDET_MODEL_WRAPPERS, scope=SCOPE)
+TASK_UTILS = OvdRegistry('task util', parent=MMDET_TASK_UTILS, scope=SCOPE, locations=MODEL_MODULES)
+
+OPTIMIZERS = OvdRegistry('optimizer', parent=MMDET_OPTIMIZERS, scope=SCOPE, locations=MODEL_MODULES)
+OPTIM_WRAPPERS = OvdRegistry('optim_wrapper', parent=MMDET_OPTIM_WRAPPERS, scope=SCOPE, locations=MODEL_MODULES)
+OPTIM_WRAPPER_CONSTRUCTORS = OvdRegistry(
     'optimizer wrapper constructor', parent=MMDET_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
-    locations=['ovd.models'])
-PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMDET_PARAM_SCHEDULERS, scope=SCOPE)
+    locations=MODEL_MODULES)
+PARAM_SCHEDULERS = OvdRegistry('parameter scheduler', parent=MMDET_PARAM_SCHEDULERS, scope=SCOPE,
+                               locations=MODEL_MODULES)
 
-METRICS = Registry('metric', parent=MMDET_METRICS, scope=SCOPE, locations=['ovd.evaluation'])
-EVALUATOR = Registry('evaluator', parent=MMDET_EVALUATOR, scope=SCOPE, locations=['ovd.evaluation'])
+METRICS = OvdRegistry('metric', parent=MMDET_METRICS, scope=SCOPE, locations=METRIC_MODULES)
+EVALUATOR = OvdRegistry('evaluator', parent=MMDET_EVALUATOR, scope=SCOPE, locations=METRIC_MODULES)
 
-VISUALIZERS = Registry('visualizer', parent=MMDET_VISUALIZERS, scope=SCOPE)
-VISBACKENDS = Registry('vis_backend', parent=MMDET_VISBACKENDS, scope=SCOPE)
+VISUALIZERS = OvdRegistry('visualizer', parent=MMDET_VISUALIZERS, scope=SCOPE)
+VISBACKENDS = OvdRegistry('vis_backend', parent=MMDET_VISBACKENDS, scope=SCOPE)
+
+ALL_REGISTRIES = (RUNNERS, LOOPS, HOOKS, DATASETS, DATA_SAMPLERS, TRANSFORMS, MODELS, MODEL_WRAPPERS, TASK_UTILS,
+                  OPTIMIZERS, OPTIM_WRAPPERS, OPTIM_WRAPPER_CONSTRUCTORS, PARAM_SCHEDULERS, METRICS, EVALUATOR,
+                  VISUALIZERS, VISBACKENDS)
+
+
+def import_all_modules() -> None:
+    """Register every ovd and mmdet module now (what a lookup does lazily), e.g. to list or count them."""
+    for registry in ALL_REGISTRIES:
+        registry.import_from_location()

@@ -7,7 +7,7 @@ from typing import Optional
 
 def shipped_path(*parts: str) -> Optional[Path]:
     """``<checkout>/<parts>`` if ovd runs from a source checkout, else ``<site-packages>/ovd/.mim/<parts>``;
-    None when neither exists. Locates the package without importing it (importing ovd loads torch)."""
+    None when neither exists. Locates the package through ``find_spec`` (tests point it at a fake install)."""
     spec = importlib.util.find_spec('ovd')
     if spec is None or spec.origin is None:
         return None

@@ -1,8 +1,15 @@
-"""Convert an official GLIP checkpoint (microsoft/GLIP, maskrcnn-benchmark layout) to ovd's GLIPDetector.
+"""Convert a GLIP checkpoint (microsoft/GLIP's maskrcnn-benchmark layout, or mmdet 3.3's) to ovd's GLIPDetector.
 
 Usage::
 
-    python scripts/convert_glip_checkpoint.py glip_tiny_model_o365_goldg.pth glip_t_ovd.pth
+    python scripts/convert_glip_checkpoint.py glip_tiny_model_o365_goldg.pth glip_t_ovd.pth \
+        [--config configs/glip/glip-t_zeroshot_coco-val2017.py]   # also load it into the model, strict
+
+The file is read with ``torch.load(weights_only=True)`` and ovd's allow-list (``ovd.compat.checkpoint``): a
+pickle naming anything else is refused before it runs. The layout is recognised from the keys: official keys
+(``module.backbone.body.*``, ``module.rpn.head.*``, ...) are renamed as below; an mmdet 3.3 GLIP checkpoint
+(``state_dict`` with ``backbone.stages.*``, ``bbox_head.head.*``, ``language_model.*``) already has ovd's names
+and is copied, minus the keys listed in ``MMDET_DROPPED``.
 
 Key mapping (official -> ovd; ovd keeps mmdet 3.3's module names, so mmdet-converted GLIP weights load too):
 
@@ -38,13 +45,19 @@ from typing import Dict, Iterable, List, Tuple
 
 import torch
 
+from ovd.compat.checkpoint import load_official_checkpoint
 from ovd.fileio import atomic_torch_save
+from ovd.models.common.strict_load import check_against_config
 
 FPN_MAP = {
     'fpn_inner2': 'lateral_convs.0.conv', 'fpn_inner3': 'lateral_convs.1.conv',
     'fpn_inner4': 'lateral_convs.2.conv', 'fpn_layer2': 'fpn_convs.0.conv', 'fpn_layer3': 'fpn_convs.1.conv',
     'fpn_layer4': 'fpn_convs.2.conv', 'top_blocks.p6': 'fpn_convs.3.conv', 'top_blocks.p7': 'fpn_convs.4.conv',
 }
+#: key prefixes of an mmdet 3.3 GLIP checkpoint (ovd keeps these names)
+MMDET_PREFIXES = ('backbone.stages.', 'backbone.patch_embed.', 'bbox_head.head.', 'language_model.')
+#: mmdet keys ovd's model has no use for: a BERT pooler, kept by conversions that copied the whole text model
+MMDET_DROPPED = (re.compile(r'^language_model\.language_backbone\.body\.model\.pooler\.'),)
 DROPPED = (re.compile(r'anchor_generator'), re.compile(r'\.cls_logits\.'), re.compile(r'resizer'),
            re.compile(r'language_backbone\.body\.model\.pooler\.'))
 
@@ -117,26 +130,63 @@ def convert_state_dict(state_dict: Dict[str, torch.Tensor]) -> Tuple['OrderedDic
     return out, dropped
 
 
+def is_mmdet_layout(state_dict: Dict[str, torch.Tensor]) -> bool:
+    """True for mmdet 3.3 GLIP key names (``backbone.stages.``, ``bbox_head.head.``, ``language_model.``)."""
+    return any(k.startswith(MMDET_PREFIXES) for k in state_dict) and not any(
+        k.startswith(('module.', 'backbone.body.', 'rpn.', 'language_backbone.')) for k in state_dict)
+
+
+def convert_mmdet_state_dict(
+        state_dict: Dict[str, torch.Tensor]) -> Tuple['OrderedDict[str, torch.Tensor]', List[str]]:
+    """An mmdet 3.3 GLIP state dict in ovd's names: the same keys, minus what ovd's model has no use for.
+
+    Raises:
+        KeyError: naming keys outside the parts of a GLIP detector.
+    """
+    out, dropped, unknown = OrderedDict(), [], []
+    for key, value in state_dict.items():
+        if any(p.search(key) for p in MMDET_DROPPED):
+            dropped.append(key)
+        elif key.startswith(('backbone.', 'neck.', 'bbox_head.', 'language_model.')):
+            out[key] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise KeyError(f'{len(unknown)} keys of the mmdet checkpoint belong to no part of GLIP: {unknown[:10]}')
+    return out, dropped
+
+
 def main(argv: Iterable[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='official GLIP checkpoint (.pth)')
+    parser.add_argument('src', help='official (maskrcnn-benchmark) or mmdet 3.3 GLIP checkpoint (.pth)')
     parser.add_argument('dst', help='output checkpoint for ovd configs (load_from)')
+    parser.add_argument('--config', help='ovd config whose model must load the result strictly')
     args = parser.parse_args(argv)
-    ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
-    state = ckpt.get('model', ckpt) if isinstance(ckpt, dict) else None
+    try:
+        ckpt = load_official_checkpoint(args.src)
+    except (OSError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    state = None
+    if isinstance(ckpt, dict):
+        state = ckpt.get('state_dict', ckpt.get('model', ckpt))
     if not isinstance(state, dict) or not state:
-        print(f'{args.src}: no state dict (expected a dict or a dict with "model")', file=sys.stderr)
+        print(f'{args.src}: no state dict (expected a dict, or a dict with "model" or "state_dict")',
+              file=sys.stderr)
         return 1
     try:
-        converted, dropped = convert_state_dict(state)
-    except KeyError as err:
-        print(f'{args.src}: {err.args[0]}', file=sys.stderr)
+        converted, dropped = (convert_mmdet_state_dict(state) if is_mmdet_layout(state)
+                              else convert_state_dict(state))
+        if args.config:
+            check_against_config(converted, args.config)
+    except (KeyError, RuntimeError, OSError, ValueError) as err:
+        print(f'{args.src}: {err.args[0] if isinstance(err, KeyError) else err}', file=sys.stderr)
         return 1
     with open(args.src, 'rb') as f:
         sha = hashlib.sha256(f.read()).hexdigest()
     atomic_torch_save({'state_dict': converted, 'meta': {'converted_from': os.path.basename(args.src),
                                                      'source_sha256': sha}}, args.dst)
-    print(f'{len(converted)} tensors written to {args.dst}; dropped {len(dropped)} official keys')
+    print(f'{len(converted)} tensors written to {args.dst}; dropped {len(dropped)} keys')
     return 0
 
 

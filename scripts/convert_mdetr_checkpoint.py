@@ -5,8 +5,10 @@ Usage:
     python scripts/convert_mdetr_checkpoint.py pretrained_resnet101_checkpoint.pth out.pth \
         [--config configs/mdetr/mdetr_r101_pretrain-flickr-mixed.py]   # also load it into the model, strict
 
-The official files hold ``model`` and, when trained with EMA, ``model_ema``; like the official evaluation
-(``--load``), the EMA weights are used when present (``--no-ema`` takes ``model``).
+The official files hold ``model`` and, when trained with EMA, ``model_ema`` (plus ``optimizer``, ``epoch`` and the
+training ``args``, an ``argparse.Namespace``); like the official evaluation (``--load``), the EMA weights are used
+when present (``--no-ema`` takes ``model``). The file is read with ``torch.load(weights_only=True)`` and ovd's
+allow-list (``ovd.compat.checkpoint``): a pickle naming anything else is refused before it runs.
 
 Key mapping, official -> ovd (``{i}`` a layer index; everything else must match one rule or the conversion
 fails, naming the keys):
@@ -46,7 +48,9 @@ from typing import Dict, List, Tuple
 
 import torch
 
+from ovd.compat.checkpoint import load_official_checkpoint
 from ovd.fileio import atomic_torch_save
+from ovd.models.common.strict_load import check_against_config
 
 #: (pattern on the official key, replacement) tried in order; the first match wins
 RULES: List[Tuple[str, str]] = [
@@ -116,24 +120,13 @@ def convert(official: Dict[str, torch.Tensor], backbone: str = 'resnet',
 
 def load_official(path: str, use_ema: bool = True) -> Dict[str, torch.Tensor]:
     """The state dict of an official checkpoint file (``model_ema`` when present and ``use_ema``)."""
-    # the official files pickle argparse.Namespace args next to the weights; they come from a trusted release
-    ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    ckpt = load_official_checkpoint(path)
     if not isinstance(ckpt, dict):
         raise ValueError(f'{path}: not an MDETR checkpoint (a {type(ckpt).__name__}, expected a dict)')
     for name in (('model_ema', 'model') if use_ema else ('model',)):
         if isinstance(ckpt.get(name), dict):
             return ckpt[name]
     raise KeyError(f'{path}: no "model" or "model_ema" entry (keys: {sorted(ckpt)[:10]})')
-
-
-def check_against_config(state_dict: Dict[str, torch.Tensor], config: str) -> None:
-    """Build the model of an ovd config and load the converted weights strictly."""
-    from mmengine.config import Config
-
-    import ovd  # noqa: F401  (registers the modules)
-    from ovd.registry import MODELS
-    model = MODELS.build(Config.fromfile(config).model)
-    model.load_state_dict(state_dict, strict=True)
 
 
 def main(argv=None) -> int:
@@ -148,11 +141,15 @@ def main(argv=None) -> int:
     parser.add_argument('--config', help='ovd config whose model must load the result strictly')
     args = parser.parse_args(argv)
 
-    official = load_official(args.src, use_ema=not args.no_ema)
-    backbone = args.backbone or ('resnet' if 'backbone.0.body.layer1.0.conv1.weight' in official else 'timm')
-    state_dict = convert(official, backbone=backbone, text_prefix=args.text_prefix)
-    if args.config:
-        check_against_config(state_dict, args.config)
+    try:
+        official = load_official(args.src, use_ema=not args.no_ema)
+        backbone = args.backbone or ('resnet' if 'backbone.0.body.layer1.0.conv1.weight' in official else 'timm')
+        state_dict = convert(official, backbone=backbone, text_prefix=args.text_prefix)
+        if args.config:
+            check_against_config(state_dict, args.config)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        print(f'error: {err.args[0] if isinstance(err, KeyError) else err}', file=sys.stderr)
+        return 1
     atomic_torch_save({'state_dict': state_dict, 'meta': {'converted_from': os.path.basename(args.src)}}, args.dst)
     print(f'wrote {len(state_dict)} tensors to {args.dst}')
     return 0

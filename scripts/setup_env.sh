@@ -6,8 +6,9 @@
 # 1. creates the virtual environment ($OVD_VENV, default .venv);
 # 2. installs torch + torchvision (pinned in scripts/versions.env; see the variables below for clusters);
 # 3. installs mmcv with compiled ops: a cached wheel when one matches (python, torch, CPU/CUDA), else it
-#    builds one from the PyPI sdist (checksum verified), patching mmcv's hard-coded -std=c++17 to c++20
-#    when the torch headers need it (torch >= 2.10), and caches the wheel outside the tree;
+#    downloads the PyPI sdist and builds one with scripts/build_mmcv_wheel.sh (checksum verified, mmcv's
+#    hard-coded -std=c++17 patched to c++20 when the torch headers need it), and caches the wheel outside
+#    the tree;
 # 4. installs ovd (editable) with its pinned OpenMMLab, HF and evaluation dependencies.
 # A stamp records what was installed; a second run with nothing changed only checks the imports (seconds).
 #
@@ -42,7 +43,7 @@ log() { printf '[setup] %s\n' "$*"; }
 pip_install() { "$py" -m pip install --disable-pip-version-check -q "$@" 2>&1 | grep -v "^WARNING: Location" || true; return "${PIPESTATUS[0]}"; }
 
 stamp_file="$venv/.ovd-setup-stamp"
-stamp="$(cat "$here/versions.env" "$here/setup_env.sh" setup.cfg | sha256sum | cut -c1-16)-torch${torch_version}-cuda${FORCE_CUDA:-0}"
+stamp="$(cat "$here/versions.env" "$here/setup_env.sh" "$here/build_mmcv_wheel.sh" setup.cfg | sha256sum | cut -c1-16)-torch${torch_version}-cuda${FORCE_CUDA:-0}"
 
 imports_ok() {
   "$py" - <<'EOF' >/dev/null 2>&1
@@ -98,30 +99,14 @@ EOF
   wheel_dir="$cache/wheels/mmcv-$MMCV_VERSION-$variant"
   wheel="$(ls "$wheel_dir"/mmcv-*.whl 2>/dev/null | head -n1 || true)"
   if [[ -z "$wheel" ]]; then
-    log "building mmcv $MMCV_VERSION with ops for $variant (about 15 minutes on 2 cores; cached afterwards)"
-    build_dir="$(mktemp -d "${TMPDIR:-/tmp}/ovd-mmcv-build.XXXXXX")"
-    trap 'rm -rf "$build_dir"' EXIT
+    log "building mmcv $MMCV_VERSION with ops for $variant (the longest step of a first setup; cached afterwards)"
+    download_dir="$(mktemp -d "${TMPDIR:-/tmp}/ovd-mmcv-sdist.XXXXXX")"
+    trap 'rm -rf "$download_dir"' EXIT
     "$py" -m pip download --disable-pip-version-check -q --no-deps --no-binary mmcv --no-build-isolation \
-      "mmcv==$MMCV_VERSION" -d "$build_dir" 2>&1 | grep -v "^WARNING: Location" || true
-    sdist="$build_dir/mmcv-$MMCV_VERSION.tar.gz"
+      "mmcv==$MMCV_VERSION" -d "$download_dir" 2>&1 | grep -v "^WARNING: Location" || true
+    sdist="$download_dir/mmcv-$MMCV_VERSION.tar.gz"
     [[ -f "$sdist" ]] || { echo "[setup] could not download the mmcv $MMCV_VERSION sdist from PyPI" >&2; exit 1; }
-    echo "$MMCV_SDIST_SHA256  $sdist" | sha256sum -c --quiet - \
-      || { echo "[setup] checksum mismatch for $sdist" >&2; exit 1; }
-    tar -xzf "$sdist" -C "$build_dir"
-    src="$build_dir/mmcv-$MMCV_VERSION"
-    if "$py" -c "import sys, torch; sys.exit(0 if tuple(map(int, torch.__version__.split('.')[:2])) >= (2, 10) else 1)"; then
-      log "torch >= 2.10 headers need C++20: patching mmcv's -std=c++17"
-      sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
-    fi
-    (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-      "$py" -m pip wheel --disable-pip-version-check -q --no-build-isolation --no-deps -w "$build_dir/dist" . \
-      2>&1 | grep -v "^WARNING: Location" | tail -n 20)
-    built="$(ls "$build_dir"/dist/mmcv-*.whl)"
-    mkdir -p "$wheel_dir"
-    # Copy then rename, so a concurrent or killed build never leaves a half wheel in the cache.
-    cp "$built" "$wheel_dir/.partial.whl"
-    mv "$wheel_dir/.partial.whl" "$wheel_dir/$(basename "$built")"
-    wheel="$wheel_dir/$(basename "$built")"
+    wheel="$(bash "$here/build_mmcv_wheel.sh" "$py" "$sdist" "$MMCV_SDIST_SHA256" "$wheel_dir")"
     log "cached $wheel"
   else
     log "installing cached $wheel"

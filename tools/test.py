@@ -7,8 +7,8 @@ import argparse
 
 from mmengine.runner import Runner
 
-import ovd  # noqa: F401  (registers modules, applies the checkpoint-loading fix)
 from ovd.quiet import quiet_by_default
+from ovd.setup import setup_process
 from ovd.tool_args import add_common_arguments, load_config
 
 
@@ -27,6 +27,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    setup_process()  # compatibility fixes; ovd's registries import their modules on first lookup
     args = parse_args()
     quiet_by_default()  # library warnings and config-loading INFO lines; OVD_VERBOSE=1 keeps them
     cfg = load_config(args)

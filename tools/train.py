@@ -8,8 +8,8 @@ import argparse
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import ovd  # noqa: F401  (registers modules, applies the checkpoint-loading fix)
 from ovd.quiet import quiet_by_default
+from ovd.setup import setup_process
 from ovd.tool_args import add_common_arguments, load_config
 
 
@@ -41,6 +41,7 @@ def build_config(args: argparse.Namespace) -> Config:
 
 
 def main() -> None:
+    setup_process()  # compatibility fixes; ovd's registries import their modules on first lookup
     args = parse_args()
     quiet_by_default()  # library warnings and config-loading INFO lines; OVD_VERBOSE=1 keeps them
     cfg = build_config(args)

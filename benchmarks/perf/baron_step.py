@@ -50,8 +50,8 @@ def build_model(mode: str, device: str):
     model_cfg = _plain_bn(cfg.model.to_dict())
     model_cfg['backbone']['init_cfg'] = None
     model_cfg['roi_head']['clip'] = dict(model_name='ViT-B-32', pretrained=None)  # real size, random weights
-    model_cfg['roi_head']['bbox_head']['class_embeddings'] = dict(vocabulary='ov_coco', templates='single',
-                                                                  cache=False)
+    head = model_cfg['roi_head']['bbox_head']
+    head['class_embeddings'] = dict(head['class_embeddings'], templates='single', cache=False)  # keeps its feature
     if mode == 'base':
         model_cfg['roi_head']['distill'] = None
     return MODELS.build(ConfigDict(model_cfg)).to(device).train()
@@ -105,7 +105,7 @@ def run_mode(mode: str, size: int, batch: int, steps: int, device: str) -> dict:
     if model.roi_head.distiller is not None:
         model.roi_head.distiller.teacher = teacher.wrap(model.roi_head.distiller.teacher)
         roi_head_module.sample_bags = sampling.wrap(roi_head_module.sample_bags)
-        roi_head_module.select_seed_boxes = sampling.wrap(roi_head_module.select_seed_boxes)
+        roi_head_module.select_seeds = sampling.wrap(roi_head_module.select_seeds)
     inputs, samples = make_batch(model, batch, size, device)
 
     def train_step() -> float:

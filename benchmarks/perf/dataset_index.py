@@ -79,7 +79,7 @@ def generate(path: Path, num_images: int, num_boxes: int, seed: int = 0) -> None
 CHILD = r'''
 import gc, json, resource, sys, time
 which, ann_file = sys.argv[1], sys.argv[2]
-import ovd  # noqa: F401  (both sides get the same imports and compat fixes)
+import ovd.setup  # noqa: F401  (both sides get the same imports and compat fixes)
 if which == 'ovd':
     from ovd.data.datasets import LVISV1Dataset as Dataset
 else:

@@ -58,7 +58,7 @@ def worker(name: str, gt_path: str, res_path: str) -> dict:
     warnings.simplefilter('ignore')
     logging.disable(logging.WARNING)
     sys.path.insert(0, str(REPO))
-    import ovd  # noqa: F401  (the numpy fix for lvis-api)
+    import ovd.setup  # noqa: F401  (the numpy fix for lvis-api)
     with open(gt_path) as f:
         gt = json.load(f)
     with open(res_path) as f:

@@ -29,7 +29,6 @@ Usage::
 import argparse
 import copy
 import json
-import re
 import sys
 import tempfile
 import time
@@ -42,15 +41,9 @@ sys.path.insert(0, str(REPO))
 
 
 def lvis_prompt_names():
-    """LVIS v1 names in id order, normalised for prompts (``_`` -> space, parenthesised qualifiers dropped)."""
-    try:
-        from ovd.data.vocab import get_vocabulary
-        return [c.prompt_name for c in get_vocabulary('lvis_v1').categories]
-    except ImportError:  # the vocabulary layer is not on this branch yet: same rule, from the shipped metadata
-        cats = json.loads((REPO / 'ovd/data/metadata/lvis_v1_categories.json').read_text())
-        cats = cats['categories'] if isinstance(cats, dict) else cats
-        return [re.sub(r'\s+', ' ', re.sub(r'\(.*?\)', '', c['name']).replace('_', ' ')).strip()
-                for c in sorted(cats, key=lambda c: c['id'])]
+    """LVIS v1 names in id order as GLIP's prompts spell them (its ``clean_name``: ``bow_(weapon)`` -> ``bow ``)."""
+    from ovd.data.vocab import get_vocabulary
+    return list(get_vocabulary('lvis_v1').prompt_texts('glip'))
 
 
 def write_bert(directory: Path, full: bool, whole_words=()) -> str:

@@ -103,7 +103,7 @@ def main() -> int:
     from mmengine.structures import InstanceData
 
     from ovd.data.vocab import get_vocabulary
-    names = [c.prompt_name for c in get_vocabulary('lvis_v1')][:args.captions]
+    names = list(get_vocabulary('lvis_v1').prompt_texts('mdetr'))[:args.captions]  # MDETR's caption text
     model = build_model(args.size)
     model.test_cfg.update(captions_per_batch=args.batch, names_per_caption=1, max_per_img=None)
     torch.manual_seed(1)

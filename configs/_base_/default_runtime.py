@@ -1,6 +1,7 @@
 # Runtime shared by every ovd config: the ovd registry scope, hooks, logging. One file, no further _base_.
 default_scope = 'ovd'
-custom_imports = dict(imports=['ovd'], allow_failed_imports=False)
+# ovd.setup applies the compatibility fixes; ovd's modules register on a registry's first lookup (ovd/registry.py)
+custom_imports = dict(imports=['ovd.setup'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -1,7 +1,8 @@
-# BARON-KD R50-C4 on OV-COCO: 8 GPUs x 2 images, lr 0.02, AMP, gradient clipping 35, 90k iterations
+# BARON-KD R50-C4 on OV-COCO (ovdet configs/baron/ov_coco/baron_kd_faster_rcnn_r50_caffe_c4_90k.py; 8 GPUs in the
+# ovdet README): lr 0.02, weight decay 1e-4, AMP, gradient clipping 35, 90k iterations, single-scale training
 # (ovdet README: novel AP50 34.0 with CLIP distillation; the paper's C4 row, 33.1, is caption supervision).
 # ImageNet caffe-style ResNet-50 (mmdet's detectron2 weights, as the base config's init_cfg).
-_base_ = ['./_base_/baron-kd_faster-rcnn_r50-c4_ov-coco.py', '../_base_/datasets/ov_coco.py',
+_base_ = ['./_base_/baron-kd_faster-rcnn_r50-c4_ov-coco.py', './_base_/ov-coco_kd.py',
           './_base_/schedule_90k.py', '../_base_/default_runtime.py']
 
 val_evaluator = dict(_delete_=True, type='OVDetectionMetric', protocol='ov-coco-65', iou_types=('bbox',),

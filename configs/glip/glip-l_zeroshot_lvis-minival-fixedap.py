@@ -7,11 +7,11 @@ model = dict(
                   drop_path_rate=0.4, pretrain_img_size=384),
     neck=dict(in_channels=[384, 768, 1536]),
     bbox_head=dict(early_fuse=True, num_dyhead_blocks=8),
-    test_cfg=dict(max_per_img=300, merged_max_per_img=-1, chunk_size=40, score_thr=0.0))
+    test_cfg=dict(max_per_img=300, merged_max_per_img=-1, chunk_size=40, box_end_offset=0))
 val_dataloader = dict(
     dataset=dict(_delete_=True, type='LVISV1Dataset', data_root=lvis,
                  ann_file='annotations/lvis_v1_minival_inserted_image_name.json', data_prefix=dict(img=''),
-                 test_mode=True, pipeline=_base_.test_pipeline))
+                 test_mode=True, name_rule=_base_.name_rule, pipeline=_base_.test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='OVDetectionMetric', protocol='lvis-fixed',
                      ann_file=lvis + 'annotations/lvis_v1_minival_inserted_image_name.json')

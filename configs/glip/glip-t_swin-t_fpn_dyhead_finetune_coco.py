@@ -10,7 +10,7 @@ train_dataloader = dict(
     batch_size=2,
     dataset=dict(_delete_=True, type='CocoDetDataset', data_root=coco, ann_file='annotations/instances_train2017.json',
                  data_prefix=dict(img='train2017/'), filter_cfg=dict(filter_empty_gt=True, min_size=32),
-                 pipeline=_base_.train_pipeline))
+                 name_rule=_base_.name_rule, pipeline=_base_.train_pipeline))
 optim_wrapper = dict(
     _delete_=True, type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-5, betas=(0.9, 0.999), weight_decay=0.05),

@@ -18,13 +18,15 @@ model = dict(
         fusion_cfg=dict(fusion_embed_dim=64, fusion_num_heads=4)),
     language_model=dict(name=lang_model_name, max_tokens=256),
     train_cfg=dict(num_negatives=8),
-    test_cfg=dict(nms_pre=200, score_thr=0.0, max_per_img=100, chunk_size=40))
+    # LVIS and Flickr30k evaluation: boxes written as the official LVIS/Flickr30k paths do (no +1)
+    test_cfg=dict(nms_pre=200, score_thr=0.0, max_per_img=100, chunk_size=40, box_end_offset=0))
 
 det_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='InclusivePixelBoxes'),  # GLIP's box convention (see the base config)
     dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='RandomFlip_GLIP', prob=0.5),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1)),
     # detection -> grounding: the image's classes plus sampled negatives (GLIP's recipe, 85 at full size)
     dict(type='DetectionToGroundingPrompt', training=True, num_negatives=8, max_tokens=256,
@@ -34,6 +36,7 @@ det_train_pipeline = [
 grounding_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='InclusivePixelBoxes'),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1)),
     dict(type='PackGroundingInputs'),
@@ -55,7 +58,7 @@ train_dataloader = dict(
         datasets=[
             dict(type='CocoDetDataset', data_root=data_root + 'coco/', ann_file='annotations/instances_train2017.json',
                  data_prefix=dict(img='train2017/'), filter_cfg=dict(filter_empty_gt=True, min_size=4),
-                 pipeline=det_train_pipeline),
+                 name_rule=_base_.name_rule, pipeline=det_train_pipeline),
             dict(type='Flickr30kEntitiesDataset', data_root=data_root + 'flickr30k/', ann_file='train.txt',
                  pipeline=grounding_train_pipeline),
         ]))
@@ -71,7 +74,7 @@ val_dataloader = dict(
         type='mmdet.ConcatDataset', ignore_keys=['classes', 'vocabulary', 'dataset_type', 'name'],
         datasets=[
             dict(type='LVISV1Dataset', data_root=data_root + 'lvis/', ann_file='annotations/lvis_v1_val.json',
-                 data_prefix=dict(img=''), test_mode=True, pipeline=test_pipeline),
+                 data_prefix=dict(img=''), test_mode=True, name_rule=_base_.name_rule, pipeline=test_pipeline),
             dict(type='Flickr30kEntitiesDataset', data_root=data_root + 'flickr30k/', ann_file='val.txt',
                  test_mode=True, pipeline=test_pipeline),
         ]))

@@ -3,9 +3,7 @@
 # / 94.4.
 _base_ = ['./mdetr_r101_flickr30k-anybox.py']
 
-ann_root = 'data/mdetr_annotations/'
+ann_root = 'mdetr_annotations/'  # relative to the datasets' data_root
 train_dataloader = dict(dataset=dict(ann_file=ann_root + 'final_flickr_mergedGT_train.json'))
-val_dataloader = dict(dataset=dict(ann_file=ann_root + 'final_flickr_mergedGT_val.json'))
-test_dataloader = dict(dataset=dict(ann_file=ann_root + 'final_flickr_mergedGT_test.json'))
 val_evaluator = dict(type='Flickr30kRecallMetric', protocol='merged-box', topk=(1, 5, 10))
 test_evaluator = val_evaluator

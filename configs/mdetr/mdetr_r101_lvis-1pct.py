@@ -10,7 +10,7 @@ model = dict(test_cfg=dict(names_per_caption=1, captions_per_batch=32, max_per_i
 train_dataloader = dict(
     batch_size=2, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='MDETRGroundingDataset', data_root='data/',
+    dataset=dict(type='MDETRGroundingDataset', data_root=_base_.data,
                  ann_file='mdetr_annotations/finetune_lvis1_train.json',
                  data_prefix=dict(img='coco/'), pipeline={{_base_.train_pipeline}}))
 val_dataloader = {{_base_.lvis_val_dataloader}}

@@ -3,14 +3,14 @@
 # grounding data, 40 epochs, batch 64 (32 GPUs x 2), lr drop at epoch 35, EMA 0.9998 (in the model base).
 # Data (the official preprocessed annotations, github.com/ashkamath/mdetr .github/pretrain.md):
 #   data/mdetr_annotations/final_flickr_separateGT_train.json, final_mixed_train_no_coco.json,
-#   data/flickr30k/flickr30k-images/, data/coco/train2014/, data/gqa/images/.
+#   data/flickr30k_entities/flickr30k-images/, data/coco/train2014/, data/gqa/images/.
 _base_ = ['../_base_/default_runtime.py', './_base_/mdetr_r101.py', './_base_/grounding_data.py']
 
-data_root = 'data/'
-ann_root = data_root + 'mdetr_annotations/'
+data_root = _base_.data
+ann_root = 'mdetr_annotations/'  # relative to data_root
 flickr = dict(type='MDETRFlickr30kDataset', data_root=data_root,
               ann_file=ann_root + 'final_flickr_separateGT_train.json',
-              data_prefix=dict(img='flickr30k/flickr30k-images/'), filter_cfg=dict(filter_empty_gt=True),
+              data_prefix=dict(img='flickr30k_entities/flickr30k-images/'), filter_cfg=dict(filter_empty_gt=True),
               pipeline={{_base_.train_pipeline}})
 # the mixed file picks each image's folder from its "data_source" (coco: train2014, vg: GQA images)
 mixed = dict(type='MDETRGroundingDataset', data_root=data_root,
@@ -27,7 +27,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='MDETRFlickr30kDataset', data_root=data_root,
                  ann_file=ann_root + 'final_flickr_separateGT_val.json',
-                 data_prefix=dict(img='flickr30k/flickr30k-images/'), test_mode=True,
+                 data_prefix=dict(img='flickr30k_entities/flickr30k-images/'), test_mode=True,
                  pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='Flickr30kRecallMetric', protocol='any-box', topk=(1, 5, 10))

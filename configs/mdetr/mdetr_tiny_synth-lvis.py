@@ -1,6 +1,6 @@
 # Tiny MDETR on synthetic LVIS v1: detection-as-grounding training and Fixed AP evaluation with one caption
 # per class name (all 1203), through the same code as mdetr_r101_lvis-*. Data: `ovd synth --dataset lvis`.
-_base_ = ['./mdetr_tiny_synth-flickr30k.py']
+_base_ = ['./mdetr_tiny_synth-flickr30k.py', './_base_/lvis_data.py']
 
 lvis_root = '{{$OVD_DATA_ROOT:data}}/synthetic/lvis/'
 tiny_tokenizer = '{{$OVD_TINY_ROBERTA:data/synthetic/tiny_roberta}}'
@@ -15,11 +15,11 @@ train_pipeline = [
 train_dataloader = dict(
     dataset=dict(_delete_=True, type='LVISV1Dataset', data_root=lvis_root,
                  ann_file='annotations/lvis_v1_train.json', data_prefix=dict(img=''),
-                 filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline))
+                 filter_cfg=dict(filter_empty_gt=True), name_rule=_base_.name_rule, pipeline=train_pipeline))
 val_dataloader = dict(
     dataset=dict(_delete_=True, type='LVISV1Dataset', data_root=lvis_root,
                  ann_file='annotations/lvis_v1_val.json', data_prefix=dict(img=''), test_mode=True,
-                 pipeline={{_base_.test_pipeline}}))
+                 name_rule=_base_.name_rule, pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='OVDetectionMetric',
                      ann_file=lvis_root + 'annotations/lvis_v1_val.json', protocol='lvis-fixed')

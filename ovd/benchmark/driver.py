@@ -10,8 +10,13 @@ Signals: SIGTERM (cancel, preemption) and SIGUSR1 (SLURM's warning before the ti
 checkpoint and exits. After SIGUSR1 under SLURM the driver requeues its own job (``scontrol requeue``); the
 requeued job resumes from that checkpoint. After SIGTERM it records the entry as interrupted, and the next
 ``ovd sweep run`` resubmits it with ``--resume``.
+
+One driver per entry: the driver holds the entry's lock (:mod:`~ovd.benchmark.entry_lock`) for its life and
+hands it to its trainer, which gets SIGTERM (and so checkpoints and exits) when the driver dies, even by
+``kill -9``. A driver that finds the lock taken exits at once without touching the entry.
 """
 import argparse
+import ctypes
 import json
 import os
 import re
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from ovd.fileio import atomic_write_json, sha256_file, sha256_text
+from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
 from .protocols import PROTOCOLS, normalize_metrics
 from .records import (
     SCHEMA,
@@ -37,10 +43,9 @@ from .records import (
     write_record,
 )
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
-from .state import EntryDir, log_tail
+from .state import EXIT_CHECKPOINTED, EntryDir, log_tail
 
 _EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*')
-EXIT_CHECKPOINTED = 75  # same value as hooks.EXIT_CHECKPOINTED (not imported: that module needs mmengine)
 
 
 class Interrupted(Exception):
@@ -97,6 +102,22 @@ def last_error(log_text: str) -> str:
     return ''
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int):
+    """A ``preexec_fn``: the child gets SIGTERM when the driver dies (Linux ``prctl(PR_SET_PDEATHSIG)``), so a
+    killed driver never leaves an orphaned trainer; SIGTERM makes the trainer checkpoint and exit."""
+    def set_signal() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):  # not Linux: the entry lock still stops a second driver
+            return
+        if os.getppid() != parent_pid:  # the driver died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+    return set_signal
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -106,8 +127,9 @@ def _free_port() -> int:
 class Driver:
     """Runs one entry to completion (or to a clean interruption)."""
 
-    def __init__(self, entry_dir: str, attempt_id: str) -> None:
+    def __init__(self, entry_dir: str, attempt_id: str, lock_fd: Optional[int] = None) -> None:
         path = Path(entry_dir).resolve()
+        self.lock_fd = lock_fd
         self.edir = EntryDir(str(path.parent), path.name)
         self.entry: Entry = self.edir.load_entry()
         os.environ.update(self.entry.env)  # configs read them at parse time ({{$VAR:default}})
@@ -177,7 +199,11 @@ class Driver:
             raise Interrupted(f'{signal.Signals(self.signal).name} received before {phase}')
         self.edir.update_status(phase=phase)
         print(f'[ovd driver] {phase}: {" ".join(cmd)}', flush=True)
-        self.child = subprocess.Popen(cmd, env=self._env())
+        env = self._env()
+        keep: tuple = ()
+        if self.lock_fd is not None:  # the trainer keeps the entry locked until it has ended too
+            keep, env[ENV_FD] = (self.lock_fd,), str(self.lock_fd)
+        self.child = subprocess.Popen(cmd, env=env, pass_fds=keep, preexec_fn=_die_with_parent(os.getpid()))
         while True:
             try:
                 rc = self.child.wait()
@@ -289,6 +315,9 @@ class Driver:
     def run(self) -> int:
         self._install_handlers()
         prev = self.edir.status()
+        if prev.get('state') == 'done' and len(self.edir.finished_evals(self.entry)) == len(self.entry.evals):
+            print(f'[ovd driver] {self.edir.path}: already done (a second submission); nothing to run', flush=True)
+            return 0
         status = dict(prev)
         status.update(state='running', phase='starting', attempt_id=self.attempt_id,
                       attempts=int(prev.get('attempts', 0)) + 1, pid=os.getpid(), host=socket.gethostname(),
@@ -355,7 +384,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('entry_dir')
     parser.add_argument('--attempt-id', default=os.environ.get('OVD_ATTEMPT_ID', ''))
     args = parser.parse_args(argv)
-    return Driver(args.entry_dir, args.attempt_id).run()
+    entry_path = Path(args.entry_dir).resolve()
+    lock_fd = inherited_lock(entry_path)
+    if lock_fd is None:
+        lock_fd = try_lock(entry_path, wait_s=5.0)
+    if lock_fd is None:
+        print(f'[ovd driver] {entry_path}: another driver holds {LOCK_NAME} (the entry is running); this one '
+              f'exits without touching it', flush=True)
+        return 0
+    os.environ.pop(ENV_FD, None)
+    return Driver(args.entry_dir, args.attempt_id, lock_fd=lock_fd).run()
 
 
 if __name__ == '__main__':

@@ -7,7 +7,8 @@ Why not ``mim train ovd ... --launcher slurm``: mim then runs its own ``srun`` w
 partition, but a sweep job already holds its allocation and runs ``srun`` itself. This wrapper keeps the tools'
 own argument parsing and config building and adds two things:
 
-* training gets :class:`~ovd.benchmark.hooks.PreemptionCheckpointHook` (checkpoint + exit on SIGTERM/SIGUSR1);
+* training gets :class:`~ovd.benchmark.hooks.PreemptionCheckpointHook` (checkpoint + exit on SIGTERM/SIGUSR1)
+  and :class:`~ovd.benchmark.hooks.ExactResumeHook` (a resumed epoch continues at the batch where it stopped);
 * on a machine without CUDA, distributed runs work on gloo: mmengine's pytorch and slurm launchers call
   ``torch.cuda.set_device`` unconditionally and its DDP wrapper passes ``device_ids`` for a CPU module, both of
   which raise. :func:`allow_cpu_distributed` makes the first a no-op when CUDA is absent and the sweep driver
@@ -74,7 +75,7 @@ def _train(argv: List[str]) -> None:
     args = tool['parse_args']()
     cfg = tool['build_config'](args)
     hooks = list(cfg.get('custom_hooks', None) or [])
-    hooks.append(dict(type='PreemptionCheckpointHook'))
+    hooks += [dict(type='PreemptionCheckpointHook'), dict(type='ExactResumeHook')]
     cfg.custom_hooks = hooks
     from mmengine.runner import Runner
     Runner.from_cfg(cfg).train()
@@ -89,8 +90,8 @@ def _test(argv: List[str]) -> None:
 def main(argv: List[str]) -> None:
     if not argv or argv[0] not in ('train', 'test'):
         raise SystemExit('usage: python -m ovd.benchmark.launch {train,test} CONFIG ...')
-    import ovd  # noqa: F401  (registers every module, as the tools do)
-    from ovd.benchmark import hooks  # noqa: F401  (registers PreemptionCheckpointHook)
+    import ovd.setup  # noqa: F401  (compatibility fixes, as the tools apply them)
+    from ovd.benchmark import hooks  # noqa: F401  (registers PreemptionCheckpointHook, ExactResumeHook)
     if os.environ.get('OVD_CPU_DISTRIBUTED', '1') == '1':
         allow_cpu_distributed()
     (_train if argv[0] == 'train' else _test)(argv[1:])

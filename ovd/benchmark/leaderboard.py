@@ -2,12 +2,14 @@
 run records plus the published reference rows, never appended to.
 
 Concurrency: jobs that finish at the same time may each rebuild it. Every build reads all records, keeps one
-row per ``run_id`` (the latest), and replaces each CSV atomically while holding a file lock, so readers never see
-a half-written file and no row is ever duplicated.
+row per ``run_id`` (the latest), and replaces each CSV atomically; it reads the records and writes the CSVs
+under one file lock, so readers never see a half-written file, no row is ever duplicated and no build
+overwrites a newer table with an older one.
 """
 import csv
 import io
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -16,7 +18,7 @@ from filelock import FileLock
 
 from ovd.fileio import atomic_write_text
 from .protocols import FAMILIES, PROTOCOLS, Family
-from .records import find_record_files, load_records
+from .records import RecordError, find_record_files, load_records
 from .references import Reference, default_references_path, load_references
 
 ID_COLUMNS = ('source', 'method', 'variant', 'protocol', 'dataset', 'training_data')
@@ -39,6 +41,7 @@ class Leaderboard:
     duplicates: int
     problems: List[str]
     files: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)  # records kept but worth a look (NaN/inf metrics)
 
 
 def _columns(family: Family) -> List[str]:
@@ -154,8 +157,17 @@ def table_csv(table: Table) -> str:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return '' if math.isnan(value) else f'{value:.2f}'
+        # NaN and infinities are written as such: a blank cell would read as "not measured"
+        return 'NaN' if math.isnan(value) else ('inf' if value > 0 else '-inf') if math.isinf(value) \
+            else f'{value:.2f}'
     return str(value)
+
+
+def non_finite_metrics(records: Sequence[Dict[str, Any]]) -> List[str]:
+    """One line per NaN or infinite metric of the records (kept, and shown as NaN/inf)."""
+    return [f'{rec.get("_path", rec["run_id"])}: field \'metrics.{name}\' is {value!r} (shown as {_fmt(value)})'
+            for rec in records for name, value in sorted(rec['metrics'].items())
+            if isinstance(value, float) and not math.isfinite(value)]
 
 
 def build_leaderboard(record_dirs: Sequence[str], out_dir: str, references: Optional[str] = None,
@@ -172,21 +184,42 @@ def build_leaderboard(record_dirs: Sequence[str], out_dir: str, references: Opti
     Returns:
         The :class:`Leaderboard` (tables, counts, problems, written files).
     """
-    files = find_record_files(record_dirs)
-    records, problems = load_records(files, strict=strict)
-    records, dropped = dedupe(records)
+    missing = [str(d) for d in record_dirs if not os.path.exists(d)]
+    if missing:  # an empty leaderboard written over a good one, with exit 0, hid a typo
+        raise RecordError(f'{missing[0]}: no such file or folder of run records')
     ref_path = references or default_references_path()
     refs = load_references(str(ref_path)) if ref_path else {}
-    tables = build_tables(records, refs, include_references=include_references)
-    board = Leaderboard(tables=tables, records=len(records), duplicates=dropped, problems=problems)
     out = Path(out_dir)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    # The records are read under the lock that guards the write: a build that read them before a newer record
+    # appeared must not replace the CSVs of a build that saw it (concurrent jobs lost rows that way).
     with FileLock(str(out / '.lock'), timeout=600):
+        files = find_record_files(record_dirs)
+        try:
+            records, problems = load_records(files, strict=strict)
+        except RecordError:
+            if created:  # a failed first build leaves no empty output folder behind
+                _remove_if_only_lock(out)
+            raise
+        records, dropped = dedupe(records)
+        tables = build_tables(records, refs, include_references=include_references)
+        board = Leaderboard(tables=tables, records=len(records), duplicates=dropped, problems=problems,
+                            warnings=non_finite_metrics(records))
         for name, table in tables.items():
             path = out / f'leaderboard_{name.replace("-", "_")}.csv'
             atomic_write_text(path, table_csv(table))
             board.files.append(str(path))
     return board
+
+
+def _remove_if_only_lock(out: Path) -> None:
+    try:
+        if [p.name for p in out.iterdir()] == ['.lock']:
+            (out / '.lock').unlink()
+            out.rmdir()
+    except OSError:
+        pass
 
 
 def read_table_csv(path: str) -> List[Dict[str, str]]:

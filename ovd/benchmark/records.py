@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ovd.fileio import atomic_write_json, sha256_file
+from .protocols import PROTOCOLS
 
 SCHEMA = 'ovd.run_record/1'
 REQUIRED = {'schema': str, 'run_id': str, 'method': str, 'protocol': str, 'metrics': dict, 'status': str,
@@ -56,6 +57,9 @@ def validate_record(record: Any, path: str) -> Dict[str, Any]:
             raise RecordError(f'{path}: field {key!r} has type {type(record[key]).__name__}')
     if record['schema'] != SCHEMA:
         raise RecordError(f'{path}: field \'schema\' is {record["schema"]!r}, expected {SCHEMA!r}')
+    if record['protocol'] not in PROTOCOLS:
+        raise RecordError(f'{path}: field \'protocol\' is {record["protocol"]!r}, not a leaderboard protocol '
+                          f'({", ".join(sorted(PROTOCOLS))})')
     for name, value in record['metrics'].items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RecordError(f'{path}: field \'metrics.{name}\' is not a number: {value!r}')
@@ -137,9 +141,13 @@ def load_records(files: Iterable[str], strict: bool = True) -> Tuple[List[Dict[s
                 if error is not None:
                     raise RecordError(f'{path}: cannot read ({error})')
                 try:
-                    rec = json.loads(data)
+                    rec = json.loads(data.decode('utf-8'))
+                except UnicodeDecodeError as err:
+                    raise RecordError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start})') from None
                 except json.JSONDecodeError as err:
                     raise RecordError(f'{path}: not valid JSON ({err.msg} at line {err.lineno})') from None
+                except RecursionError:
+                    raise RecordError(f'{path}: not valid JSON (nested too deeply)') from None
                 validate_record(rec, path)
             except RecordError as err:
                 if strict:

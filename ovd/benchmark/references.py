@@ -6,6 +6,7 @@ Columns: ref_id, method, variant, protocol, metric, value, backbone, training_da
 percent as printed in the source.
 """
 import csv
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -54,6 +55,17 @@ def load_references(path: str) -> Dict[str, Reference]:
     Raises:
         ReferenceError: naming the file, line and field of the first problem.
     """
+    try:
+        return _load_references(path)
+    except UnicodeDecodeError as err:
+        raise ReferenceError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start})') from None
+    except csv.Error as err:
+        raise ReferenceError(f'{path}: not a valid CSV file ({err})') from None
+    except OSError as err:
+        raise ReferenceError(f'{path}: cannot read ({err.strerror or err})') from None
+
+
+def _load_references(path: str) -> Dict[str, Reference]:
     refs: Dict[str, Reference] = {}
     with open(path, newline='', encoding='utf-8') as f:
         reader = csv.DictReader(f)
@@ -80,6 +92,8 @@ def load_references(path: str) -> Dict[str, Reference]:
                 value = float(row['value'])
             except ValueError:
                 raise ReferenceError(f'{where}: field \'value\' is not a number: {row["value"]!r}') from None
+            if not math.isfinite(value):
+                raise ReferenceError(f'{where}: field \'value\' is not a finite number: {row["value"]!r}')
             ref = refs.get(row['ref_id'])
             if ref is None:
                 ref = refs[row['ref_id']] = Reference(**{k: row[k] for k in ('ref_id',) + _SAME_PER_REF})

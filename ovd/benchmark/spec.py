@@ -24,7 +24,6 @@ A spec looks like this (``benchmarks/sweeps/*.yaml`` are complete examples)::
 ``config``). Errors name the spec file and the field, e.g. ``demo.yaml: experiments[1].seeds[0]: ...``.
 """
 import glob
-import importlib.util
 import itertools
 import json
 import os
@@ -33,13 +32,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-import yaml
-
+import ovd
 from ovd.fileio import sha256_text
 from .protocols import PROTOCOLS, protocol_of_evaluator
+from .strict_yaml import YAMLInputError, load_yaml
 
 _VAR = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 _SLUG = re.compile(r'[^A-Za-z0-9_.=+-]+')
+# sbatch --time: "M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S", or no limit
+_SLURM_TIME = re.compile(r'\d+(:\d{1,2}){0,2}|\d+-\d{1,2}(:\d{1,2}){0,2}|UNLIMITED|INFINITE|infinite|unlimited')
 
 
 class SpecError(ValueError):
@@ -189,6 +190,11 @@ def _resources(base: Resources, raw: Any, where: str) -> Resources:
             if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
                 raise _fail(f'{where}.{key}', f'expected a list of strings, got {val!r}')
             val = tuple(val)
+        elif key == 'time' and val is not None:
+            if isinstance(val, bool) or not _SLURM_TIME.fullmatch(str(val)):
+                raise _fail(f'{where}.{key}', f'expected a SLURM time limit (minutes, [hours:]minutes:seconds, '
+                                              f'days-hours[:minutes[:seconds]] or UNLIMITED), got {val!r}')
+            val = str(val)
         elif val is not None:
             val = str(val)
         values[key] = val
@@ -244,8 +250,7 @@ def resolve_path(path: str, base_dirs: Sequence[Path]) -> Optional[Path]:
 def default_search_dirs(spec_path: Optional[Path] = None) -> List[Path]:
     """Folders relative config paths are looked up in: the current folder, the repository that holds the
     spec (``<repo>/benchmarks/sweeps/x.yaml``), the ovd source checkout and the installed ``ovd/.mim``."""
-    # find_spec locates the package without importing it (importing ovd loads torch and mmdet).
-    pkg = Path(importlib.util.find_spec('ovd').origin).resolve().parent
+    pkg = Path(ovd.__file__).resolve().parent
     dirs = [Path.cwd()]
     if spec_path is not None:
         spec_path = spec_path.resolve()
@@ -289,15 +294,23 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
     spec_path = Path(path)
     name_for_errors = str(path)
     try:
-        raw = yaml.safe_load(spec_path.read_text(encoding='utf-8'))
+        raw = load_yaml(spec_path.read_text(encoding='utf-8'), name_for_errors)
     except FileNotFoundError:
         raise SpecError(f'{path}: sweep spec not found') from None
-    except yaml.YAMLError as err:
-        raise SpecError(f'{path}: not valid YAML ({err})') from None
+    except OSError as err:
+        raise SpecError(f'{path}: cannot read the sweep spec: {err.strerror}') from None
+    except UnicodeDecodeError as err:
+        raise SpecError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start})') from None
+    except YAMLInputError as err:
+        raise SpecError(str(err)) from None
     raw = _check_keys(raw, _TOP_KEYS, name_for_errors)
     sweep_name = raw.get('name')
-    if not isinstance(sweep_name, str) or not sweep_name or _slug(sweep_name) != sweep_name:
-        raise _fail(f'{path}: name', f'expected a simple name (letters, digits, _.-), got {sweep_name!r}')
+    # The name is a folder under work_dirs/sweeps: one visible path component ('..' made the sweep root
+    # work_dirs/ itself; a hidden folder is skipped by the leaderboard's record search).
+    if not isinstance(sweep_name, str) or not sweep_name or _slug(sweep_name) != sweep_name or \
+            sweep_name.startswith('.'):
+        raise _fail(f'{path}: name', f'expected a simple name (letters, digits, _.=+-, not starting with '
+                                     f'a dot), got {sweep_name!r}')
     spec_vars = _mapping(raw.get('vars'), f'{path}: vars')
     spec_vars = {k: str(v) for k, v in spec_vars.items()}
     spec_vars.update({k: str(v) for k, v in (variables or {}).items()})

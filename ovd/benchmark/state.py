@@ -5,12 +5,14 @@ Each entry owns one folder ``<sweep root>/<entry id>/``::
     entry.json          the expanded entry (written when the sweep is run)
     submission.json     the executor's handle for the latest attempt (SLURM job id, or local pid)
     status.json         written by the job itself: running / interrupted / failed / done, attempt counters
+    .driver.lock        held (flock) by the entry's driver and its trainer while they live: the entry is running
     records/<eval>.json one run record per finished evaluation (the results)
     logs/attempt-<n>.log
     work_dir/           mmengine's work dir (checkpoints, ``last_checkpoint``); test_<eval>/ for evaluations
 
 Every file is replaced atomically. The state of an entry is derived from these files plus the executor's view of
-whether the job is still alive, so ``ovd sweep run`` can be repeated at any time.
+whether the job is still alive (or its lock held), so ``ovd sweep run`` can be repeated at any time. An entry whose
+state files cannot be read is reported as broken and left alone; the rest of the sweep goes on.
 """
 import enum
 import os
@@ -23,6 +25,10 @@ from typing import Any, Dict, List, Optional
 from ovd.fileio import atomic_write_json, read_json
 from .spec import Entry
 
+#: exit status of a training process that saved a checkpoint because it was asked to stop (EX_TEMPFAIL): set by
+#: :class:`~ovd.benchmark.hooks.PreemptionCheckpointHook`, read by the driver
+EXIT_CHECKPOINTED = 75
+
 
 class State(str, enum.Enum):
     PENDING = 'pending'          # never submitted (or its submission vanished before it started)
@@ -32,6 +38,7 @@ class State(str, enum.Enum):
     FAILED = 'failed'            # the job failed; retried while its retry budget lasts
     DONE = 'done'                # every evaluation has its run record
     CHANGED = 'changed'          # the spec changed this entry since it ran: it runs again (old results kept)
+    BROKEN = 'broken'            # a state file of the entry cannot be read: reported, left alone until fixed
 
 
 @dataclass
@@ -67,10 +74,19 @@ class EntryDir:
         return self.logs_dir / f'attempt-{attempt}.log'
 
     def read(self, path: Path) -> Optional[Dict[str, Any]]:
+        """A state file's JSON object, or None when the file does not exist.
+
+        Raises:
+            ValueError: the file is not a JSON object (the message names it).
+            OSError: it cannot be read.
+        """
         try:
-            return read_json(path)
+            data = read_json(path)
         except FileNotFoundError:
             return None
+        if not isinstance(data, dict):
+            raise ValueError(f'{path}: expected a JSON object, got {type(data).__name__}')
+        return data
 
     def write_entry(self, entry: Entry) -> None:
         atomic_write_json(self.entry_file, entry.to_dict(), durable=False)
@@ -126,6 +142,13 @@ def local_pid_alive(host: Optional[str], pid: Optional[int]) -> bool:
     return True
 
 
+def state_file_error(err: BaseException) -> str:
+    """``<file>: <reason>`` for an error reading an entry's state files."""
+    if isinstance(err, OSError) and err.filename is not None:
+        return f'{err.filename}: {err.strerror or err}'
+    return str(err)
+
+
 def resolve_state(edir: EntryDir, entry: Entry, alive: Optional[str]) -> EntryStatus:
     """Derive an entry's state from its files and the executor's answer.
 
@@ -137,11 +160,15 @@ def resolve_state(edir: EntryDir, entry: Entry, alive: Optional[str]) -> EntrySt
     Returns:
         The :class:`EntryStatus`; for failed entries ``error`` holds the reason and ``log`` the log file.
     """
-    old = edir.read(edir.entry_file)
-    status = edir.status()
-    sub = edir.read(edir.submission_file) or {}
-    common = dict(attempts=int(status.get('attempts', 0)), failures=int(status.get('failures', 0)),
-                  job_id=sub.get('job_id'), log=status.get('log') or sub.get('log'))
+    try:
+        old = edir.read(edir.entry_file)
+        status = edir.status()
+        sub = edir.read(edir.submission_file) or {}
+        common = dict(attempts=int(status.get('attempts', 0)), failures=int(status.get('failures', 0)),
+                      job_id=sub.get('job_id'), log=status.get('log') or sub.get('log'))
+    except (OSError, ValueError, TypeError) as err:  # one damaged entry must not stop the whole sweep
+        return EntryStatus(entry.id, State.BROKEN, error=state_file_error(err),
+                           detail='a state file cannot be read: fix or delete it, then run again')
     if old is not None and old.get('hash') != entry.hash:
         return EntryStatus(entry.id, State.CHANGED, detail=f'spec changed (was {old.get("hash")}, now '
                                                            f'{entry.hash})', **common)

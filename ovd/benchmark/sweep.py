@@ -8,8 +8,11 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
+from filelock import FileLock
+
+from .entry_lock import is_locked
 from .executors import Executor, Submission
 from .spec import Entry, Sweep
 from .state import EntryDir, EntryStatus, State, resolve_state
@@ -23,6 +26,7 @@ class RunSummary:
     left_running: List[str] = field(default_factory=list)
     gave_up: List[str] = field(default_factory=list)
     superseded: List[str] = field(default_factory=list)
+    broken: List[str] = field(default_factory=list)
     statuses: List[EntryStatus] = field(default_factory=list)
 
 
@@ -30,15 +34,25 @@ def entry_dirs(sweep: Sweep) -> Dict[str, EntryDir]:
     return {e.id: EntryDir(sweep.root, e.id) for e in sweep.entries}
 
 
+def _read_or_none(edir: EntryDir, path: Path) -> Optional[dict]:
+    try:
+        return edir.read(path)
+    except (OSError, ValueError):  # resolve_state reports the entry as broken
+        return None
+
+
 def collect_status(sweep: Sweep, executor: Executor) -> List[EntryStatus]:
     """The state of every entry (one executor query for all of them)."""
     dirs = entry_dirs(sweep)
-    subs = {eid: d.read(d.submission_file) for eid, d in dirs.items()}
+    subs = {eid: _read_or_none(d, d.submission_file) for eid, d in dirs.items()}
     by_executor: Dict[str, Optional[str]] = {}
     relevant = {eid: s for eid, s in subs.items() if s and s.get('executor') == executor.name}
     if relevant:
         by_executor = executor.alive(relevant)
-    return [resolve_state(dirs[e.id], e, by_executor.get(e.id)) for e in sweep.entries]
+    # A locked entry has a live driver (or a trainer still saving after its driver was killed), whatever the
+    # executor says: it counts as running, so nothing starts a second trainer in its work dir.
+    return [resolve_state(dirs[e.id], e, by_executor.get(e.id) or
+                          ('running' if is_locked(dirs[e.id].path) else None)) for e in sweep.entries]
 
 
 def _supersede(edir: EntryDir, root: str) -> str:
@@ -64,14 +78,32 @@ def run_sweep(sweep: Sweep, executor: Executor, max_retries: Optional[int] = Non
     Returns:
         A :class:`RunSummary`; ``statuses`` is the state after the call.
     """
-    summary = RunSummary()
     Path(sweep.root).mkdir(parents=True, exist_ok=True)
+    # Two `ovd sweep run` of one sweep decide (and, for a queueing executor, submit) one after the other, so
+    # the second sees the first's submissions as queued or running. A blocking executor runs its jobs after
+    # the lock is released; it takes each entry's driver lock before starting it.
+    with FileLock(str(Path(sweep.root) / '.run.lock'), timeout=600):
+        summary, todo = _decide(sweep, executor, max_retries, dry_run, log)
+        if todo and not dry_run and not executor.blocking:
+            executor.submit(todo)
+    if todo and not dry_run and executor.blocking:
+        executor.submit(todo)
+    summary.statuses = collect_status(sweep, executor) if not dry_run else []
+    return summary
+
+
+def _decide(sweep: Sweep, executor: Executor, max_retries: Optional[int], dry_run: bool,
+            log: Callable[[str], None]) -> Tuple[RunSummary, List[Submission]]:
+    summary = RunSummary()
     dirs = entry_dirs(sweep)
     todo: List[Submission] = []
     for entry, st in zip(sweep.entries, collect_status(sweep, executor)):
         edir = dirs[entry.id]
         if st.state == State.DONE:
             summary.skipped_done.append(entry.id)
+            continue
+        if st.state == State.BROKEN:
+            summary.broken.append(entry.id)
             continue
         if st.state in (State.QUEUED, State.RUNNING):
             summary.left_running.append(entry.id)
@@ -92,10 +124,7 @@ def run_sweep(sweep: Sweep, executor: Executor, max_retries: Optional[int] = Non
             edir.write_entry(entry)
         todo.append(Submission.new(entry, edir))
     summary.submitted = [s.entry.id for s in todo]
-    if todo and not dry_run:
-        executor.submit(todo)
-    summary.statuses = collect_status(sweep, executor) if not dry_run else []
-    return summary
+    return summary, todo
 
 
 def wait_for(sweep: Sweep, executor: Executor, poll_s: float = 5.0, timeout_s: Optional[float] = None,

@@ -2,7 +2,8 @@
 
 Example: ``ovd embed --vocab lvis_v1 --model ViT-B-32 --pretrained openai --out lvis_v1_clip_vitb32.pt``. The
 result goes through the content-addressed cache (``$OVD_CACHE_DIR``), so a second run with the same encoder
-weights, templates and names reads it back instead of recomputing.
+weights, templates and names reads it back instead of recomputing. ``--name-rule`` picks how class names become
+text (:mod:`ovd.data.name_rules`; the default keeps LVIS qualifiers, ``bow (weapon)``; ``vild`` is ViLD's own).
 """
 
 import argparse
@@ -36,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument('--templates', default='vild', help="template set: 'vild' (63, default) or 'single'")
     parser.add_argument(
+        '--name-rule',
+        default='default',
+        help="how class names become text: 'default' (qualifier kept, e.g. 'bow (weapon)'), 'vild', 'baron', "
+        "'glip' or 'mdetr' (each method's official spelling); append '+unique' to break the ties a rule makes",
+    )
+    parser.add_argument(
         '--no-this-is',
         dest='this_is',
         action='store_false',
@@ -54,20 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_names(vocab: str):
+def _vocab_source(vocab: str):
+    """A built-in vocabulary name as is, or the raw class names of a file with one name per line."""
     import os
 
-    if os.path.isfile(vocab):
-        with open(vocab, encoding='utf-8') as f:
-            names = [line.strip() for line in f if line.strip()]
-        if not names:
-            raise ValueError(f'{vocab}: no class names (expected one name per line)')
-        from ovd.data.vocab import normalize_name
-
-        return [normalize_name(n) for n in names]
-    from ovd.text.class_embeddings import vocabulary_names
-
-    return vocabulary_names(vocab)
+    if not os.path.isfile(vocab):
+        return vocab
+    with open(vocab, encoding='utf-8') as f:
+        # only the line break is dropped: a rule such as 'glip' keeps a name's own spaces
+        names = [line.rstrip('\r\n') for line in f if line.strip()]
+    if not names:
+        raise ValueError(f'{vocab}: no class names (expected one name per line)')
+    return names
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ovd.fileio import atomic_torch_save
     from ovd.text.cache import EmbeddingCache
-    from ovd.text.class_embeddings import build_class_embeddings
+    from ovd.text.class_embeddings import build_class_embeddings, vocabulary_names
     from ovd.text.clip import OpenCLIPEncoder
     from ovd.text.templates import get_templates
 
@@ -87,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'ovd embed: --out must end in .pt, .pth or .npy, got {out}', file=sys.stderr)
         return 2
     try:
-        names = _read_names(args.vocab)
+        source = _vocab_source(args.vocab)
+        names = vocabulary_names(source, args.name_rule)
         templates = get_templates(args.templates)
         model_cfg = None
         if args.model_config:
@@ -103,12 +109,13 @@ def run(args: argparse.Namespace) -> int:
     cache = EmbeddingCache() if args.cache else False
     embeddings = build_class_embeddings(
         encoder,
-        names,
+        source,
         templates=templates,
         this_is=args.this_is,
         cache=cache,
         batch_size=args.batch_size,
         progress=True,
+        name_rule=args.name_rule,
     )
     if out.suffix == '.npy':
         from ovd.fileio import atomic_write
@@ -122,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
                 'encoder': encoder.identity(),
                 'templates': list(templates),
                 'this_is': args.this_is,
+                'name_rule': args.name_rule,
             },
             out,
         )

@@ -15,10 +15,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ovd.evaluation.protocols import PROTOCOLS
     parser.add_argument('--protocol', required=True,
                         help=f'one of: {", ".join(PROTOCOLS)} (see docs/evaluation.md)')
-    parser.add_argument('--gt', required=True, help='ground-truth file (COCO/LVIS/Objects365 JSON, or the '
-                        'Flickr30k ground-truth JSON)')
+    parser.add_argument('--gt', required=True, help='ground truth: COCO/LVIS/Objects365 JSON; for flickr30k-* the '
+                        'raw release root (with --split), the index `ovd prepare flickr30k` writes, or the '
+                        'sentence-list JSON')
     parser.add_argument('--pred', required=True,
-                        help='results file (COCO results JSON list, or the Flickr30k predictions JSON)')
+                        help='results file (COCO results JSON list; for flickr30k-* predictions in ovd\'s or '
+                        'MDETR\'s format, told apart automatically)')
+    parser.add_argument('--split', default=None, choices=['train', 'val', 'test'],
+                        help='flickr30k-*: the split of the release root given as --gt')
+    parser.add_argument('--flickr30k-box-convention', default=None, choices=['raw', 'pixel'],
+                        help='flickr30k-*: ground-truth boxes as the XML writes them (raw, the default: MDETR\'s '
+                        'evaluator) or as pixel edges [xmin-1, ymin-1, xmax, ymax] (a deviation)')
     parser.add_argument('--iou-type', default='bbox', choices=['bbox', 'segm'],
                         help='box AP or mask AP (detection protocols; masks as compressed RLE)')
     parser.add_argument('--out', default=None, help='also write the metrics JSON here (atomically); checked '
@@ -87,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter('always')
             warnings.showwarning = lambda msg, *a, **k: print(f'ovd eval: warning: {msg}', file=sys.stderr)
-            metrics = evaluate_files(args.protocol, args.gt, args.pred, args.iou_type)
+            metrics = evaluate_files(args.protocol, args.gt, args.pred, args.iou_type, args.split,
+                                     args.flickr30k_box_convention)
     except (EvaluationInputError, ValueError) as err:
         print(f'ovd eval: error: {err}', file=sys.stderr)
         return 2

@@ -36,10 +36,12 @@ def run(args: argparse.Namespace) -> int:
         board = build_leaderboard(args.records, args.out, references=args.references, strict=not args.skip_bad,
                                   include_references=not args.no_references)
     except (RecordError, ReferenceError) as err:
-        print(f'ovd leaderboard: {err}', file=sys.stderr)
+        print(f'ovd leaderboard {args.action}: {err}', file=sys.stderr)
         return 2
     for problem in board.problems:
         print(f'warning: skipped {problem}', file=sys.stderr)
+    for warning in board.warnings:
+        print(f'warning: {warning}', file=sys.stderr)
     print(f'{board.records} run record(s) ({board.duplicates} duplicate(s) dropped) -> {args.out}')
     for path in board.files:
         print(f'  {path}')
@@ -53,4 +55,8 @@ def run(args: argparse.Namespace) -> int:
         for name, path in written.items():
             if name.endswith('.png'):
                 print(f'        {path}')
+    if board.warnings and not args.skip_bad:
+        print(f'ovd leaderboard {args.action}: {len(board.warnings)} problem(s) listed above (written; '
+              f'--skip-bad accepts them)', file=sys.stderr)
+        return 1
     return 0

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if name in ('status', 'plan'):
             p.add_argument('--json', action='store_true', help='machine-readable output')
         if name == 'run':
-            p.add_argument('--workers', type=int, default=1, help='local: jobs at once (default 1)')
+            p.add_argument('--workers', type=_positive_int, default=1, help='local: jobs at once (default 1)')
             p.add_argument('--partition', help='slurm: partition for every job (overrides the spec)')
             p.add_argument('--no-array', action='store_true', help='slurm: one sbatch per entry, no job arrays')
             p.add_argument('--sbatch-arg', action='append', default=[], metavar='ARG',
@@ -43,6 +43,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument('--timeout', type=float, help='slurm --wait: give up waiting after this many seconds')
             p.add_argument('--dry-run', action='store_true', help='decide what to submit, submit nothing')
             p.add_argument('--no-leaderboard', action='store_true', help='do not rebuild the leaderboard')
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
+
+
+def report_broken(statuses, command: str) -> int:
+    """One line per entry whose state files cannot be read (the rest of the sweep was handled); exit status."""
+    from ovd.benchmark.state import State
+    broken = [s for s in statuses if s.state == State.BROKEN]
+    for s in broken:
+        print(f'ovd sweep {command}: {s.error} (entry {s.entry_id} left alone: fix or delete the file)',
+              file=sys.stderr)
+    return 2 if broken else 0
 
 
 def _variables(pairs):
@@ -124,7 +144,8 @@ def print_status(statuses, as_json: bool = False, tail_lines: int = 12) -> None:
 
     from ovd.console import fit_columns, make_console
     colours = {State.DONE: 'green', State.FAILED: 'red', State.RUNNING: 'cyan', State.QUEUED: 'blue',
-               State.INTERRUPTED: 'yellow', State.CHANGED: 'magenta', State.PENDING: 'white'}
+               State.INTERRUPTED: 'yellow', State.CHANGED: 'magenta', State.PENDING: 'white',
+               State.BROKEN: 'red'}
 
     def build(cols):
         table = Table(title='sweep status', title_justify='left')
@@ -163,19 +184,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         sweep = load_spec(args.spec, _variables(args.variables), root=args.root)
     except SpecError as err:
-        print(f'ovd sweep: {err}', file=sys.stderr)
+        print(f'ovd sweep {args.action}: {err}', file=sys.stderr)
         return 2
     if args.action == 'plan':
         print_plan(sweep, args.json)
         return 0
     executor = _executor(args)
     if args.action == 'status':
-        print_status(collect_status(sweep, executor), args.json)
-        return 0
+        statuses = collect_status(sweep, executor)
+        print_status(statuses, args.json)
+        return report_broken(statuses, 'status')
     if args.action == 'cancel':
-        from ovd.benchmark.sweep import entry_dirs
+        from ovd.benchmark.sweep import _read_or_none, entry_dirs
         dirs = entry_dirs(sweep)
-        subs = {eid: d.read(d.submission_file) for eid, d in dirs.items()}
+        subs = {eid: _read_or_none(d, d.submission_file) for eid, d in dirs.items()}
         cancelled = executor.cancel({k: v for k, v in subs.items() if v and v.get('executor') == executor.name})
         print(f'cancelled {len(cancelled)} job(s): {" ".join(cancelled)}')
         return 0
@@ -200,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'leaderboard ({board.records} run records): {sweep.leaderboard_dir}')
         for problem in board.problems:
             print(f'warning: skipped {problem}', file=sys.stderr)
+    if report_broken(statuses, 'run'):
+        return 2
     if any(s.state == State.FAILED for s in statuses):
         return 1
     return 0

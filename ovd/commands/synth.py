@@ -6,17 +6,20 @@ from pathlib import Path
 
 HELP = 'write small synthetic datasets in the real COCO/LVIS/Flickr30k Entities/Objects365 on-disk formats'
 
-DATASETS = ('coco', 'lvis', 'flickr30k', 'objects365', 'all')
+DATASETS = ('coco', 'lvis', 'flickr30k', 'objects365', 'ov-world', 'all')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--dataset', choices=DATASETS, default='all',
-                        help='which dataset format (default: all)')
+                        help="which dataset (default: all = the four formats; 'ov-world' is the open-vocabulary "
+                             'world of docs/ov_world.md, written only when asked for)')
     parser.add_argument('--out', required=True, type=Path,
                         help="output folder (for 'all': gets coco/, lvis/, flickr30k/, objects365/)")
     parser.add_argument('--seed', type=int, default=0, help='random seed; same seed = byte-identical files')
     parser.add_argument('--num-images', type=int, default=None,
                         help='images per split (default: each generator\'s small default)')
+    parser.add_argument('--no-clip', action='store_true',
+                        help="ov-world only: skip pretraining (or reusing) the world's tiny CLIP")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,11 +46,20 @@ def run(args: argparse.Namespace) -> int:
                 manifests = synthetic.generate_all(args.out, seed=args.seed, num_images=args.num_images,
                                                    progress=on_image)
             else:
-                manifests[args.dataset] = synthetic.GENERATORS[args.dataset](
+                generate = synthetic.generate_ov_world if args.dataset == 'ov-world' \
+                    else synthetic.GENERATORS[args.dataset]
+                manifests[args.dataset] = generate(
                     args.out, seed=args.seed, num_images=args.num_images, progress=on_image)
         except (ValueError, OSError) as err:
             print(f'ovd synth: {args.dataset} into {args.out}: {err}', file=sys.stderr)
             return 2
+        if args.dataset == 'ov-world' and not args.no_clip:
+            from ovd.data.synthetic.world_clip import ensure_world_clip
+
+            task = progress.add_task('tiny CLIP', total=None)
+            clip_dir = ensure_world_clip(args.out, seed=args.seed,
+                                         progress=lambda done, total: progress.update(task, completed=done,
+                                                                                      total=total))
     for name, manifest in manifests.items():
         print(f'{name}: {manifest["root"]}')
         for split, info in manifest['splits'].items():
@@ -56,4 +68,10 @@ def run(args: argparse.Namespace) -> int:
         print(f'  manifest: {Path(manifest["root"]) / synthetic.MANIFEST_NAME}')
     if args.dataset == 'all':
         print(f'all: {args.out / synthetic.MANIFEST_NAME}')
+    if args.dataset == 'ov-world' and not args.no_clip:
+        import json
+
+        accuracy = json.loads((clip_dir / 'zero_shot.json').read_text(encoding='utf-8'))
+        print(f'tiny CLIP: {clip_dir} (zero-shot crop accuracy: base {accuracy["base"]:.1%}, '
+              f'novel {accuracy["novel"]:.1%})')
     return 0

@@ -10,7 +10,13 @@ One reference needs care: a ``HistoryBuffer`` pickles its statistics methods as 
 'mean')``. Allowing ``builtins.getattr`` itself would let a pickle reach any attribute of any allowed object,
 so that name is bound to :func:`history_buffer_statistic`, which returns only registered statistics methods of
 ``HistoryBuffer`` and refuses everything else.
+
+The checkpoint converters read official release files with :func:`load_official_checkpoint`: the same
+restricted loader, plus the few plain types those files hold (:data:`OFFICIAL_CHECKPOINT_SAFE_GLOBALS`).
 """
+import argparse
+import contextlib
+import pathlib
 import pickle
 from typing import Any, List
 
@@ -78,3 +84,36 @@ def allow_checkpoint_types(types: List[object]) -> None:
 def allow_mmengine_checkpoints() -> None:
     """Allow-list mmengine's checkpoint types for weights_only loading."""
     allow_checkpoint_types(MMENGINE_SAFE_GLOBALS)
+
+
+#: Non-tensor globals that official method checkpoints hold besides weights, containers and numbers: MDETR's
+#: ``main.py`` saves its ``argparse.Namespace`` as ``args`` (a plain attribute bag; unpickling it only sets fields),
+#: and its SLURM launcher (``run_with_submitit.py``) puts ``pathlib.PosixPath`` values in it (``output_dir``,
+#: ``job_dir``; rebuilding a path does no I/O). Named as the pickles written by Python 3.8-3.12 name them.
+OFFICIAL_CHECKPOINT_SAFE_GLOBALS: List[object] = [argparse.Namespace, (pathlib.PosixPath, 'pathlib.PosixPath')]
+
+
+def load_official_checkpoint(path: str) -> Any:
+    """``torch.load`` a released or converted checkpoint with ``weights_only=True``.
+
+    Allowed besides tensors and plain containers: mmengine's checkpoint types and
+    :data:`OFFICIAL_CHECKPOINT_SAFE_GLOBALS`, the latter only during this call. Anything else (a crafted pickle
+    whose ``__reduce__`` names ``os.system``) is refused before it runs.
+
+    Raises:
+        ValueError: naming the file and what the restricted unpickler refused.
+    """
+    allow_mmengine_checkpoints()
+    scoped = getattr(torch.serialization, 'safe_globals', None)
+    context = scoped(OFFICIAL_CHECKPOINT_SAFE_GLOBALS) if scoped else contextlib.nullcontext()
+    if scoped is None:  # pragma: no cover - torch < 2.5 has no scoped form
+        allow_checkpoint_types(OFFICIAL_CHECKPOINT_SAFE_GLOBALS)
+    try:
+        with context:
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()
+        detail = next((line.strip() for line in reason if 'GLOBAL' in line or 'Unsupported' in line),
+                      reason[0] if reason else type(err).__name__)
+        detail = detail.split(' Please use `torch.serialization')[0]  # torch's advice to trust the file: not ours
+        raise ValueError(f'{path}: refused by the weights_only loader (not a plain checkpoint): {detail}') from None

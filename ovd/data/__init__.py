@@ -1,4 +1,6 @@
-"""The dataset layer: vocabularies, datasets, prompts and transforms, OV split preparation, synthetic data."""
-from . import datasets  # noqa: F401  (registers the detection datasets)
-from . import flickr30k, mixed, transforms  # noqa: F401  (register grounding datasets, text transforms, mixing)
-from . import grounding_crop, mdetr_grounding  # noqa: F401  (MDETR: RandomCropKeepBoxes, MDETRGroundingDataset)
+"""The dataset layer: vocabularies, datasets, prompts and transforms, OV split preparation, synthetic data.
+
+Importing the package registers nothing: the modules that register datasets, samplers and transforms are
+listed in :mod:`ovd.registry` (``DATA_MODULES``, ``TRANSFORM_MODULES``) and imported on a registry's first
+lookup, so the light modules here (``vocab``, ``prepare``, ``synthetic``) load without torch or mmdet.
+"""

@@ -8,6 +8,7 @@ light records. When segmentations are not asked for, polygon values are blanked 
 (one regex pass, cheaper than parsing their floats). Per-image grouping is one stable argsort.
 """
 import json
+import math
 import os
 import re
 from array import array
@@ -170,7 +171,8 @@ def build_index(path: PathLike, data: dict, collector: AnnotationCollector) -> C
         if type(rec['id']) is not int:
             raise AnnotationError(path, f"must be an integer, got {rec['id']!r}", 'images', i, None, 'id')
         for key in ('height', 'width'):
-            if not isinstance(rec[key], (int, float)) or rec[key] <= 0:
+            if not isinstance(rec[key], (int, float)) or isinstance(rec[key], bool) or \
+                    not math.isfinite(rec[key]) or rec[key] <= 0:
                 raise AnnotationError(path, f'must be a positive number, got {rec[key]!r}', 'images', i,
                                       rec['id'], key)
         image_ids[i] = rec['id']

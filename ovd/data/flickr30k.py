@@ -13,87 +13,30 @@ they are kept and marked by
 import json
 import os.path as osp
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Sequence
+from typing import Any, Dict, Iterable, List
 
 from mmdet.datasets import BaseDetDataset
 
 from ovd.registry import DATASETS
 
-from .flickr30k_raw import (
-    Flickr30kFormatError,
-    merge_boxes,
-    parse_annotation_xml,
-    parse_sentences_file,
-    read_split_ids,
+from .flickr30k_index import (  # noqa: F401  (re-exported: the index API predates flickr30k_index)
+    INDEX_FORMAT,
+    INDEX_VERSION,
+    build_index,
+    iter_raw_records,
+    load_index,
+    load_raw_image_record,
+    record_phrases,
 )
-
-INDEX_FORMAT = 'ovd-flickr30k-entities-index'
-INDEX_VERSION = 1
-
-
-def load_raw_image_record(
-    root: Path,
-    image_id: str,
-    sentences_dir: str = 'Sentences',
-    annotations_dir: str = 'Annotations',
-    bad_boxes: str = 'error',
-) -> Dict[str, Any]:
-    """Read one image's sentences and boxes from the raw release into an index record (plain JSON types).
-
-    Returns:
-        ``{'id', 'file_name', 'width', 'height', 'boxes': {entity: [[x1, y1, x2, y2], ...]}, 'nobox', 'scene',
-        'bad_boxes', 'sentences': [{'caption', 'phrases': [[start, end, entity, 'type/type', first_word]]}]}``
-        with pixel xyxy boxes.
-    """
-    sentences = parse_sentences_file(root / sentences_dir / f'{image_id}.txt')
-    ann = parse_annotation_xml(root / annotations_dir / f'{image_id}.xml', bad_boxes=bad_boxes)
-    return {
-        'id': image_id,
-        'file_name': f'{image_id}.jpg',
-        'width': ann.width,
-        'height': ann.height,
-        'boxes': {str(k): v for k, v in ann.boxes.items()},
-        'nobox': ann.nobox,
-        'scene': ann.scene,
-        'bad_boxes': ann.bad_boxes,
-        'sentences': [
-            {
-                'caption': s.caption,
-                'phrases': [
-                    [p.start, p.end, p.entity_id, '/'.join(p.types), p.first_word] for p in s.phrases
-                ],
-            }
-            for s in sentences
-        ],
-    }
-
-
-def load_index(path: Path) -> List[Dict[str, Any]]:
-    """Image records of an index written by ``ovd prepare flickr30k``."""
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise Flickr30kFormatError(
-            path, 'file not found (run `ovd prepare flickr30k --root DATA_ROOT`)'
-        ) from None
-    except json.JSONDecodeError as err:
-        raise Flickr30kFormatError(path, f'malformed JSON at line {err.lineno} column {err.colno}') from None
-    if not isinstance(data, dict) or data.get('format') != INDEX_FORMAT:
-        raise Flickr30kFormatError(
-            path, f'not an ovd Flickr30k index (field "format" != {INDEX_FORMAT!r})', field='format'
-        )
-    if data.get('version') != INDEX_VERSION:
-        raise Flickr30kFormatError(
-            path,
-            f'index version {data.get("version")} != {INDEX_VERSION}; rerun `ovd prepare flickr30k --force`',
-            field='version',
-        )
-    return data['images']
+from .flickr30k_raw import DEFAULT_BOX_CONVENTION, Flickr30kFormatError, check_box_convention, merge_boxes
 
 
 def samples_from_record(
-    record: Dict[str, Any], img_prefix: str, merge: bool = False, keep_boxless_phrases: bool = False
+    record: Dict[str, Any],
+    img_prefix: str,
+    merge: bool = False,
+    keep_boxless_phrases: bool = False,
+    box_convention: str = DEFAULT_BOX_CONVENTION,
 ) -> List[Dict[str, Any]]:
     """Turn one image record into grounding samples, one per sentence that has a phrase with boxes.
 
@@ -102,25 +45,24 @@ def samples_from_record(
         img_prefix: Folder of the images.
         merge: One enclosing box per phrase (merged-box protocol) instead of all its boxes.
         keep_boxless_phrases: Keep phrases without boxes (marked) instead of dropping them.
+        box_convention: ``'raw'`` (the XML integers, MDETR's and GLIP's boxes) or ``'pixel'`` (pixel edges).
 
     Returns:
         A list of samples (dicts) in sentence order.
     """
-    boxes = record['boxes']
     scene, nobox = set(record['scene']), set(record['nobox'])
     samples = []
     for sentence_id, sentence in enumerate(record['sentences']):
         caption = sentence['caption']
         phrases, tokens_positive, phrase_ids, phrase_types, flags, instances = [], [], [], [], [], []
-        for start, end, entity, types, _ in sentence['phrases']:
-            entity_boxes = boxes.get(str(entity), [])
-            if not entity_boxes and not keep_boxless_phrases:
-                continue
+        for start, end, entity, types, entity_boxes in record_phrases(
+            record, sentence, box_convention, keep_boxless_phrases
+        ):
             label = len(phrases)
             phrases.append(caption[start:end])
             tokens_positive.append([[start, end]])
             phrase_ids.append(int(entity))
-            phrase_types.append(types.split('/'))
+            phrase_types.append(types)
             flags.append((bool(entity_boxes), entity in scene, entity in nobox, entity == 0))
             for box in [merge_boxes(entity_boxes)] if merge and entity_boxes else entity_boxes:
                 instances.append({'bbox': list(box), 'bbox_label': label, 'ignore_flag': 0})
@@ -163,6 +105,9 @@ class Flickr30kEntitiesDataset(BaseDetDataset):
         sentences_dir: Folder of ``<id>.txt`` sentence files, relative to ``data_root``.
         annotations_dir: Folder of ``<id>.xml`` box files, relative to ``data_root``.
         bad_boxes: ``'error'`` or ``'drop'`` for boxes with non-positive size (raw files only).
+        box_convention: ``'raw'`` (default: the XML integers as written, the boxes MDETR's evaluator scores
+            against and MDETR/GLIP train on) or ``'pixel'`` (``[xmin - 1, ymin - 1, xmax, ymax]``; a fidelity
+            deviation, see docs/evaluation.md for its effect on Recall@k).
         **kwargs: ``BaseDetDataset`` arguments (``data_root``, ``ann_file``, ``data_prefix=dict(img=...)``,
             ``pipeline``, ``test_mode``, ``filter_cfg``...).
     """
@@ -177,8 +122,10 @@ class Flickr30kEntitiesDataset(BaseDetDataset):
         sentences_dir: str = 'Sentences',
         annotations_dir: str = 'Annotations',
         bad_boxes: str = 'error',
+        box_convention: str = DEFAULT_BOX_CONVENTION,
         **kwargs,
     ) -> None:
+        self.box_convention = check_box_convention(box_convention)
         self.merge_boxes = merge_boxes
         self.keep_boxless_phrases = keep_boxless_phrases
         self.sentences_dir = sentences_dir
@@ -192,17 +139,16 @@ class Flickr30kEntitiesDataset(BaseDetDataset):
         if ann_file.suffix == '.json':
             return load_index(ann_file)
         root = Path(self.data_root) if self.data_root else ann_file.parent
-        return (
-            load_raw_image_record(root, image_id, self.sentences_dir, self.annotations_dir, self.bad_boxes)
-            for image_id in read_split_ids(ann_file)
-        )
+        return iter_raw_records(root, ann_file, self.sentences_dir, self.annotations_dir, self.bad_boxes)
 
     def load_data_list(self) -> List[dict]:
         img_prefix = self.data_prefix.get('img', '')
         data_list = []
         for record in self._records():
             data_list.extend(
-                samples_from_record(record, img_prefix, self.merge_boxes, self.keep_boxless_phrases)
+                samples_from_record(
+                    record, img_prefix, self.merge_boxes, self.keep_boxless_phrases, self.box_convention
+                )
             )
         return data_list
 
@@ -323,42 +269,3 @@ class MDETRFlickr30kDataset(BaseDetDataset):
         if self.filter_cfg.get('filter_empty_gt', False):
             return [d for d in self.data_list if d['instances']]
         return self.data_list
-
-
-def build_index(
-    root: Path,
-    split_file: str,
-    sentences_dir: str = 'Sentences',
-    annotations_dir: str = 'Annotations',
-    bad_boxes: str = 'error',
-    progress: bool = False,
-) -> Dict[str, Any]:
-    """Validate a split of the raw release and return its compact index (what ``ovd prepare flickr30k``
-    writes).
-
-    Returns: ``{'format', 'version', 'split', 'box_convention': 'pixel', 'images': [record, ...], 'counts':
-        {...}}``.
-    """
-    ids = read_split_ids(root / split_file)
-    if progress:
-        from tqdm import tqdm
-
-        ids_iter: Sequence[str] = tqdm(ids, desc=f'flickr30k {Path(split_file).stem}', unit='image')
-    else:
-        ids_iter = ids
-    images = [load_raw_image_record(root, i, sentences_dir, annotations_dir, bad_boxes) for i in ids_iter]
-    counts = {
-        'images': len(images),
-        'sentences': sum(len(r['sentences']) for r in images),
-        'phrases': sum(len(s['phrases']) for r in images for s in r['sentences']),
-        'entity_boxes': sum(len(v) for r in images for v in r['boxes'].values()),
-        'bad_boxes_dropped': sum(r['bad_boxes'] for r in images),
-    }
-    return {
-        'format': INDEX_FORMAT,
-        'version': INDEX_VERSION,
-        'split': Path(split_file).stem,
-        'box_convention': 'pixel',
-        'images': images,
-        'counts': counts,
-    }

@@ -8,9 +8,11 @@ inclusive ``<bndbox>``, or per box-less entity with ``<nobndbox>`` and ``<scene>
 
 Written here rather than taken from the release's ``flickr30k_entities_utils.py`` (not a package) so that bad
 input stops with an error naming the file, the line or object, and the field, and so that phrases carry their
-character spans in the caption. Boxes come in two conventions: ``'pixel'`` (default: ``[xmin - 1, ymin - 1,
-xmax, ymax]``, the xyxy pixel contract of ovd's samples) and ``'raw'`` (the integers as written, what MDETR's
-``flickr_eval.py`` compares predictions with).
+character spans in the caption. Boxes come in two conventions (:data:`BOX_CONVENTIONS`): ``'raw'`` (default:
+the integers as written, ``[xmin, ymin, xmax, ymax]``, what MDETR's ``flickr_eval.py`` scores against and what
+MDETR's and GLIP's training annotations hold) and ``'pixel'`` (``[xmin - 1, ymin - 1, xmax, ymax]``, the pixel
+edges of the 1-based inclusive box; a named switch, off by default). Sentence lines are counted as MDETR's
+reader counts them (only empty lines are skipped), so sentence ids agree with its evaluator.
 """
 
 import os
@@ -23,6 +25,8 @@ from ..hints import synthetic_data_hint
 from .validation import BOX_BORDER_TOLERANCE, AnnotationError
 
 PathLike = Union[str, os.PathLike]
+BOX_CONVENTIONS = ('raw', 'pixel')
+DEFAULT_BOX_CONVENTION = 'raw'
 PHRASE_TYPES = (
     'people',
     'clothing',
@@ -156,7 +160,11 @@ def parse_sentence(line: str, file: PathLike = '<string>', line_no: int = 1) -> 
 
 
 def parse_sentences_file(path: PathLike) -> List[Sentence]:
-    """All sentences of a ``Sentences/<id>.txt`` file (blank lines skipped); at least one is required."""
+    """All sentences of a ``Sentences/<id>.txt`` file; at least one non-blank sentence is required.
+
+    Lines are split on ``\\n`` and only empty lines are skipped, as the release's reader (and MDETR's copy of it)
+    does: a whitespace-only line is a sentence without phrases and takes a sentence id.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding='utf-8')
@@ -164,10 +172,8 @@ def parse_sentences_file(path: PathLike) -> List[Sentence]:
         raise Flickr30kFormatError(path, 'file not found' + synthetic_data_hint(path)) from None
     except UnicodeDecodeError as err:
         raise Flickr30kFormatError(path, f'not UTF-8 text ({err})') from None
-    sentences = [
-        parse_sentence(line, path, i + 1) for i, line in enumerate(text.splitlines()) if line.strip()
-    ]
-    if not sentences:
+    sentences = [parse_sentence(line, path, i + 1) for i, line in enumerate(text.split('\n')) if line]
+    if not any(s.caption for s in sentences):
         raise Flickr30kFormatError(path, 'no sentence in the file')
     return sentences
 
@@ -182,22 +188,22 @@ def _int(elem: Optional[ET.Element], file: Path, record: str, name: str) -> int:
 
 
 def parse_annotation_xml(
-    path: PathLike, convention: str = 'pixel', bad_boxes: str = 'error'
+    path: PathLike, convention: str = DEFAULT_BOX_CONVENTION, bad_boxes: str = 'error'
 ) -> ImageAnnotation:
     """Read an ``Annotations/<id>.xml`` file.
 
     Args:
         path: The file.
-        convention: ``'pixel'`` (xyxy pixel edges, ``[xmin-1, ymin-1, xmax, ymax]``) or ``'raw'`` (as
-            written).
-        bad_boxes: ``'error'`` stops on a box with non-positive width or height or one outside the image
+        convention: ``'raw'`` (as written, the default) or ``'pixel'`` (pixel edges, ``[xmin-1, ymin-1, xmax,
+            ymax]``).
+        bad_boxes: ``'error'`` stops on a box with non-positive width or height as a 1-based inclusive box
+            (``xmax < xmin`` or ``ymax < ymin``; the same boxes in either convention) or one outside the image
             (beyond :data:`~ovd.data.validation.BOX_BORDER_TOLERANCE`), ``'drop'`` skips and counts it.
 
     Returns:
         An :class:`ImageAnnotation`.
     """
-    if convention not in ('pixel', 'raw'):
-        raise ValueError(f"convention must be 'pixel' or 'raw', got {convention!r}")
+    check_box_convention(convention)
     path = Path(path)
     try:
         root = ET.parse(path).getroot()
@@ -231,10 +237,8 @@ def parse_annotation_xml(
             )
             # pixel edges of the 1-based inclusive box, for the image-border check
             edges = (x1 - 1, y1 - 1, x2, y2)
-            if convention == 'pixel':
-                x1, y1 = x1 - 1, y1 - 1
             problem = None
-            if x2 <= x1 or y2 <= y1:
+            if x2 < x1 or y2 < y1:
                 problem = 'box has non-positive size'
             elif min(edges[:2]) < -BOX_BORDER_TOLERANCE or edges[2] > width + BOX_BORDER_TOLERANCE or \
                     edges[3] > height + BOX_BORDER_TOLERANCE:
@@ -251,6 +255,8 @@ def parse_annotation_xml(
                     record,
                     'bndbox',
                 )
+            if convention == 'pixel':
+                x1, y1 = x1 - 1, y1 - 1
             for entity in ids:
                 ann.boxes.setdefault(entity, []).append([float(x1), float(y1), float(x2), float(y2)])
         else:
@@ -265,6 +271,20 @@ def parse_annotation_xml(
             if scene is not None and _int(scene, path, record, 'scene') > 0:
                 ann.scene.extend(ids)
     return ann
+
+
+def check_box_convention(convention: str) -> str:
+    """Return ``convention`` or raise ValueError naming the valid ones."""
+    if convention not in BOX_CONVENTIONS:
+        raise ValueError(f'Flickr30k box convention must be one of {BOX_CONVENTIONS}, got {convention!r}')
+    return convention
+
+
+def to_box_convention(box: Sequence[float], convention: str) -> List[float]:
+    """A box as written in the XML (``'raw'``) in ``convention``: unchanged, or ``'pixel'`` edges."""
+    if check_box_convention(convention) == 'pixel':
+        return [box[0] - 1, box[1] - 1, box[2], box[3]]
+    return list(box)
 
 
 def read_split_ids(path: PathLike) -> List[str]:

@@ -7,6 +7,10 @@
 import posixpath
 
 # Listed in zhiyuan_objv2_train.json but absent from the released patches (mmdet skips the same three).
+# Objects365 v1 train images listed in objects365_train.json but absent from the release: mmdet 3.3's converter
+# (tools/dataset_converters/coco2odvg.py:276, ``--dataset o365v1``) skips image ids 6, 19 and 23. v1 file names
+# are ``obj365_train_<id as 12 digits>.jpg``.
+OBJECTS365_V1_MISSING_IMAGES = tuple(f'obj365_train_{i:012d}.jpg' for i in (6, 19, 23))
 OBJECTS365_V2_MISSING_IMAGES = (
     'patch16/objects365_v2_00908726.jpg',
     'patch6/objects365_v1_00320532.jpg',

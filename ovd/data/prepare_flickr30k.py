@@ -3,16 +3,16 @@
 Reads ``<root>/{train,val,test}.txt`` and, for every listed image, ``Sentences/<id>.txt`` and
 ``Annotations/<id>.xml``; any bad input stops everything with an error naming the file, the line/object and
 the field (:class:`~ovd.data.flickr30k_raw.Flickr30kFormatError`) and nothing is written. The outputs,
-``<root>/ovd_flickr30k/flickr30k_entities_<split>.json``, hold the parsed captions, phrase spans and pixel
-boxes; :class:`~ovd.data.flickr30k.Flickr30kEntitiesDataset` loads them in a fraction of the time the 63k raw
-files take. ``ovd prepare flickr30k --root DATA_ROOT`` drives this module; :func:`prepare_flickr30k` is the
-plain function behind it.
+``<root>/ovd_flickr30k/flickr30k_entities_<split>.json``, hold the parsed captions, phrase spans and the
+boxes as the XML writes them; :class:`~ovd.data.flickr30k.Flickr30kEntitiesDataset` loads them in a fraction
+of the time the 63k raw files take. ``ovd prepare flickr30k --root DATA_ROOT`` drives this module;
+:func:`prepare_flickr30k` is the plain function behind it.
 """
 
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .flickr30k import build_index
+from .flickr30k_index import build_index
 from .flickr30k_raw import Flickr30kFormatError, read_split_ids
 
 SPLITS = ('train', 'val', 'test')

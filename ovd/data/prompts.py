@@ -39,7 +39,8 @@ def build_caption(names: Sequence[str], separator: str = DEFAULT_SEPARATOR) -> T
     """Join names into one caption and return the character span of each name.
 
     Args:
-        names: Category names in caption order (already normalised, e.g. ``prompt_name``).
+        names: Category texts in caption order, used verbatim (a vocabulary's ``prompt_texts(name_rule)``: GLIP's
+            ``"bow "`` keeps its trailing space inside its span, as GLIP's own caption builder does).
         separator: Text placed between two names.
 
     Returns:
@@ -164,7 +165,7 @@ def sample_detection_prompt(
     present and added while they fit; the phrases are then shuffled together.
 
     Args:
-        names: The vocabulary's names (``prompt_name``), indexed by label.
+        names: The vocabulary's texts (``prompt_texts(name_rule)``, the sample's ``text``), indexed by label.
         positive_labels: Labels of the image's boxes (repeats allowed).
         num_negatives: Maximum number of negative names (capped by the vocabulary size).
         max_tokens: Token budget of the caption, special tokens included.
@@ -283,17 +284,45 @@ def _offsets_of(tokenized) -> List[Tuple[int, int]]:
     return [(int(s), int(e)) for s, e in offsets]
 
 
+def _char_to_token_table(offsets: np.ndarray, size: int) -> np.ndarray:
+    """``table[c]`` = the first token whose offsets contain character ``c`` (what a fast tokenizer's
+    ``char_to_token`` answers), -1 for none: trimmed whitespace and special tokens (empty offsets) hold no
+    character. ``size`` bounds the characters looked up."""
+    starts = np.minimum(offsets[:, 0], size)
+    lengths = np.clip(np.minimum(offsets[:, 1], size) - starts, 0, None)
+    token = np.repeat(np.arange(len(offsets)), lengths)
+    char = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(len(token))
+    table = np.full(size, -1, dtype=np.int64)
+    table[char[::-1]] = token[::-1]  # reversed: where offsets overlap, the first token holding a character wins
+    return table
+
+
+def _first_found(table: np.ndarray, chars: np.ndarray) -> np.ndarray:
+    """Per row of ``chars`` ``[S, k]``, the token of the first character that has one (-1 if none does)."""
+    inside = (chars >= 0) & (chars < len(table))
+    tokens = np.where(inside, table[np.clip(chars, 0, len(table) - 1)], -1)  # [S, k]
+    found = tokens >= 0
+    return np.where(found.any(1), tokens[np.arange(len(tokens)), found.argmax(1)], -1)
+
+
 def build_positive_map(
     tokenized,
     tokens_positive: Sequence[Sequence[Span]],
     max_tokens: int = DEFAULT_MAX_TOKENS,
     normalize: bool = False,
 ) -> torch.Tensor:
-    """Map each phrase's character spans to the tokens that overlap them.
+    """Map each phrase's character spans to tokens, as the official GLIP and MDETR ``create_positive_map``.
 
-    A token is positive for a phrase when its character range ``[ts, te)`` overlaps one of the phrase's spans,
-    so a name split into several sub-words is positive on all of them, and special tokens (empty offsets)
-    never are. Tokens at positions ``>= max_tokens`` are cut off (as the text encoder truncates them).
+    A span ``[start, end)`` is positive on every token from the one holding character ``start`` to the one
+    holding ``end - 1`` (each looked up as a fast tokenizer's ``char_to_token`` does, from the offsets; when a
+    character maps to no token the next one or two inward are tried; a span with no first or last token adds
+    nothing). Tokens in between are included even when their offsets are empty: RoBERTa's byte-level BPE can
+    split ``" red"`` into a bare ``Ġ`` token and ``red``, and the ``Ġ`` inside a span is positive. Tokens at
+    positions ``>= max_tokens`` are cut off (as the text encoder truncates them).
+
+    Official rule (identical in both): ashkamath/mdetr ``datasets/coco.py`` L81-107 and microsoft/GLIP
+    ``maskrcnn_benchmark/data/datasets/modulated_coco.py`` ``create_positive_map``; mmdet 3.3's GLIP
+    (``mmdet/models/detectors/glip.py`` ``create_positive_map``) follows it too.
 
     Args:
         tokenized: Output of a fast tokenizer for one text with ``return_offsets_mapping=True`` (a
@@ -301,12 +330,12 @@ def build_positive_map(
             offsets.
         tokens_positive: Per phrase, a list of ``(start, end)`` character spans into the text.
         max_tokens: Width of the map.
-        normalize: Divide each non-empty row by its sum (GLIP/MDETR use the normalised map as a target).
+        normalize: Divide each row by its sum + 1e-6 (the official datasets store this normalised map).
 
     Returns:
         Tensor[num_phrases, max_tokens], float32, 1 (or 1/k normalised) on the phrase's tokens.
     """
-    offsets = np.asarray(_offsets_of(tokenized)[:max_tokens], dtype=np.int64).reshape(-1, 2)  # [T, 2]
+    offsets = np.asarray(_offsets_of(tokenized), dtype=np.int64).reshape(-1, 2)  # [T, 2]
     phrase_of_span, spans = [], []
     for j, phrase_spans in enumerate(tokens_positive):
         for span in phrase_spans:
@@ -316,14 +345,19 @@ def build_positive_map(
             phrase_of_span.append(j)
             spans.append((start, end))
     hits = np.zeros((len(tokens_positive), max_tokens), dtype=bool)
-    if spans and len(offsets):
+    if spans and len(offsets):  # numpy rather than torch: no thread pool for a tiny op
         span_arr = np.asarray(spans, dtype=np.int64)  # [S, 2]
-        ts, te = offsets[:, 0], offsets[:, 1]
-        overlap = (te > ts)[None] & (ts[None] < span_arr[:, 1:]) & (te[None] > span_arr[:, :1])  # [S, T]
-        for k, j in enumerate(phrase_of_span):  # numpy rather than torch: no thread pool for a tiny op
-            hits[j, : len(offsets)] |= overlap[k]
+        table = _char_to_token_table(offsets, int(max(offsets[:, 1].max(), span_arr.max())) + 1)
+        first = _first_found(table, span_arr[:, :1] + np.arange(3))  # start, start + 1, start + 2
+        last = _first_found(table, span_arr[:, 1:] - np.arange(1, 4))  # end - 1, end - 2, end - 3
+        positions = np.arange(max_tokens)
+        # a span without a first or a last token adds nothing, as officially
+        covered = ((positions >= first[:, None]) & (positions <= last[:, None])
+                   & (first >= 0)[:, None] & (last >= 0)[:, None])  # [S, max_tokens]
+        phrase = np.asarray(phrase_of_span)  # non-decreasing: OR each phrase's consecutive rows together
+        group = np.flatnonzero(np.r_[True, phrase[1:] != phrase[:-1]])
+        hits[phrase[group]] = covered if len(group) == len(phrase) else np.logical_or.reduceat(covered, group, axis=0)
     positive_map = torch.from_numpy(hits.astype(np.float32))
-    if normalize:
-        sums = positive_map.sum(-1, keepdim=True)
-        positive_map = torch.where(sums > 0, positive_map / sums.clamp(min=1e-6), positive_map)
+    if normalize:  # the official expression, epsilon included
+        positive_map = positive_map / (positive_map.sum(-1, keepdim=True) + 1e-6)
     return positive_map

@@ -292,6 +292,7 @@ def validate_coco_index(index: Any, vocabulary: Any = None, *, unknown_categorie
     else:
         in_vocab = np.ones(len(index.ann_ids), dtype=bool)
     good_box = check_boxes(path, index.ann_ids, index.ann_bboxes, bad_boxes)
+    check_lvis_fields(path, index.images, index.categories)
     if require_inside and len(good_box):
         widths = np.asarray([im['width'] for im in index.images], dtype=np.float64)[image_pos]
         heights = np.asarray([im['height'] for im in index.images], dtype=np.float64)[image_pos]
@@ -302,6 +303,31 @@ def validate_coco_index(index: Any, vocabulary: Any = None, *, unknown_categorie
         missing = check_image_files(path, index.image_ids, image_paths, allowed_missing)
     return CocoValidation(image_pos=image_pos, in_vocabulary=in_vocab, good_box=good_box,
                           missing_images=missing)
+
+
+LVIS_FREQUENCIES = ('r', 'c', 'f')
+
+
+def check_lvis_fields(file: PathLike, images: Sequence[dict], categories: Sequence[dict]) -> None:
+    """LVIS fields, where present: category ``frequency`` is r/c/f; an image's ``neg_category_ids`` and
+    ``not_exhaustive_category_ids`` name categories of the file."""
+    for i, cat in enumerate(categories):
+        if 'frequency' in cat and cat['frequency'] not in LVIS_FREQUENCIES:
+            raise AnnotationError(file, f'expected one of {list(LVIS_FREQUENCIES)}, got {cat["frequency"]!r}',
+                                  'categories', i, cat.get('id'), 'frequency')
+    known = {c.get('id') for c in categories}
+    for i, im in enumerate(images):
+        for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
+            value = im.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, list):
+                raise AnnotationError(file, f'expected a list of category ids, got {type(value).__name__}',
+                                      'images', i, im.get('id'), key)
+            unknown = [c for c in value if type(c) is not int or c not in known]
+            if unknown:
+                raise AnnotationError(file, f'category id {unknown[0]!r} is not in the file\'s categories',
+                                      'images', i, im.get('id'), key)
 
 
 def check_category_names(file: PathLike, categories: Sequence[dict], vocabulary: Any) -> None:

@@ -1,8 +1,11 @@
 """Vocabularies: the ordered category lists every dataset, prompt and classifier in ovd indexes into.
 
 A :class:`Vocabulary` is an immutable, ordered tuple of :class:`Category`; a detection label is a position in
-it (``bbox_label``), never a dataset category id. :func:`normalize_name` is the one name cleaner used
-everywhere text is built from a category name. :func:`get_vocabulary` returns the built-ins:
+it (``bbox_label``), never a dataset category id. A category's ``prompt_name`` is its default text
+(:func:`normalize_name`: ``bow_(weapon)`` -> ``bow (weapon)``, qualifier kept); a method whose official code
+spells class names another way gets its texts from :meth:`Vocabulary.prompt_texts` with its name rule
+(:mod:`ovd.data.name_rules`). No two categories of a built-in vocabulary share a default text.
+:func:`get_vocabulary` returns the built-ins:
 
 ============== ===== =========================================================================================
 name           size  content
@@ -16,14 +19,13 @@ lvis_v1        1203  LVIS v1 with frequency r/c/f (337/461/405)
 ov_lvis        1203  LVIS v1 with ``split``: base = common + frequent (866), novel = rare (337)
 lvis_v0.5      1230  LVIS v0.5 with frequency r/c/f (454/461/315)
 objects365_v1  365   Objects365 v1 (2019 release) ids and names, with typo fixes
-objects365_v2  365   Objects365 v2 (2020 release) ids and names, with typo fixes
+objects365_v2  365   Objects365 v2 (2020 release) ids and names (trailing spaces kept), with typo fixes
 ============== ===== =========================================================================================
 
 Where each list comes from is written in ``ovd/data/metadata/README.md``.
 """
 import csv
 import json
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,24 +33,22 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
-from ovd.compat.checkpoint import allow_checkpoint_types
+from .name_rules import article_names, category_texts, default_text, parse_name_rule
 
 METADATA_DIR = Path(__file__).resolve().parent / 'metadata'
 
 SPLITS = ('base', 'novel')
 FREQUENCIES = ('r', 'c', 'f')
 
-_PARENTHESISED = re.compile(r'\([^()]*\)')
-_SLASH = re.compile(r'\s*/\s*')
-
 
 def normalize_name(name: str) -> str:
-    """Turn a dataset category name into the text used in prompts and class embeddings.
+    """The default text of a category name (the ``default`` rule of :mod:`ovd.data.name_rules`).
 
-    ``_`` becomes a space, parenthesised qualifiers are dropped, ``/`` becomes " or ", and whitespace is
-    collapsed: ``'bat_(animal)'`` -> ``'bat'``, ``'Cabinet/shelf'`` -> ``'Cabinet or shelf'``,
-    ``'Tape Measure/ Ruler'`` -> ``'Tape Measure or Ruler'``. Case is kept. A name that is nothing but a
-    qualifier keeps the qualifier's text rather than becoming empty.
+    ``_`` becomes a space, parenthesised qualifiers are kept, ``/`` is kept with the spaces around it removed,
+    runs of whitespace become one space and the ends are stripped: ``'bow_(weapon)'`` -> ``'bow (weapon)'``,
+    ``'Tape Measure/ Ruler'`` -> ``'Tape Measure/Ruler'``, ``'tissue '`` -> ``'tissue'``. Case is kept. Keeping
+    the qualifier and the slash loses nothing that tells two categories apart, so the texts of a vocabulary are
+    as distinct as its names (every built-in is checked by a test).
 
     Args:
         name (str): The category name as the dataset spells it.
@@ -56,12 +56,7 @@ def normalize_name(name: str) -> str:
     Returns:
         str: The normalised name.
     """
-    text = name.replace('_', ' ')
-    stripped = _PARENTHESISED.sub(' ', text)
-    if not stripped.strip():
-        stripped = text.replace('(', ' ').replace(')', ' ')
-    stripped = _SLASH.sub(' or ', stripped.strip())
-    return ' '.join(stripped.split())
+    return default_text(name)
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,8 @@ class Category:
     Attributes:
         id (int): The dataset's category id (what annotation files store).
         name (str): The display name (typo-fixed where the dataset's own name is wrong).
-        prompt_name (str): ``normalize_name(name)``: the text used for prompts and class embeddings.
+        prompt_name (str): ``normalize_name(name)``: the default text of the category (qualifier kept); a
+            method's own rule is applied by :meth:`Vocabulary.prompt_texts`.
         synonyms (tuple[str]): Other names (LVIS synonyms), as the dataset spells them.
         frequency (str | None): ``'r'``, ``'c'`` or ``'f'`` for LVIS, else None.
         split (str | None): ``'base'`` or ``'novel'`` for open-vocabulary vocabularies, else None.
@@ -124,6 +120,7 @@ class Vocabulary:
         table_size = int(self._ids.max()) + 1 if len(ids) else 1
         self._lut = np.full(table_size, -1, dtype=np.int64)
         self._lut[self._ids] = np.arange(len(ids))
+        self._texts: Dict[str, Tuple[str, ...]] = {}  # name rule -> texts, filled on demand
 
     # -- sequence behaviour -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -174,6 +171,28 @@ class Vocabulary:
     @property
     def prompt_names(self) -> Tuple[str, ...]:
         return tuple(c.prompt_name for c in self._categories)
+
+    def prompt_texts(self, name_rule: str = 'default') -> Tuple[str, ...]:
+        """The text of every category under a name rule (:mod:`ovd.data.name_rules`), in label order.
+
+        ``'default'`` gives :attr:`prompt_names`; a method's rule (``'glip'``, ``'mdetr'``, ``'vild'``,
+        ``'baron'``, optionally with ``'+unique'``) reads what its official code reads, e.g. LVIS
+        ``bow_(weapon)`` -> ``'bow '`` under ``'glip'``, ``'bow (weapon)'`` under ``'vild'``.
+        """
+        rule = parse_name_rule(name_rule)
+        if rule == ('default', False):
+            return self.prompt_names
+        cached = self._texts.get(name_rule)
+        if cached is None:
+            cached = tuple(category_texts(self.names, [c.source_name for c in self._categories], name_rule))
+            self._texts[name_rule] = cached
+        return cached
+
+    def article_names(self, name_rule: str = 'default') -> Tuple[str, ...]:
+        """Per category, the string whose first letter picks the template article ("a"/"an") under
+        ``name_rule``: ViLD and BARON take it from the dataset's own spelling, the others from the text."""
+        return tuple(article_names([c.source_name for c in self._categories], self.prompt_texts(name_rule),
+                                   name_rule))
 
     @property
     def frequencies(self) -> Tuple[Optional[str], ...]:
@@ -334,8 +353,6 @@ def vocabulary_from_categories(name: str, records: Sequence[dict]) -> Vocabulary
                           split=r.get('split')) for r in sorted(records, key=lambda r: r['id'])]
     return Vocabulary(name, cats)
 
-
-allow_checkpoint_types([Category, Vocabulary])
 
 __all__ = [
     'BUILTIN_VOCABULARIES',

@@ -4,11 +4,10 @@ Names: 'lvis', 'lvis-fixed', 'ov-coco-65', 'ov-coco-80', 'coco', 'objects365' (t
 'flickr30k-any-box', 'flickr30k-merged-box'. The bare names 'ov-coco' and 'flickr30k' are refused with a
 message naming the variants, so that a reported number always says which protocol produced it.
 """
-import json
 import os
-from typing import Any, Dict, Union
+from typing import Dict, Optional, Union
 
-from .records import Detections, EvaluationInputError, GroundTruth, load_ground_truth, load_results
+from .records import Detections, GroundTruth, load_ground_truth, load_results
 
 DETECTION_PROTOCOLS = ('lvis', 'lvis-fixed', 'ov-coco-65', 'ov-coco-80', 'coco', 'objects365')
 GROUNDING_PROTOCOLS = ('flickr30k-any-box', 'flickr30k-merged-box')
@@ -55,38 +54,31 @@ def evaluate_detections(protocol: str, gt: GroundTruth, dets: Detections, iou_ty
     raise ValueError(f'{protocol!r} is not a detection protocol')
 
 
-def _read(path: Union[str, os.PathLike], what: str) -> Any:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise EvaluationInputError(f'{what} file {path} does not exist') from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise EvaluationInputError(f'{what} file {path} is not valid JSON: {err}') from None
-
-
 def evaluate_files(protocol: str, gt_path: Union[str, os.PathLike], pred_path: Union[str, os.PathLike],
-                   iou_type: str = 'bbox') -> Dict[str, float]:
+                   iou_type: str = 'bbox', split: Optional[str] = None,
+                   box_convention: Optional[str] = None) -> Dict[str, float]:
     """Evaluate a results file against a ground-truth file.
 
     Args:
         protocol: a name from :data:`PROTOCOLS`.
-        gt_path: COCO/LVIS/Objects365 annotation JSON, or the Flickr30k ground-truth JSON.
-        pred_path: COCO/LVIS results JSON (a list of detections), or the Flickr30k predictions JSON.
+        gt_path: COCO/LVIS/Objects365 annotation JSON; for Flickr30k the release root (with ``split``), the
+            index ``ovd prepare flickr30k`` writes, or the sentence-list ground-truth JSON.
+        pred_path: COCO/LVIS results JSON (a list of detections), or Flickr30k predictions (ovd's or MDETR's
+            format).
         iou_type: 'bbox' or 'segm' (detection protocols).
+        split: Flickr30k only: the release split ('train', 'val', 'test').
+        box_convention: Flickr30k only: 'raw' (default, the XML integers as MDETR's evaluator reads them) or
+            'pixel'.
 
     Returns:
         The protocol's named metrics.
     """
     check_protocol(protocol)
     if protocol in GROUNDING_PROTOCOLS:
-        from .flickr30k import evaluate_flickr30k, load_flickr30k_ground_truth, load_flickr30k_predictions
-        try:
-            phrases = load_flickr30k_ground_truth(_read(gt_path, 'ground-truth'))
-            preds = load_flickr30k_predictions(_read(pred_path, 'predictions'), phrases)
-        except EvaluationInputError as err:
-            raise EvaluationInputError(f'{err} ({gt_path}, {pred_path})') from None
-        return evaluate_flickr30k(phrases, preds, protocol[len('flickr30k-'):])
+        from .flickr30k import evaluate_flickr30k_files
+        return evaluate_flickr30k_files(protocol, gt_path, pred_path, split, box_convention or 'raw')
+    if split is not None or box_convention is not None:
+        raise ValueError(f'--split and the box convention apply to the flickr30k protocols, not {protocol!r}')
     gt = load_ground_truth(gt_path)
     dets = load_results(pred_path, gt)
     return evaluate_detections(protocol, gt, dets, iou_type)

@@ -165,8 +165,7 @@ def load_ground_truth(gt: PathOrData) -> GroundTruth:
     image_ids = np.array([im['id'] for im in images], dtype=np.int64)
     if len(np.unique(image_ids)) != len(image_ids):
         raise EvaluationInputError(f'ground-truth file {source}: duplicate image ids')
-    image_hw = np.array([[im.get('height', 0), im.get('width', 0)] for im in images],
-                        dtype=np.int64).reshape(-1, 2)
+    image_hw = _image_sizes(images, source)
     cats = sorted(data['categories'], key=lambda c: c['id'])
     category_ids = np.array([c['id'] for c in cats], dtype=np.int64)
     names = [str(c.get('name', c['id'])) for c in cats]
@@ -212,8 +211,70 @@ def load_ground_truth(gt: PathOrData) -> GroundTruth:
         i = int(np.flatnonzero(~known)[0])
         raise EvaluationInputError(f'ground-truth file {source}: annotations[{i}] (id {ids[i]}): '
                                    f'category_id {cat[i]} is not in "categories"')
+    check_ground_truth(source, data, image_ids, image_hw, category_ids, ids, img, boxes, frequency, segs)
     return GroundTruth(image_ids, image_hw, category_ids, names, ids, img, cat, boxes, areas, crowd, ignore,
                        frequency, neg, nel, segs, source)
+
+
+LVIS_FREQUENCIES = ('r', 'c', 'f')
+
+
+def _image_sizes(images: List[Dict[str, Any]], source: str) -> np.ndarray:
+    """[N, 2] (height, width) of the images (0 where absent); a size that is not a finite, non-negative number
+    is an error naming the image."""
+    sizes = np.zeros((len(images), 2), np.int64)
+    for i, im in enumerate(images):
+        for j, key in enumerate(('height', 'width')):
+            value = im.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
+                    or value < 0 or value > np.iinfo(np.int64).max:
+                raise EvaluationInputError(f'ground-truth file {source}: images (id {im["id"]}): field "{key}" '
+                                           f'is {value!r}, not an image size')
+            sizes[i, j] = value
+    return sizes
+
+
+def check_ground_truth(source: str, data: Dict[str, Any], image_ids: np.ndarray, image_hw: np.ndarray,
+                       category_ids: np.ndarray, ann_ids: np.ndarray, ann_image_ids: np.ndarray,
+                       boxes: np.ndarray, frequency: Optional[np.ndarray], segs: Optional[List[Any]]) -> None:
+    """The checks a ground-truth file must pass beyond its structure, each failure naming the record and field:
+    unique annotation ids, finite boxes of non-negative size, LVIS frequencies r/c/f, negative and
+    not-exhaustive category ids that are categories, RLE masks the size of their image."""
+    where = f'ground-truth file {source}'
+    if len(ann_ids) > 1:
+        order = np.argsort(ann_ids, kind='stable')
+        dup = np.flatnonzero(ann_ids[order][1:] == ann_ids[order][:-1])
+        if len(dup):
+            i = int(order[dup + 1].min())
+            raise EvaluationInputError(f'{where}: annotations[{i}] (id {ann_ids[i]}): field "id": duplicate id '
+                                       f'(already used by an earlier annotation)')
+    bad = ~np.isfinite(boxes).all(axis=1) | (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EvaluationInputError(f'{where}: annotations[{i}] (id {ann_ids[i]}): field "bbox" '
+                                   f'{boxes[i].tolist()} has a negative or non-finite width/height '
+                                   f'(boxes are [x, y, width, height])')
+    if frequency is not None:
+        for k, freq in enumerate(frequency.tolist()):
+            if freq not in LVIS_FREQUENCIES:
+                raise EvaluationInputError(f'{where}: categories (id {category_ids[k]}): field "frequency" is '
+                                           f'{freq!r}, expected one of {list(LVIS_FREQUENCIES)}')
+    known = set(category_ids.tolist())
+    for i, im in enumerate(data['images']):
+        for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
+            unknown = [c for c in (im.get(key) or []) if c not in known] if isinstance(im, dict) else []
+            if unknown:
+                raise EvaluationInputError(f'{where}: images[{i}] (id {im.get("id")}): field "{key}": '
+                                           f'category id {unknown[0]!r} is not in "categories"')
+    if segs is not None:
+        hw = {int(k): v for k, v in zip(image_ids.tolist(), image_hw.tolist())}
+        for i, seg in enumerate(segs):
+            if isinstance(seg, dict) and 'size' in seg:
+                want = hw.get(int(ann_image_ids[i]))
+                if want is not None and all(want) and list(seg['size']) != list(want):
+                    raise EvaluationInputError(f'{where}: annotations[{i}] (id {ann_ids[i]}): field '
+                                               f'"segmentation.size" {list(seg["size"])} is not the image\'s '
+                                               f'[height, width] {list(want)}')
 
 
 def load_results(results: PathOrData, gt: GroundTruth) -> Detections:

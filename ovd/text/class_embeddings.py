@@ -1,33 +1,51 @@
 """Class embeddings: vocabulary x templates -> Tensor[num_classes, dim] via a text encoder and the cache.
 
 The recipe is ViLD's (and Detic's/BARON's): fill every template with the class name, encode each prompt,
-L2-normalise, average over the templates, L2-normalise again.
+L2-normalise, average over the templates, L2-normalise again. The class name is the category's text under a
+name rule (:mod:`ovd.data.name_rules`): ViLD's and BARON's configs select their official ``'vild'`` /
+``'baron'`` rule (qualifier kept, ``/`` -> " or ", lower case, article from the dataset's spelling).
 """
 
-from typing import Any, List, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
 
 from .cache import EmbeddingCache, cache_key
-from .templates import fill_templates, get_templates
+from .templates import article, fill_templates, get_templates
 
 VocabLike = Union[str, Sequence[str], Any]
 
 
-def vocabulary_names(vocab: VocabLike) -> List[str]:
-    """Prompt names of a vocabulary given as a built-in name (``'lvis_v1'``), a ``Vocabulary`` or a list of
-    names."""
+def vocabulary_names(vocab: VocabLike, name_rule: Optional[str] = None) -> List[str]:
+    """Class texts of a vocabulary given as a built-in name (``'lvis_v1'``), a ``Vocabulary`` or a list of names.
+
+    Args:
+        vocab: The vocabulary.
+        name_rule: A rule of :mod:`ovd.data.name_rules`. For a vocabulary, ``None`` means ``'default'`` (its
+            ``prompt_name``); a list of names is used as given when ``None``, else each (raw) name goes
+            through the rule.
+    """
+    return class_prompt_names(vocab, name_rule)[0]
+
+
+def class_prompt_names(vocab: VocabLike, name_rule: Optional[str] = None) -> Tuple[List[str], List[str]]:
+    """``(texts, article_names)``: each class's text and the string whose first letter picks its template
+    article (ViLD and BARON take it from the dataset's own spelling), see :func:`vocabulary_names`."""
+    from ovd.data.name_rules import apply_name_rule, article_names
     if isinstance(vocab, str):
         from ovd.data.vocab import get_vocabulary
 
         vocab = get_vocabulary(vocab)
-    categories = getattr(vocab, 'categories', None)
-    if categories is not None:
-        return [c.prompt_name for c in categories]
+    if getattr(vocab, 'categories', None) is not None:
+        rule = name_rule or 'default'
+        return list(vocab.prompt_texts(rule)), list(vocab.article_names(rule))
     names = list(vocab)
     if not names or not all(isinstance(n, str) and n for n in names):
         raise ValueError('a vocabulary must be a built-in name, a Vocabulary or a non-empty list of names')
-    return names
+    if name_rule is None:
+        return names, names
+    texts = apply_name_rule(names, name_rule)
+    return texts, article_names(names, texts, name_rule)
 
 
 def _progress(total: int, enabled: bool, description: str):
@@ -44,6 +62,7 @@ def encode_class_prompts(
     this_is: bool = True,
     batch_size: int = 256,
     progress: bool = False,
+    article_names: Optional[Sequence[str]] = None,
 ) -> torch.Tensor:
     """Encode ``len(names) * len(templates)`` prompts and average them per class (no cache).
 
@@ -55,11 +74,15 @@ def encode_class_prompts(
         this_is: ViLD's "This is ..." prefix.
         batch_size: Prompts per forward pass.
         progress: Show a progress bar.
+        article_names: Per class, the string whose first letter picks the article (default: the name).
 
     Returns:
         Tensor[num_classes, D], float32, rows of unit norm.
     """
-    prompts = [p for name in names for p in fill_templates(name, templates, this_is)]
+    articles = names if article_names is None else article_names
+    if len(articles) != len(names):
+        raise ValueError(f'{len(article_names)} article names for {len(names)} class names')
+    prompts = [p for name, art in zip(names, articles) for p in fill_templates(name, templates, this_is, art)]
     # Batches of similar length waste less compute on padding (the CLIP wrapper trims it per batch).
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     chunks = []
@@ -84,6 +107,7 @@ def build_class_embeddings(
     cache: Union[EmbeddingCache, bool, None] = True,
     batch_size: int = 256,
     progress: bool = False,
+    name_rule: Optional[str] = None,
 ) -> torch.Tensor:
     """Class embeddings for a vocabulary, read from / written to the content-addressed cache.
 
@@ -95,20 +119,25 @@ def build_class_embeddings(
         cache: ``True`` for the default cache, an :class:`EmbeddingCache`, or ``False``/``None`` to skip it.
         batch_size: Prompts per forward pass.
         progress: Show a progress bar while computing.
+        name_rule: How names become text (:func:`vocabulary_names`); ViLD's and BARON's heads pass theirs.
 
     Returns:
         Tensor[num_classes, D] of unit-norm rows, in vocabulary order.
     """
-    names = vocabulary_names(vocab)
+    names, article_names = class_prompt_names(vocab, name_rule)
     templates = get_templates(templates)
 
     def compute() -> torch.Tensor:
-        return encode_class_prompts(encoder, names, templates, this_is, batch_size, progress)
+        return encode_class_prompts(encoder, names, templates, this_is, batch_size, progress, article_names)
 
     if not cache:
         return compute()
     store = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache()
-    key = cache_key(encoder.identity(), templates, names, extra={'this_is': this_is})
+    extra = {'this_is': this_is}
+    articles = [article(a) for a in article_names]
+    if articles != [article(n) for n in names]:  # keyed only when they change a prompt: older keys stay valid
+        extra['articles'] = articles
+    key = cache_key(encoder.identity(), templates, names, extra=extra)
     meta = {'encoder': encoder.identity(), 'num_classes': len(names), 'num_templates': len(templates)}
     return store.get_or_compute(key, compute, meta)
 

@@ -8,7 +8,7 @@ to prompts that start with "a" or "the" (its ``this_is`` flag), encodes each pro
 over the templates and normalises again (see :mod:`ovd.text.class_embeddings`).
 """
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 # A sequence of format strings: ``{}`` is the class name, ``{article}`` its indefinite article.
 VILD_TEMPLATES: tuple = (
@@ -87,20 +87,23 @@ def article(name: str) -> str:
     return 'an' if name[:1] in 'aeiou' else 'a'
 
 
-def fill_templates(name: str, templates: Sequence[str] = VILD_TEMPLATES, this_is: bool = True) -> List[str]:
-    """Fill each template with ``name`` (already normalised, e.g. a vocabulary's ``prompt_name``).
+def fill_templates(name: str, templates: Sequence[str] = VILD_TEMPLATES, this_is: bool = True,
+                   article_name: Optional[str] = None) -> List[str]:
+    """Fill each template with ``name`` (already a class text, e.g. ``Vocabulary.prompt_texts(rule)``).
 
     Args:
         name: The class name.
         templates: Format strings with ``{}`` and optionally ``{article}``.
         this_is: Prefix "This is " to prompts starting with "a" or "the", as ViLD does.
+        article_name: The string whose first letter picks the article (default ``name``): ViLD's code takes
+            it from the dataset's own spelling (``article(category['name'])``), so ``'Other Shoes'`` gets "a".
 
     Returns:
         One prompt per template, in template order.
     """
     prompts = []
     for template in templates:
-        text = template.format(name, article=article(name))
+        text = template.format(name, article=article(name if article_name is None else article_name))
         if this_is and (text.startswith('a') or text.startswith('the')):
             text = 'This is ' + text
         prompts.append(text)

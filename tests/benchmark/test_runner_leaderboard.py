@@ -169,3 +169,31 @@ def test_concurrent_builds_never_corrupt_or_duplicate(tmp_path):
     build_leaderboard([root], out, include_references=False)
     rows = read_table_csv(f'{out}/leaderboard_coco.csv')
     assert sorted(r['run_id'] for r in rows) == sorted(f's/e{i}/coco' for i in range(12))
+
+
+def _write_then_build(args):
+    root, out, round_no, i, barrier = args
+    barrier.wait()  # every process of the round finishes its job at the same moment
+    rec = record(f's/r{round_no}e{i}/coco', 'coco', {'AP': float(i)}, finished_at=time.time())
+    atomic_write_json(f'{root}/r{round_no}e{i}/records/coco.json', rec)
+    build_leaderboard([root], out, references=None, include_references=False)
+
+
+def test_concurrent_finishing_jobs_lose_no_row(tmp_path):
+    """What every finishing job does (write its record, rebuild the leaderboard), 8 at once, several rounds:
+    after each round the CSV has exactly one row per record, with no final rebuild to hide a lost row."""
+    root, out = str(tmp_path / 'sweep'), str(tmp_path / 'board')
+    ctx = mp.get_context('fork')
+    workers = 8
+    for round_no in range(4):
+        barrier = ctx.Barrier(workers)
+        procs = [ctx.Process(target=_write_then_build, args=((root, out, round_no, i, barrier),))
+                 for i in range(workers)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+        rows = read_table_csv(f'{out}/leaderboard_coco.csv')
+        expected = sorted(f's/r{r}e{i}/coco' for r in range(round_no + 1) for i in range(workers))
+        assert sorted(r['run_id'] for r in rows) == expected, f'round {round_no}: {len(rows)} rows'

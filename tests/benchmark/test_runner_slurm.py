@@ -168,6 +168,12 @@ def test_cancelled_and_preempted_jobs_resume_from_their_checkpoint(scenario):
         log_text = '\n'.join(p.read_text() for p in (edir / 'logs').glob('*.log'))
         assert 'train (resumed)' in log_text and 'resumed epoch' in log_text.lower(), log_text[-3000:]
         assert _json(edir / 'records' / 'coco.json')['attempts'] == 2
+        # Resumed at the iteration where it stopped, with the epoch's remaining batches (ExactResumeHook): the
+        # run ends at 6 epochs x 2 iterations, as an uninterrupted one does (it ended past it before).
+        checkpoint = _json(edir / 'work_dir' / 'train_done.json')['checkpoint']
+        import torch
+        assert torch.load(checkpoint, map_location='cpu', weights_only=False)['meta']['iter'] == 12, name
+        assert 'skipping the' in log_text, log_text[-3000:]
     pre_log = (root / 'preempted-s0' / 'logs' / f'slurm-{scenario["preempted_job"]}.log').read_text()
     assert f'scontrol requeue {scenario["preempted_job"]}: status 0' in pre_log
     assert 'restart 1' in pre_log  # the same SLURM job ran again after requeueing itself

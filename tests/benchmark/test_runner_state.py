@@ -111,3 +111,20 @@ def test_live_jobs_are_left_alone(tmp_path):
     # Submitted, gone from the queue, never started (status belongs to an older attempt): run it again.
     (edir.path / 'submission.json').write_text(json.dumps(dict(executor='slurm', job_id='43', attempt_id='b')))
     assert resolve_state(edir, entry, None).state == State.PENDING
+
+
+def test_one_damaged_entry_is_reported_and_the_rest_of_the_sweep_runs(tmp_path):
+    sweep = load_spec(str(write_spec(tmp_path / 's.yaml', SPEC)), root=str(tmp_path / 'root'))
+    ex = executor(tmp_path)
+    damaged = EntryDir(sweep.root, 'good-s1')
+    damaged.path.mkdir(parents=True)
+    damaged.entry_file.write_text('{"id": "good-s1", "ha')  # cut short (a full disk, a crash mid-write)
+    summary = run_sweep(sweep, ex, log=lambda m: None)
+    assert summary.broken == ['good-s1'] and sorted(summary.submitted) == ['bad-s0', 'good-s0']
+    found = {s.entry_id: s for s in collect_status(sweep, ex)}
+    assert found['good-s0'].state == State.DONE and found['bad-s0'].state == State.FAILED
+    assert found['good-s1'].state == State.BROKEN
+    assert found['good-s1'].error.startswith(f'{damaged.entry_file}: not valid JSON')
+    damaged.entry_file.unlink()  # fixed by hand: the next run runs it
+    assert 'good-s1' in run_sweep(sweep, ex, log=lambda m: None).submitted
+    assert {s.entry_id: s.state for s in collect_status(sweep, ex)}['good-s1'] == State.DONE

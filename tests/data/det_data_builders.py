@@ -1,5 +1,6 @@
 """Small hand-built annotation files in the real formats (LVIS v1, Objects365 v1/v2) for the dataset tests."""
 import json
+import random
 from pathlib import Path
 from typing import Dict
 
@@ -28,22 +29,36 @@ def lvis_v1_file(path: Path) -> Dict:
     return dict(rare=rare, common=common, frequent=frequent, data=data)
 
 
+# v2 categories given a trailing space in the test file (the release has names with trailing spaces; the
+# vocabulary check strips them, prepared files keep them)
+O365_V2_TRAILING_SPACE_IDS = (1, 197)
+
+
 def objects365_file(path: Path, version: str = 'v2') -> Dict:
-    """Three images (one of them a known-missing v2 image) with raw (typo) category names."""
+    """Three images (one of them listed but missing from the release) with the release's raw category names,
+    shaped like the real files: v1 has its top-level ``type``/``licenses``/``info`` and its ``categories`` in a
+    shuffled order, images ``obj365_train_<12-digit id>.jpg`` (id 6 is one of the three v1 train images missing
+    from the release); v2 has ``images/v1|v2/patchN/`` file names and names with trailing spaces."""
     vocab = get_vocabulary(f'objects365_{version}')
-    categories = [dict(id=c.id, name=c.source_name) for c in vocab]
     if version == 'v2':
+        categories = [dict(id=c.id, name=c.source_name + ' ' * (c.id in O365_V2_TRAILING_SPACE_IDS))
+                      for c in vocab]
+        ids = [1, 2, 3]
         names = ['images/v1/patch0/objects365_v1_00000001.jpg',
                  'images/v2/patch16/objects365_v2_00900001.jpg',
                  'images/v1/patch6/objects365_v1_00320532.jpg']
+        extra = {}
     else:
-        names = ['obj365_train_000000000001.jpg', 'obj365_train_000000000002.jpg',
-                 'obj365_train_000000000003.jpg']
-    images = [dict(id=i + 1, file_name=n, height=400, width=600) for i, n in enumerate(names)]
-    anns = [dict(id=1, image_id=1, category_id=38, bbox=[1, 2, 30, 40], area=1200, iscrowd=0),
-            dict(id=2, image_id=2, category_id=197, bbox=[5, 5, 50, 50], area=2500, iscrowd=0),
-            dict(id=3, image_id=3, category_id=1, bbox=[0, 0, 10, 10], area=100, iscrowd=0),
-            dict(id=4, image_id=2, category_id=1, bbox=[7, 7, 20, 20], area=400, iscrowd=1)]
-    data = dict(images=images, annotations=anns, categories=categories)
+        categories = [dict(id=c.id, name=c.source_name) for c in vocab]
+        random.Random(0).shuffle(categories)
+        ids = [1, 2, 6]
+        names = [f'obj365_train_{i:012d}.jpg' for i in ids]
+        extra = dict(type='instances', licenses=[{'id': 1, 'name': 'x', 'url': ''}], info={'year': 2019})
+    images = [dict(id=i, file_name=n, height=400, width=600) for i, n in zip(ids, names)]
+    anns = [dict(id=1, image_id=ids[0], category_id=38, bbox=[1, 2, 30, 40], area=1200, iscrowd=0),
+            dict(id=2, image_id=ids[1], category_id=197, bbox=[5, 5, 50, 50], area=2500, iscrowd=0),
+            dict(id=3, image_id=ids[2], category_id=1, bbox=[0, 0, 10, 10], area=100, iscrowd=0),
+            dict(id=4, image_id=ids[1], category_id=1, bbox=[7, 7, 20, 20], area=400, iscrowd=1)]
+    data = dict(**extra, images=images, annotations=anns, categories=categories)
     path.write_text(json.dumps(data))
     return data

@@ -37,13 +37,13 @@ def small_files(tmp_path_factory, fixtures_dir):
     tmp = tmp_path_factory.mktemp('configs')
     shutil.copy(fixtures_dir / 'coco_instances_val2014_100.json', tmp / 'coco.json')
     lvis_v1_file(tmp / 'lvis.json')
-    objects365_file(tmp / 'o365_v1.json', 'v1')
-    # as `ovd prepare objects365` leaves it: the image missing from the release removed from the ground truth
-    data = objects365_file(tmp / 'o365_v2.json', 'v2')
-    gone = {im['id'] for im in data['images'] if im['file_name'].endswith('objects365_v1_00320532.jpg')}
-    data['images'] = [im for im in data['images'] if im['id'] not in gone]
-    data['annotations'] = [a for a in data['annotations'] if a['image_id'] not in gone]
-    (tmp / 'o365_v2.json').write_text(json.dumps(data))
+    # as `ovd prepare objects365` leaves them: the image missing from the release removed from the ground truth
+    for version, missing in (('v1', 'obj365_train_000000000006.jpg'), ('v2', 'objects365_v1_00320532.jpg')):
+        data = objects365_file(tmp / f'o365_{version}.json', version)
+        gone = {im['id'] for im in data['images'] if im['file_name'].endswith(missing)}
+        data['images'] = [im for im in data['images'] if im['id'] not in gone]
+        data['annotations'] = [a for a in data['annotations'] if a['image_id'] not in gone]
+        (tmp / f'o365_{version}.json').write_text(json.dumps(data))
     return {'coco.py': tmp / 'coco.json', 'ov_coco.py': tmp / 'coco.json', 'ov_lvis.py': tmp / 'lvis.json',
             'lvis_v1_minival_zeroshot.py': tmp / 'lvis.json', 'lvis_v1_val_zeroshot.py': tmp / 'lvis.json',
             'objects365_v1.py': tmp / 'o365_v1.json', 'objects365_v2.py': tmp / 'o365_v2.json'}

@@ -101,13 +101,30 @@ def test_sentence_file_errors(tmp_path):
 def test_parse_xml_boxes_shared_nobox_scene(tmp_path):
     f = tmp_path / '42.xml'
     f.write_text(XML)
-    ann = parse_annotation_xml(f)
+    ann = parse_annotation_xml(f)  # default: the integers as written (MDETR's evaluator, MDETR/GLIP training)
     assert (ann.width, ann.height, ann.filename) == (100, 80, '42.jpg')
-    assert ann.boxes == {18: [[10, 20, 30, 40], [50, 0, 60, 10]], 22: [[10, 20, 30, 40]], 19: [[4, 4, 9, 9]]}
+    assert ann.boxes == {18: [[11, 21, 30, 40], [51, 1, 60, 10]], 22: [[11, 21, 30, 40]], 19: [[5, 5, 9, 9]]}
     assert ann.nobox == [20] and ann.scene == [21]
-    raw = parse_annotation_xml(f, convention='raw')
-    assert raw.boxes[18] == [[11, 21, 30, 40], [51, 1, 60, 10]]
-    assert merge_boxes(ann.boxes[18]) == [10, 0, 60, 40]
+    pixel = parse_annotation_xml(f, convention='pixel')
+    assert pixel.boxes[18] == [[10, 20, 30, 40], [50, 0, 60, 10]]
+    assert merge_boxes(ann.boxes[18]) == [11, 1, 60, 40]
+    with pytest.raises(ValueError, match="one of \\('raw', 'pixel'\\)"):
+        parse_annotation_xml(f, convention='xyxy')
+
+
+def test_one_pixel_wide_box_is_kept_in_both_conventions(tmp_path):
+    # xmin == xmax is one pixel column (1-based inclusive): zero width as written, as MDETR keeps it
+    f = tmp_path / '42.xml'
+    f.write_text(XML.replace('<xmin>5</xmin>', '<xmin>9</xmin>'))
+    assert parse_annotation_xml(f).boxes[19] == [[9, 5, 9, 9]]
+    assert parse_annotation_xml(f, convention='pixel').boxes[19] == [[8, 4, 9, 9]]
+
+
+def test_sentence_ids_count_whitespace_only_lines_as_the_release_reader_does(tmp_path):
+    f = tmp_path / '42.txt'
+    f.write_text('[/EN#1/people A man] .\n   \n\n[/EN#2/people A woman] .\n')
+    sentences = parse_sentences_file(f)
+    assert [s.caption for s in sentences] == ['A man .', '', 'A woman .']  # the empty line is skipped
 
 
 @pytest.mark.parametrize(
@@ -132,7 +149,7 @@ def test_xml_bad_box_drop_and_malformed(tmp_path):
     f = tmp_path / '42.xml'
     f.write_text(XML.replace('<xmax>60</xmax>', '<xmax>50</xmax>'))
     ann = parse_annotation_xml(f, bad_boxes='drop')
-    assert ann.bad_boxes == 1 and ann.boxes[18] == [[10, 20, 30, 40]]
+    assert ann.bad_boxes == 1 and ann.boxes[18] == [[11, 21, 30, 40]]
     f.write_text('<annotation><size>')
     with pytest.raises(Flickr30kFormatError, match='malformed XML'):
         parse_annotation_xml(f)
@@ -158,11 +175,15 @@ def test_dataset_on_hand_written_raw_files(tmp_path):
     assert s['phrases'] == ['A child', 'a pink dress'] and s['phrase_ids'] == [18, 19]
     assert s['tokens_positive'] == [[[0, 7]], [[11, 23]]] and s['img_id'] == 42 and s['sentence_id'] == 0
     assert [(i['bbox'], i['bbox_label']) for i in s['instances']] == [
-        ([10, 20, 30, 40], 0),
-        ([50, 0, 60, 10], 0),
-        ([4, 4, 9, 9], 1),
+        ([11, 21, 30, 40], 0),
+        ([51, 1, 60, 10], 0),
+        ([5, 5, 9, 9], 1),
     ]
     assert s['img_path'].endswith('images/42.jpg')
+    pixel = Flickr30kEntitiesDataset(data_root=str(root), ann_file='val.txt', box_convention='pixel',
+                                     test_mode=True)
+    assert [i['bbox'] for i in pixel.get_data_info(0)['instances']] == [[10, 20, 30, 40], [50, 0, 60, 10],
+                                                                        [4, 4, 9, 9]]
     kept = Flickr30kEntitiesDataset(
         data_root=str(root), ann_file='val.txt', keep_boxless_phrases=True, merge_boxes=True, test_mode=True
     )
@@ -172,7 +193,7 @@ def test_dataset_on_hand_written_raw_files(tmp_path):
     assert s['phrase_is_nobox'] == [False, False, True, False, False]
     assert s['phrase_is_scene'] == [False, False, False, False, True]
     assert s['phrase_is_notvisual'] == [False, False, False, True, False]
-    assert [(i['bbox'], i['bbox_label']) for i in s['instances']] == [([10, 0, 60, 40], 0), ([4, 4, 9, 9], 1)]
+    assert [(i['bbox'], i['bbox_label']) for i in s['instances']] == [([11, 1, 60, 40], 0), ([5, 5, 9, 9], 1)]
 
 
 def test_dataset_error_names_the_bad_file(tmp_path):
@@ -345,3 +366,10 @@ def test_mdetr_json_errors(tmp_path, mutate, match):
     f.write_text('{"images": [')
     with pytest.raises(Flickr30kFormatError, match='malformed JSON'):
         load_mdetr_flickr(f)
+
+
+def test_dataset_without_data_root_reads_a_relative_split_list(tmp_path, monkeypatch):
+    root = write_raw(tmp_path / 'flickr')
+    monkeypatch.chdir(tmp_path)
+    ds = Flickr30kEntitiesDataset(ann_file=str(root.relative_to(tmp_path) / 'val.txt'), test_mode=True)
+    assert len(ds) == 1 and ds.get_data_info(0)['phrases'] == ['A child', 'a pink dress']

@@ -192,8 +192,11 @@ def test_objects365_v2(tmp_path, capsys):
     assert [im['file_name'] for im in out['images']] == ['patch0/objects365_v1_00000001.jpg',
                                                          'patch16/objects365_v2_00900001.jpg']
     assert [a['id'] for a in out['annotations']] == [1, 2, 4]
-    tv = next(c for c in out['categories'] if c['id'] == 38)
-    assert (tv['name'], tv['source_name']) == ('Monitor/TV', 'Moniter/TV')
+    # the release's names as written (what mmdet's Objects365V2Dataset matches), ovd's fix beside them
+    cats = {c['id']: c for c in out['categories']}
+    assert (cats[38]['name'], cats[38]['display_name']) == ('Moniter/TV', 'Monitor/TV')
+    assert (cats[1]['name'], cats[1]['display_name']) == ('Person ', 'Person')
+    assert 'display_name' not in cats[2] and [c['id'] for c in out['categories']] == list(range(1, 366))
     with warnings_as_errors():
         ds = Objects365V2Dataset(ann_file=str(root / 'annotations' / 'objects365_v2_train_ovd.json'),
                                  data_prefix=dict(img='train/'), pipeline=[])
@@ -217,14 +220,30 @@ def test_objects365_v2(tmp_path, capsys):
 def test_objects365_v1_and_wrong_version(tmp_path, capsys):
     root = tmp_path / 'objects365'
     (root / 'annotations').mkdir(parents=True)
-    objects365_file(root / 'annotations' / 'objects365_val.json', version='v1')
-    assert main(['prepare', 'objects365', '--root', str(root), '--version', 'v1', '--splits', 'val']) == 0
-    out = json.loads((root / 'annotations' / 'objects365_v1_val_ovd.json').read_text())
-    assert next(c for c in out['categories'] if c['id'] == 159)['name'] == 'tissue'
+    source = objects365_file(root / 'annotations' / 'objects365_train.json', version='v1')
+    with pytest.warns(UserWarning, match='removed 1 images missing .*: obj365_train_000000000006.jpg'):
+        assert main(['prepare', 'objects365', '--root', str(root), '--version', 'v1', '--splits', 'train']) == 0
+    out = json.loads((root / 'annotations' / 'objects365_v1_train_ovd.json').read_text())
+    assert [im['id'] for im in out['images']] == [1, 2] and [a['id'] for a in out['annotations']] == [1, 2, 4]
+    cats = {c['id']: c for c in out['categories']}
+    assert (cats[159]['name'], cats[159]['display_name']) == ('tissue ', 'tissue')  # the release's name kept
+    assert [c['id'] for c in out['categories']] == list(range(1, 366))  # sorted; the release's order is not
+    assert (out['type'], out['info']) == (source['type'], source['info'])  # v1's extra keys kept
+    # --check-images: the three v1 train images missing from the release may be absent, no other may
+    for image in out['images']:
+        (root / 'train' / image['file_name']).parent.mkdir(parents=True, exist_ok=True)
+        (root / 'train' / image['file_name']).write_bytes(b'')
+    with pytest.warns(UserWarning, match='removed 1 images'):
+        assert main(['prepare', 'objects365', '--root', str(root), '--version', 'v1', '--splits', 'train',
+                     '--check-images', '--force']) == 0
+    (root / 'train' / 'obj365_train_000000000002.jpg').unlink()
+    assert main(['prepare', 'objects365', '--root', str(root), '--version', 'v1', '--splits', 'train',
+                 '--check-images', '--force']) == 1
+    assert "images[1] (id=2): field 'file_name': image file not found" in capsys.readouterr().err
     # A v1 file where v2 is expected is caught by the category names.
-    shutil.copy(root / 'annotations' / 'objects365_val.json', root / 'annotations' / 'zhiyuan_objv2_val.json')
+    shutil.copy(root / 'annotations' / 'objects365_train.json', root / 'annotations' / 'zhiyuan_objv2_val.json')
     assert main(['prepare', 'objects365', '--root', str(root), '--splits', 'val']) == 1
-    assert "categories[0] (id=1): field 'name'" in capsys.readouterr().err
+    assert "categories[0] (id=%d): field 'name'" % source['categories'][0]['id'] in capsys.readouterr().err
 
 
 def test_preparer_table_is_the_cli(capsys):

@@ -2,6 +2,7 @@
 maps."""
 
 import random
+import re
 
 import pytest
 import torch
@@ -175,3 +176,30 @@ def test_positive_map_equals_mmdet_glip_on_random_prompts(bert_tok, roberta_tok)
             ours = build_positive_map(enc, [[s] for s in spans], max_tokens=64, normalize=True)
             theirs = create_positive_map(enc, [[s] for s in spans], max_num_entities=64)
             assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_positive_map_keeps_whitespace_tokens_inside_a_span_as_official(roberta_tok):
+    """The official rule fills every token from char_to_token(start) to char_to_token(end - 1): a byte-level
+    BPE's bare 'Ġ' token (empty offsets) inside a phrase is positive, also after a double space."""
+    from mmdet.models.detectors.glip import create_positive_map  # the official rule, as mmdet 3.3 ships it
+
+    rng = random.Random(5)
+    words = ['a', 'man', 'in', 'red', 'shirt', 'riding', 'bike', 'next', 'to', 'dog', 'hair', 'dryer']
+    found_inner_space_token = False
+    for _ in range(30):
+        text = ''.join(rng.choice(words) + rng.choice([' ', ' ', '  ']) for _ in range(8)).strip()
+        bounds = [m.span() for m in re.finditer(r'\S+', text)]
+        spans = []
+        for _ in range(4):
+            i = rng.randrange(len(bounds))
+            j = rng.randrange(i, min(i + 3, len(bounds)))
+            spans.append([(bounds[i][0], bounds[j][1])])
+        enc = roberta_tok(text, return_offsets_mapping=True)
+        ours = build_positive_map(enc, spans, max_tokens=64, normalize=True)
+        theirs = create_positive_map(enc, spans, max_num_entities=64)
+        assert torch.equal(ours, theirs), text
+        tokens = roberta_tok.convert_ids_to_tokens(enc['input_ids'])
+        for row in build_positive_map(enc, spans, max_tokens=64):
+            idx = row.nonzero().flatten().tolist()
+            found_inner_space_token |= any(tokens[k] == '\u0120' for k in idx[1:-1])
+    assert found_inner_space_token  # the case the old overlap rule dropped is exercised

@@ -231,7 +231,7 @@ def _lvis_metadata():
 def test_lvis_loads_with_lvis_api_and_matches_manifest(lvis_root):
     from lvis import LVIS
 
-    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
+    import ovd.setup  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     root, manifest = lvis_root
     meta = _lvis_metadata()
     image_ids = {}
@@ -310,7 +310,7 @@ def test_lvis_negative_and_not_exhaustive_labels_match_the_pixels(lvis_root):
 def test_lvis_eval_of_the_ground_truth_is_perfect(lvis_root):
     from lvis import LVIS, LVISEval, LVISResults
 
-    import ovd  # noqa: F401  (applies the numpy-2 fix to lvis-api)
+    import ovd.setup  # noqa: F401  (applies the numpy-2 fix to lvis-api)
     root, manifest = lvis_root
     gt = LVIS(str(root / manifest['splits']['val']['ann_file']))
     dets = [{'image_id': a['image_id'], 'category_id': a['category_id'], 'bbox': a['bbox'], 'score': 0.9}
@@ -543,7 +543,7 @@ def test_mmdet_dataset_classes_read_the_synthetic_files(tmp_path):
     from mmdet.datasets import CocoDataset, LVISV1Dataset, Objects365V2Dataset
     from mmdet.datasets.transforms import LoadAnnotations
 
-    import ovd  # noqa: F401  (lvis-api numpy fix)
+    import ovd.setup  # noqa: F401  (lvis-api numpy fix)
 
     pipeline = [LoadImageFromFile(), LoadAnnotations(with_bbox=True)]
     coco = generate_coco(tmp_path / 'coco', splits={'val2017': 3}, seed=0)

@@ -1,4 +1,4 @@
-"""Vocabularies: name normalisation, built-in sizes and splits, agreement with the shipped/real metadata."""
+"""Vocabularies: default name text, uniqueness, built-in sizes and splits, agreement with the shipped/real metadata."""
 import copy
 import csv
 import json
@@ -22,17 +22,44 @@ from ovd.data.vocab import (
 @pytest.mark.parametrize('raw, expected', [
     ('traffic light', 'traffic light'),
     ('aerosol_can', 'aerosol can'),
-    ('bat_(animal)', 'bat'),
-    ('railcar_(part_of_a_train)', 'railcar'),
-    ('Cabinet/shelf', 'Cabinet or shelf'),
-    ('Tape Measure/ Ruler', 'Tape Measure or Ruler'),
-    ('Cigar/Cigarette ', 'Cigar or Cigarette'),
+    ('bat_(animal)', 'bat (animal)'),
+    ('railcar_(part_of_a_train)', 'railcar (part of a train)'),
+    ('monitor_(computer_equipment) computer_monitor', 'monitor (computer equipment) computer monitor'),
+    ('Cabinet/shelf', 'Cabinet/shelf'),
+    ('Tape Measure/ Ruler', 'Tape Measure/Ruler'),
+    ('salad_plate/side_plate', 'salad plate/side plate'),
+    ('Cigar/Cigarette ', 'Cigar/Cigarette'),
     ('tissue ', 'tissue'),
-    ('cup_(drinking_vessel)/mug', 'cup or mug'),
-    ('(blank)', 'blank'),
+    ('cup_(drinking_vessel)/mug', 'cup (drinking vessel)/mug'),
+    ('(blank)', '(blank)'),
+    ('Band_Aid', 'Band Aid'),
 ])
 def test_normalize_name(raw, expected):
     assert normalize_name(raw) == expected
+
+
+@pytest.mark.parametrize('name', BUILTIN_VOCABULARIES)
+def test_no_two_categories_share_a_prompt_text(name):
+    """The architecture's invariant, on every built-in: distinct default texts, also ignoring case and the
+    outer whitespace (CLIP's and BERT's tokenizers do), so no two classes can get the same text embedding."""
+    vocab = get_vocabulary(name)
+    for key in (lambda t: t, lambda t: t.strip().lower()):
+        seen = {}
+        for cat in vocab:
+            other = seen.setdefault(key(cat.prompt_name), cat)
+            assert other is cat, f'{name}: {other.name!r} and {cat.name!r} share {cat.prompt_name!r}'
+    assert vocab.prompt_texts() == vocab.prompt_names == vocab.prompt_texts('default')
+
+
+def test_lvis_qualified_names_stay_apart():
+    """The five LVIS v1 pairs that the old qualifier-dropping text merged (five of them rare) are distinct."""
+    lvis = get_vocabulary('lvis_v1')
+    text = dict(zip(lvis.names, lvis.prompt_names))
+    pairs = [('bow_(weapon)', 'bow_(decorative_ribbons)'), ('pan_(metal_container)', 'pan_(for_cooking)'),
+             ('salmon_(food)', 'salmon_(fish)'), ('octopus_(food)', 'octopus_(animal)'), ('fish', 'fish_(food)')]
+    for a, b in pairs:
+        assert text[a] != text[b]
+    assert (text['bow_(weapon)'], text['fish_(food)']) == ('bow (weapon)', 'fish (food)')
 
 
 def test_builtin_sizes_and_splits():
@@ -82,7 +109,7 @@ def test_lvis_v1_matches_real_metadata(fixtures_dir):
         [(c.id, c.name, c.frequency) for c in lvis]
     cat = lvis[lvis.index_of_id(cats[0]['id'])]
     assert cat.synonyms == tuple(cats[0]['synonyms'])
-    assert lvis[lvis.names.index('bat_(animal)')].prompt_name == 'bat'
+    assert lvis[lvis.names.index('bat_(animal)')].prompt_name == 'bat (animal)'
 
 
 def test_lvis_v05_matches_real_annotation_file(fixtures_dir):
@@ -95,7 +122,11 @@ def test_lvis_v05_matches_real_annotation_file(fixtures_dir):
 def test_objects365_name_fixes(fixtures_dir):
     v2 = get_vocabulary('objects365_v2')
     tv = v2[v2.index_of_id(38)]
-    assert (tv.source_name, tv.name, tv.prompt_name) == ('Moniter/TV', 'Monitor/TV', 'Monitor or TV')
+    assert (tv.source_name, tv.name, tv.prompt_name) == ('Moniter/TV', 'Monitor/TV', 'Monitor/TV')
+    # the release's own spelling, trailing spaces included (mmdet's Objects365V2Dataset lists them so)
+    assert [v2[v2.index_of_id(i)].source_name for i in (197, 309, 365)] == \
+        ['Cigar/Cigarette ', 'Formula 1 ', 'Table Tennis ']
+    assert [v2[v2.index_of_id(i)].name for i in (197, 309, 365)] == ['Cigar/Cigarette', 'Formula 1', 'Table Tennis']
     assert v2[v2.index_of_id(229)].name == 'Hot air balloon'
     with open(fixtures_dir / 'objects365_names_fix.csv', newline='') as f:
         rows = [r for r in csv.reader(f) if r]

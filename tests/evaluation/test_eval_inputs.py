@@ -100,12 +100,11 @@ def test_one_perfect_detection_per_object_gives_ap_one(gt):
     assert np.isclose(evaluate_coco(gt, load_results(res, gt))['AP50'], 1.0)
 
 
-def test_lvis_unknown_ids_in_image_lists_do_not_leak_to_other_images():
+def test_lvis_unknown_ids_in_image_lists_are_refused():
     gt_dict = copy.deepcopy(GT)
-    # image 1 lists an id far above every category id: its key must not alias category 1 of image 2
-    gt_dict['images'][0]['neg_category_ids'] = [2, 4]  # 4 = key of (image 2, category 1) with 3 ids
-    gt = load_ground_truth(gt_dict)
-    fp_image2 = {'image_id': 2, 'category_id': 1, 'bbox': [0, 0, 5, 5], 'score': 0.99}
-    res = [dict(GOOD), {'image_id': 2, 'category_id': 2, 'bbox': [0, 0, 50, 50], 'score': 0.5}, fp_image2]
-    # category 1 is neither annotated nor negative in image 2: the federated rule skips the detection
-    assert evaluate_lvis(gt, load_results(res, gt)) == evaluate_lvis(gt, load_results(res[:2], gt))
+    # An id that is no category (here: 4, which would also be the key of (image 2, category 1) with 3 ids) means
+    # a wrong or damaged file; it is reported instead of being evaluated silently.
+    gt_dict['images'][0]['neg_category_ids'] = [2, 4]
+    with pytest.raises(EvaluationInputError, match=r'images\[0\] \(id 1\): field "neg_category_ids": category id 4 '
+                                                   r'is not in "categories"'):
+        load_ground_truth(gt_dict)

@@ -14,7 +14,7 @@ import pytest
 from lvis import LVIS, LVISEval, LVISResults
 from pycocotools import mask as mask_utils
 
-import ovd  # noqa: F401  (installs the lvis numpy fix)
+import ovd.setup  # noqa: F401  (installs the lvis numpy fix)
 from ovd.evaluation.generate import lvis_v1_categories, make_lvis_like
 from ovd.evaluation.lvis_ap import evaluate_lvis
 from ovd.evaluation.records import load_ground_truth, load_results

@@ -1,4 +1,7 @@
-"""The compatibility fixes: mmengine checkpoints under weights_only, and lvis-api on numpy 2."""
+"""The compatibility fixes: mmengine checkpoints under weights_only, and lvis-api on numpy 2.
+
+``import ovd`` applies nothing; :mod:`ovd.setup` (imported where a process starts) applies the fixes.
+"""
 import io
 import os
 import pickle
@@ -10,7 +13,8 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
-import ovd  # noqa: F401  (applies the fixes)
+import ovd.setup  # noqa: F401  (applies the fixes, as the tools and configs do)
+from ovd.compat.checkpoint import MMENGINE_SAFE_GLOBALS
 
 
 class _RunsCode:
@@ -67,7 +71,7 @@ def test_code_running_pickle_is_still_refused(tmp_path, explicit):
 
 
 def test_allow_list_is_narrow():
-    names = {getattr(item, '__qualname__', str(item)) for item in ovd.compat.MMENGINE_SAFE_GLOBALS
+    names = {getattr(item, '__qualname__', str(item)) for item in MMENGINE_SAFE_GLOBALS
              if not isinstance(item, tuple)}
     assert 'HistoryBuffer' in names
     assert not any(name in names for name in ('system', 'eval', 'exec', 'getattr', 'Popen'))
@@ -91,9 +95,34 @@ def test_lvis_eval_runs_on_numpy2(fixtures_dir):
 
 
 def test_lvis_fix_when_lvis_is_imported_first():
-    code = ('import lvis.eval; import ovd; import numpy as np; '
+    code = ('import lvis.eval; import ovd.setup; import numpy as np; '
             'assert lvis.eval.np.float is float and not hasattr(np, "float")')
     subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def _fresh_process(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+
+
+def test_import_ovd_applies_no_fix():
+    proc = _fresh_process('import ovd, ovd.compat, lvis.eval; print(hasattr(lvis.eval.np, "float"))')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == 'False'
+
+
+@pytest.mark.parametrize('setup', [
+    'import ovd.setup', 'from ovd.compat import apply_fixes; apply_fixes()',
+    "from mmengine.config import Config; Config.fromfile('configs/_base_/default_runtime.py')",
+], ids=['ovd.setup', 'apply_fixes', 'config custom_imports'])
+def test_each_process_start_applies_the_fixes(setup, repo_root):
+    code = ('import io, numpy as np, torch; from mmengine.logging import HistoryBuffer\n'
+            f'{setup}\n'
+            'import lvis.eval; assert lvis.eval.np.float is float\n'
+            'buf = HistoryBuffer(); buf.update(np.float64(1.5)); stream = io.BytesIO()\n'
+            'torch.save({"b": buf}, stream); stream.seek(0)\n'
+            'assert torch.load(stream, weights_only=True)["b"].current() == 1.5')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=repo_root)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_checkpoint_with_a_vocabulary_in_dataset_meta_loads_with_weights_only():

@@ -31,7 +31,7 @@ def test_config_parses(path):
     cfg = Config.fromfile(str(path))
     if '_base_' not in str(path):
         assert cfg.get('default_scope') == 'ovd', f'{path} must set default_scope = "ovd"'
-        assert 'ovd' in cfg.custom_imports['imports']
+        assert 'ovd.setup' in cfg.custom_imports['imports']
         assert _depth(path) <= 2, f'{path.name}: _base_ chain deeper than two hops'
 
 

@@ -23,8 +23,11 @@ def _with_tiny_clip(cfg: Config) -> ConfigDict:
     model = cfg.model
     model.roi_head.clip = dict(model_cfg=tiny_clip_config(), pretrained=None)
     model.roi_head.bbox_head.word_dim = 32
-    model.roi_head.bbox_head.class_embeddings = dict(model.roi_head.bbox_head.class_embeddings, templates='single',
-                                                     cache=False)
+    head = model.roi_head.bbox_head
+    source = head.class_embeddings
+    # a file (DetPro's LVIS embeddings) is replaced by the vocabulary's prompts through the tiny CLIP
+    source = source if isinstance(source, dict) else dict(vocabulary=head.base_classes)
+    head.class_embeddings = dict(source, templates='single', cache=False)
     for key in ('backbone', 'shared_head'):
         part = model.get(key) if key == 'backbone' else model.roi_head.get(key)
         if part is not None:
@@ -34,9 +37,10 @@ def _with_tiny_clip(cfg: Config) -> ConfigDict:
 
 def test_config_set_is_complete():
     assert set(CONFIGS) == {
-        TINY, 'baron-kd_r50-fpn_90kx2_ov-coco.py', 'baron-kd_r50-c4_90k_ov-coco.py', 'baron-kd_r50-fpn_180k_ov-lvis.py',
-        'baron-kd-ensemble_r50-fpn_180k_ov-lvis.py', 'faster-rcnn-base-only_r50-fpn_90kx2_ov-coco.py',
-        'faster-rcnn-base-only_r50-c4_90k_ov-coco.py', 'mask-rcnn-base-only_r50-fpn_180k_ov-lvis.py'}
+        TINY, 'baron-kd_r50-fpn_90kx2_ov-coco.py', 'baron-kd_r50-c4_90k_ov-coco.py',
+        'baron-kd_r50-fpn_45kx4_ov-lvis.py', 'baron-kd-ensemble_r50-fpn_45kx4_ov-lvis.py',
+        'faster-rcnn-base-only_r50-fpn_90kx2_ov-coco.py', 'faster-rcnn-base-only_r50-c4_90k_ov-coco.py',
+        'mask-rcnn-base-only_r50-fpn_45kx4_ov-lvis.py'}
 
 
 @pytest.mark.parametrize('name', CONFIGS)
@@ -54,10 +58,10 @@ def test_config_loads_with_paper_values(name):
         assert head.num_classes == 1203 and head.num_words == 4 and head.cls_temp == 100.0
         assert head.test_cls_temp == pytest.approx(100 / 0.7)
         assert cfg.test_evaluator.protocol == 'lvis' and 'segm' in cfg.test_evaluator.iou_types
-        assert cfg.train_cfg.max_iters == 180000
+        assert cfg.train_cfg.max_iters == 45000 and cfg.optim_wrapper.optimizer.lr == 0.08
         if roi.distill is not None:
             assert (roi.distill.bag_temp, roi.distill.single_temp) == (20.0, 30.0)
-            assert roi.distill.seeds.topk == 500 and roi.distill.sampling.max_groups == 4
+            assert roi.distill.seeds.topk == 500 and roi.distill.sampling.max_groups == 6
     else:
         assert head.num_classes == 65 and head.base_classes == 'ov_coco' and head.cls_temp == 50.0
         assert cfg.test_evaluator.protocol == 'ov-coco-65'
@@ -74,7 +78,7 @@ def test_config_loads_with_paper_values(name):
         assert cfg.optim_wrapper.optimizer.lr == 0.04 and cfg.train_cfg.max_iters == 90000
 
 
-@pytest.mark.parametrize('name', [TINY, 'baron-kd_r50-c4_90k_ov-coco.py', 'baron-kd-ensemble_r50-fpn_180k_ov-lvis.py',
+@pytest.mark.parametrize('name', [TINY, 'baron-kd_r50-c4_90k_ov-coco.py', 'baron-kd-ensemble_r50-fpn_45kx4_ov-lvis.py',
                                   'faster-rcnn-base-only_r50-fpn_90kx2_ov-coco.py'])
 def test_representative_models_build(name):
     init_default_scope('ovd')

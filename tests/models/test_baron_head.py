@@ -127,7 +127,7 @@ def test_distiller_losses_gradients_and_queues(clip):
     distiller = BagDistiller(num_words=6, word_dim=DIM, embed_dim=DIM, queue_length=64)
     words = torch.randn(bags.region_seq.shape[0], 6, DIM, requires_grad=True)
     images = torch.rand(1, 3, 160, 160) * 255
-    pooled, patches = distiller.teacher(clip, images, bags, torch.zeros(len(bags.bag_cells), dtype=torch.long))
+    pooled, patches = distiller.teacher(clip, images, bags.spanned, torch.zeros(len(bags.bag_cells), dtype=torch.long))
     assert pooled.shape == (len(bags.bag_cells), DIM) and patches.shape[1:] == (DIM, 4, 4)
     ids = torch.full((len(bags.bag_cells),), 7)
     losses = distiller.loss(clip, words, bags, ids, pooled, patches)

@@ -131,6 +131,6 @@ def test_seed_selection_rules():
     assert select_seed_boxes(boxes, scores, (400, 400), gt).tolist()[0] == [300.0, 300.0, 350.0, 350.0]
     # nothing valid: the most confident proposal; nothing at all: the image
     assert select_seed_boxes(boxes[3:5], scores[3:5], (400, 400)).tolist() == [[500.0, 500.0, 600.0, 600.0]]
-    assert select_seed_boxes(boxes[:0], scores[:0], (300, 400)).tolist() == [[0.0, 0.0, 400.0, 300.0]]
+    assert select_seed_boxes(boxes[:0], scores[:0], (300, 400)).tolist() == [[0.0, 0.0, 399.0, 299.0]]
     # top-k by objectness first
     assert select_seed_boxes(boxes, scores, (400, 400), topk=1).tolist() == [[10.0, 10.0, 60.0, 60.0]]

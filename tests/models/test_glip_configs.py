@@ -29,7 +29,7 @@ def test_there_are_paper_and_tiny_configs():
 def test_config_loads_with_ovd_scope_and_shallow_inheritance(path):
     cfg = Config.fromfile(str(path))
     assert cfg.default_scope == 'ovd'
-    assert cfg.custom_imports['imports'] == ['ovd']
+    assert cfg.custom_imports['imports'] == ['ovd.setup']
     assert cfg.model.type == 'GLIPDetector'
     assert cfg.model.bbox_head.lang_model_name == cfg.model.language_model.name
 
@@ -65,7 +65,9 @@ def test_eval_configs_cap_and_chunk_as_the_protocols_need():
     assert fixed.model.test_cfg.chunk_size == 40 and fixed.model.test_cfg.merged_max_per_img == -1
     assert fixed.test_evaluator.protocol == 'lvis-fixed'
     val = Config.fromfile(str(GLIP_CONFIGS / 'glip-t_zeroshot_lvis-val.py'))
-    assert val.model.test_cfg.max_per_img == 300 and val.test_evaluator.protocol == 'lvis'
+    # the official evaluation scores val with Fixed AP too (DATASETS.LVIS_USE_NORMAL_AP = False)
+    assert val.model.test_cfg.max_per_img == 300 and val.model.test_cfg.merged_max_per_img == -1
+    assert val.test_evaluator.protocol == 'lvis-fixed'
     large = Config.fromfile(str(GLIP_CONFIGS / 'glip-l_zeroshot_lvis-minival-fixedap.py'))
     assert large.model.bbox_head.num_dyhead_blocks == 8 and large.model.backbone.embed_dims == 192
 

@@ -127,3 +127,17 @@ def test_cli_reports_a_bad_file(tmp_path, capsys):
     torch.save({'model': {'module.something.else': torch.zeros(1)}}, src)
     assert converter.main([str(src), str(tmp_path / 'out.pth')]) == 1
     assert 'bad.pth' in capsys.readouterr().err
+
+
+def test_mmdet_layout_is_recognised_and_copied():
+    mmdet = {'backbone.stages.0.blocks.0.attn.w_msa.qkv.weight': torch.zeros(3), 'backbone.norm1.weight': torch.ones(2),
+             'neck.fpn_convs.0.conv.weight': torch.zeros(1), 'bbox_head.head.bias0': torch.zeros(1),
+             'language_model.language_backbone.body.model.embeddings.word_embeddings.weight': torch.zeros(4, 2),
+             'language_model.language_backbone.body.model.pooler.dense.weight': torch.zeros(2, 2)}
+    official = {'module.backbone.body.patch_embed.proj.weight': torch.zeros(1)}
+    assert converter.is_mmdet_layout(mmdet) and not converter.is_mmdet_layout(official)
+    out, dropped = converter.convert_mmdet_state_dict(mmdet)
+    assert dropped == ['language_model.language_backbone.body.model.pooler.dense.weight']
+    assert list(out) == [k for k in mmdet if k not in dropped]
+    with pytest.raises(KeyError, match='roi_head.bbox_head.fc_cls.weight'):
+        converter.convert_mmdet_state_dict({**mmdet, 'roi_head.bbox_head.fc_cls.weight': torch.zeros(1)})

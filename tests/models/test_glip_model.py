@@ -182,7 +182,8 @@ def test_fast_chunked_detections_identical_to_the_naive_loop(early_fuse, fused, 
         n, f = n.pred_instances, f.pred_instances
         assert len(n) == len(f) == 60
         assert torch.equal(n.labels, f.labels)
-        torch.testing.assert_close(f.bboxes, n.bboxes, rtol=0, atol=1e-5)
+        # coordinates reach 128 px, where one float32 step is 1.5e-5
+        torch.testing.assert_close(f.bboxes, n.bboxes, rtol=0, atol=2e-5)
         torch.testing.assert_close(f.scores, n.scores, rtol=0, atol=1e-6)
 
 

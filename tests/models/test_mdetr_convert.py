@@ -1,6 +1,8 @@
 """The official-checkpoint converter: key mapping and a round trip through the tiny model."""
 import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,10 +101,30 @@ def test_round_trip_loads_strictly_and_saves_atomically(tmp_path):
     src = tmp_path / 'official.pth'
     torch.save({'model': {k: torch.zeros_like(v) for k, v in official.items()}, 'model_ema': official}, src)
     dst = tmp_path / 'converted.pth'
-    assert convert_mdetr.main([str(src), str(dst)]) == 0
+    # as a command, with --config: the strict load check builds the repo's tiny config in its own process
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    config = str(REPO / 'configs' / 'mdetr' / 'mdetr_tiny_synth-flickr30k.py')
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(src), str(dst), '--config', config],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     target = MODELS.build(cfg)
     target.load_state_dict(torch.load(dst)['state_dict'], strict=True)
     for (name, a), b in zip(source.state_dict().items(), target.state_dict().values()):
         if not name.endswith('num_batches_tracked'):
             assert torch.equal(a, b), name  # the EMA weights, not the zeroed 'model'
     assert [p.name for p in tmp_path.iterdir()] and not list(tmp_path.glob('*.tmp'))
+
+
+def test_config_that_does_not_fit_is_one_clear_error(tmp_path):
+    src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
+    torch.save({'model': {'input_proj.weight': torch.zeros(32, 16, 1, 1), 'input_proj.bias': torch.zeros(32)}}, src)
+    env = dict(os.environ, OMP_NUM_THREADS='1', OVD_TINY_ROBERTA=str(tiny_roberta_dir()),
+               PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    config = str(REPO / 'configs' / 'mdetr' / 'mdetr_tiny_synth-flickr30k.py')
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(src), str(dst), '--config', config],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 1 and not dst.exists()
+    assert 'Traceback' not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert config in proc.stderr and 'missing keys' in proc.stderr
+    assert 'neck.convs.0.conv.weight (32, 16, 1, 1) vs (32, 128, 1, 1)' in proc.stderr

@@ -16,8 +16,8 @@ ASSIGNER = dict(type='HungarianAssigner', match_costs=[
 WEIGHTS = dict(soft_token=1.0, bbox=5.0, giou=2.0, contrastive_align=1.0)
 
 
-def criterion(temperature: float = 0.07) -> MDETRCriterion:
-    return MDETRCriterion(ASSIGNER, WEIGHTS, no_object_weight=0.1, temperature=temperature)
+def criterion(temperature: float = 0.07, **switches) -> MDETRCriterion:
+    return MDETRCriterion(ASSIGNER, WEIGHTS, no_object_weight=0.1, temperature=temperature, **switches)
 
 
 def test_soft_token_targets_spread_over_multi_token_phrase():
@@ -31,9 +31,12 @@ def test_soft_token_targets_spread_over_multi_token_phrase():
 
 
 def test_soft_token_target_matrix_unmatched_queries_target_no_object():
-    pm = torch.tensor([[0, 1, 1, 0, 0.]])
+    pm = torch.tensor([[0, .5, .5, 0, 0.]])  # a normalised map: the official targets are its 0/1 form
     target = soft_token_target_matrix(3, 5, torch.tensor([2]), pm)
-    expected = torch.tensor([[0, 0, 0, 0, 1.], [0, 0, 0, 0, 1.], [0, .5, .5, 0, 0]])
+    expected = torch.tensor([[0, 0, 0, 0, 1.], [0, 0, 0, 0, 1.], [0, 1, 1, 0, 0]])
+    assert torch.equal(target, expected)
+    target = soft_token_target_matrix(3, 5, torch.tensor([2]), pm * 2, normalize=True)
+    expected[2] = torch.tensor([0, .5, .5, 0, 0])
     assert torch.allclose(target, expected, atol=1e-5)
 
 
@@ -47,8 +50,19 @@ def test_soft_token_cost_is_minus_mass_on_phrase_tokens():
     prob = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4]])
     gt = InstanceData(positive_maps=torch.tensor([[1., 1, 0, 0], [0, 0, 1, 0]]))
     cost = SoftTokenCost(weight=2.0)(InstanceData(scores=prob), gt)
-    # q0: -(0.5*0.5 + 0.5*0.5) = -0.5 ; q1: -(0.1*.5 + 0.2*.5) = -0.15 ; phrase 1: -0, -0.3
+    # official (0/1 map): q0: -(0.5 + 0.5) = -1 ; q1: -(0.1 + 0.2) = -0.3 ; phrase 1: -0, -0.3
+    assert torch.allclose(cost, 2 * torch.tensor([[-1.0, -0.0], [-0.3, -0.3]]), atol=1e-6)
+    cost = SoftTokenCost(weight=2.0, normalize=True)(InstanceData(scores=prob), gt)
+    # uniform: q0: -(0.5*0.5 + 0.5*0.5) = -0.5 ; q1: -(0.1*.5 + 0.2*.5) = -0.15 ; phrase 1: -0, -0.3
     assert torch.allclose(cost, 2 * torch.tensor([[-0.5, -0.0], [-0.15, -0.3]]), atol=1e-6)
+
+
+def test_criterion_switch_reaches_the_matcher_cost():
+    costs = [c for c in criterion().assigner.match_costs if isinstance(c, SoftTokenCost)]
+    assert len(costs) == 1 and not costs[0].normalize
+    costs = [c for c in criterion(normalized_soft_targets=True).assigner.match_costs
+             if isinstance(c, SoftTokenCost)]
+    assert costs[0].normalize
 
 
 def test_matcher_uses_class_l1_and_giou_costs():
@@ -75,10 +89,13 @@ def test_soft_token_loss_by_hand():
     gt = InstanceData(positive_maps=torch.tensor([[1., 1, 0, 0]]))
     matches = [(torch.tensor([0]), torch.tensor([0]))]
     loss = criterion().loss_soft_token(logits, matches, [gt], num_boxes=torch.tensor(1.0))
-    # q0: -(.5 log .25 + .5 log .25) = log 4 ; q1 (no-object, weight 0.1): 0.1 * log 4
-    assert loss.item() == pytest.approx(1.1 * math.log(4), rel=1e-5)
+    # official 0/1 target: q0: -(log .25 + log .25) = 2 log 4 ; q1 (no-object, weight 0.1): 0.1 * log 4
+    assert loss.item() == pytest.approx(2.1 * math.log(4), rel=1e-5)
     loss2 = criterion().loss_soft_token(logits, matches, [gt], num_boxes=torch.tensor(2.0))
-    assert loss2.item() == pytest.approx(1.1 * math.log(4) / 2, rel=1e-5)
+    assert loss2.item() == pytest.approx(2.1 * math.log(4) / 2, rel=1e-5)
+    # uniform target: q0: -(.5 log .25 + .5 log .25) = log 4
+    loss3 = criterion(normalized_soft_targets=True).loss_soft_token(logits, matches, [gt], torch.tensor(1.0))
+    assert loss3.item() == pytest.approx(1.1 * math.log(4), rel=1e-5)
 
 
 def test_box_losses_by_hand():
@@ -100,12 +117,17 @@ def test_contrastive_align_loss_by_hand_both_directions_and_normalisation():
     pad = torch.tensor([[False, False, True]])
     gt = InstanceData(positive_maps=torch.tensor([[1., 1, 0, 0]]))  # the box's phrase: tokens 0 and 1
     matches = [(torch.tensor([0]), torch.tensor([0]))]
+    # token -> objects: t0: -1 + log(e + 1) ; t1: -0 + log(1 + e)
+    t2o = (-1 + math.log(math.e + 1)) + math.log(1 + math.e)
     crit = criterion(temperature=1.0)
+    loss = crit.loss_contrastive_align(proj_queries, proj_tokens, pad, matches, [gt], torch.tensor(2.0))
+    # object -> tokens (q0, official: over all positions, the padded t2 included): -(1 + 0)/2 + log(e + 1 + e)
+    o2t = -0.5 + math.log(2 * math.e + 1)
+    assert loss.item() == pytest.approx((o2t + t2o) / 2 / 2, rel=1e-5)
+    crit = criterion(temperature=1.0, contrastive_mask_padding=True)
     loss = crit.loss_contrastive_align(proj_queries, proj_tokens, pad, matches, [gt], torch.tensor(2.0))
     # object -> tokens (q0, real tokens only): -(1 + 0)/2 + log(e + 1)
     o2t = -0.5 + math.log(math.e + 1)
-    # token -> objects: t0: -1 + log(e + 1) ; t1: -0 + log(1 + e)
-    t2o = (-1 + math.log(math.e + 1)) + math.log(1 + math.e)
     assert loss.item() == pytest.approx((o2t + t2o) / 2 / 2, rel=1e-5)
 
 
@@ -117,8 +139,10 @@ def test_contrastive_temperature_scales_logits():
     matches = [(torch.tensor([0]), torch.tensor([0]))]
     loss = criterion(0.5).loss_contrastive_align(proj_queries, proj_tokens, pad, matches, [gt],
                                                  torch.tensor(1.))
-    # s = (2, 0): o2t = -2 + log(e^2 + 1); t2o (one query) = -2 + log(e^2) = 0
-    assert loss.item() == pytest.approx((-2 + math.log(math.e ** 2 + 1)) / 2, rel=1e-5)
+    # s = (2, 0): o2t = -2 + log(e^2 + 1); t2o (one query) = -2 + log(e^2) = 0; the official means divide by
+    # (number of positives + 1e-6)
+    pos = -2 / (1 + 1e-6)
+    assert loss.item() == pytest.approx((pos + math.log(math.e ** 2 + 1) + pos + 2) / 2, rel=1e-6)
 
 
 def test_full_criterion_aux_layers_and_empty_ground_truth():

@@ -24,7 +24,7 @@ def test_the_expected_configs_exist():
 def test_config_loads_and_follows_conventions(path):
     cfg = Config.fromfile(str(path))
     assert cfg.default_scope == 'ovd'
-    assert cfg.custom_imports == dict(imports=['ovd'], allow_failed_imports=False)
+    assert cfg.custom_imports == dict(imports=['ovd.setup'], allow_failed_imports=False)
     assert cfg.model.type == 'ViLD' and cfg.model.roi_head.type == 'ViLDRoIHead'
     head = cfg.model.roi_head.bbox_head
     assert head.type == 'ViLDBBoxHead' and head.temperature == 0.01 and head.reg_class_agnostic

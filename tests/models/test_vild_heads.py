@@ -73,6 +73,45 @@ def test_novel_classes_are_never_training_targets():
         head.loss(cls_score, None, None, torch.tensor([1, 3]), ones, torch.zeros(2, 4), torch.zeros(2, 4))
 
 
+def _huber(x):  # official Huber loss with delta 1 (= mmdet's smooth L1 with beta 1)
+    return torch.where(x.abs() < 1, 0.5 * x ** 2, x.abs() - 0.5)
+
+
+def test_box_loss_normaliser_hand_worked():
+    # 4 sampled RoIs, 2 foreground (class 0), 2 background (label 3); deltas pred - target:
+    #   RoI 0: (0.5, -2, 0, 1) -> Huber 0.125 + 1.5 + 0 + 0.5 = 2.125;  RoI 1: 0.2 x 4 -> 4 x 0.02 = 0.08
+    labels = torch.tensor([0, 0, 3, 3])
+    target = torch.tensor([[0., 1., 0., 0.], [0.1, 0.1, 0.1, 0.1], [0.] * 4, [0.] * 4])
+    pred = target + torch.tensor([[0.5, -2., 0., 1.], [0.2] * 4, [9.] * 4, [9.] * 4])
+    weights = torch.tensor([[1.] * 4, [1.] * 4, [0.] * 4, [0.] * 4])
+    args = (None, pred, None, labels, torch.ones(4), target, weights)
+    official = _bbox_head().loss(*args)['loss_bbox']  # default: 'foreground'
+    assert official.item() == pytest.approx(2.205 / 8)  # / (4 x 2 foreground)
+    mmdet = _bbox_head(bbox_loss_normalizer='sampled').loss(*args)['loss_bbox']
+    assert mmdet.item() == pytest.approx(2.205 / 4)  # / 4 sampled RoIs
+    none = _bbox_head().loss(None, pred, None, torch.full((4,), 3), torch.ones(4), target, weights)['loss_bbox']
+    assert none.item() == 0.0  # no foreground: 0, as the official safe division
+    with pytest.raises(ValueError, match="bbox_loss_normalizer must be one of"):
+        _bbox_head(bbox_loss_normalizer='rois')
+
+
+@pytest.mark.parametrize('num_fg', [32, 128])
+def test_box_loss_normaliser_at_512_rois(num_fg):
+    torch.manual_seed(num_fg)
+    n = 512
+    labels = torch.full((n,), 3)
+    labels[:num_fg] = torch.tensor([0, 2]).repeat(num_fg // 2)
+    target, pred = torch.randn(n, 4), torch.randn(n, 4) * 2
+    weights = torch.zeros(n, 4)
+    weights[:num_fg] = 1
+    args = (None, pred, None, labels, torch.ones(n), target, weights)
+    official = _huber(pred[:num_fg] - target[:num_fg]).sum() / (4 * num_fg)  # losses.py: SUM_BY_NONZERO_WEIGHTS
+    ours = _bbox_head().loss(*args)['loss_bbox']
+    assert ours.item() == pytest.approx(official.item(), rel=1e-5)
+    mmdet = _bbox_head(bbox_loss_normalizer='sampled').loss(*args)['loss_bbox']
+    assert (mmdet / ours).item() == pytest.approx(4 * num_fg / n, rel=1e-5)  # 0.25 at 32/512, 1.0 at 128/512
+
+
 def test_base_mask_from_vocabulary():
     from ovd.data.vocab import get_vocabulary
     vocab = get_vocabulary('ov_lvis')
@@ -164,6 +203,25 @@ def test_roi_head_distils_cached_regions(image_head):
     assert trained.classifier.projection.weight.grad.abs().sum() > 0
     if image_head:  # the image head learns only from distillation; the text head not from it
         assert head.bbox_head.classifier.projection.weight.grad is None
+
+
+def test_regions_failing_the_official_validity_test_are_masked():
+    # a region cropped away past the top-left corner is clipped to all zeros: it still goes through the head but
+    # not into the loss; a region squeezed to a line on the right keeps positive coordinates and counts
+    head = _roi_head(False)
+    feats, proposals, samples = _batch()
+    valid_boxes = torch.tensor([[0., 0., 32., 32.], [64., 20., 64., 50.]])
+    samples[0].regions = InstanceData(bboxes=torch.cat([valid_boxes, torch.zeros(1, 4)]),
+                                      embeddings=torch.randn(3, 6))
+    losses = head.loss(feats, proposals, samples)
+    from mmdet.structures.bbox import bbox2roi
+    student = head.bbox_head.forward_embeddings(head.bbox_roi_extractor(feats, bbox2roi([valid_boxes])))
+    expected = 0.5 * distillation_l1_loss(student, samples[0].regions.embeddings[:2])
+    torch.testing.assert_close(losses['loss_distill'], expected)
+    everything = head.bbox_head.forward_embeddings(
+        head.bbox_roi_extractor(feats, bbox2roi([samples[0].regions.bboxes])))
+    assert not torch.allclose(losses['loss_distill'],
+                              0.5 * distillation_l1_loss(everything, samples[0].regions.embeddings))
 
 
 def test_vild_text_needs_no_regions_and_vild_demands_them():

@@ -38,15 +38,28 @@ def test_regions_follow_resize_and_flip(cache_root):
     assert regions.bboxes.shape == (2, 4) and regions.embeddings.dtype.is_floating_point
 
 
-def test_regions_cropped_away_are_dropped(cache_root):
-    results = {'img': np.zeros((100, 200, 3), np.uint8), 'img_id': 7, 'img_path': 'x.jpg',
-               'img_shape': (100, 200), 'ori_shape': (100, 200),
-               # a crop of x in [0, 100): the second region (x 190..200) falls outside
-               'homography_matrix': np.eye(3, dtype=np.float32)}
-    results['img_shape'] = (100, 100)
-    out = LoadRegionEmbeddings(cache_root, min_size=1.0)(results)
+def _cropped():
+    # a crop of x in [0, 100): the second region (x 190..200) falls outside
+    return {'img': np.zeros((100, 200, 3), np.uint8), 'img_id': 7, 'img_path': 'x.jpg',
+            'img_shape': (100, 100), 'ori_shape': (100, 200),
+            'homography_matrix': np.eye(3, dtype=np.float32)}
+
+
+def test_regions_cropped_away_are_kept_by_default(cache_root):
+    # official vild_parser: regions are clipped, never filtered (filter_distill_boxes_size 0); the loss masks them
+    out = LoadRegionEmbeddings(cache_root)(_cropped())
+    np.testing.assert_allclose(out['region_bboxes'], [[10, 20, 50, 60], [100, 0, 100, 100], [0, 0, 5, 5]])
+    np.testing.assert_allclose(out['region_embeddings'][:, 0], [0, 3, 6])
+    np.testing.assert_allclose(out['region_scores'], [0.9, 0.5, 0.1])
+
+
+def test_min_size_drops_regions_cropped_away(cache_root):
+    out = LoadRegionEmbeddings(cache_root, min_size=1.0)(_cropped())
     np.testing.assert_allclose(out['region_bboxes'], [[10, 20, 50, 60], [0, 0, 5, 5]])
     np.testing.assert_allclose(out['region_embeddings'][:, 0], [0, 6])
+    np.testing.assert_allclose(out['region_scores'], [0.9, 0.1])
+    with pytest.raises(ValueError, match='min_size must be None or >= 0'):
+        LoadRegionEmbeddings(cache_root, min_size=-1)
 
 
 def test_missing_image_names_cache_and_image(cache_root):

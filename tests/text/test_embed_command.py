@@ -143,3 +143,22 @@ def test_embed_unknown_vocabulary(setup, capsys):
         == 1
     )
     assert 'no_such_vocab' in capsys.readouterr().err
+
+
+def test_embed_name_rule(setup, capsys):
+    """``--name-rule`` spells the names of a file the chosen method's way; a bad rule is a clear error."""
+    tmp_path, _, cfg, weights = setup
+    names = tmp_path / 'lvis_names.txt'
+    names.write_text('bow_(weapon)\nBand_Aid\nsalad_plate/side_plate\n')
+    base = ['embed', '--vocab', str(names), '--model-config', str(cfg), '--pretrained', str(weights),
+            '--templates', 'single', '--out']
+    expected = {'default': ['bow (weapon)', 'Band Aid', 'salad plate/side plate'],
+                'vild': ['bow (weapon)', 'band aid', 'salad plate or side plate'],
+                'glip': ['bow ', 'Band Aid', 'salad plate/side plate']}
+    for rule, texts in expected.items():
+        out = tmp_path / f'{rule}.pt'
+        assert main(base + [str(out), '--name-rule', rule]) == 0
+        saved = torch.load(out, weights_only=True)
+        assert (saved['names'], saved['name_rule']) == (texts, rule)
+    assert main(base + [str(tmp_path / 'x.pt'), '--name-rule', 'clip']) == 1
+    assert "unknown name_rule 'clip'" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 # COCO 2017 detection, 80 classes (vocabulary 'coco'): train on train2017, evaluate on val2017 (COCO AP).
 # Data: data/coco/{train2017,val2017,annotations/instances_{train,val}2017.json} (see docs/datasets.md).
 dataset_type = 'CocoDetDataset'
-data_root = 'data/coco/'
+data_root = '{{$OVD_DATA_ROOT:data}}/coco/'
 backend_args = None
 
 train_pipeline = [

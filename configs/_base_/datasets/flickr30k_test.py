@@ -5,7 +5,7 @@
 # --root data/flickr30k_entities`, ann_file='ovd_flickr30k/flickr30k_entities_test.json' loads the same
 # samples faster.
 dataset_type = 'Flickr30kEntitiesDataset'
-data_root = 'data/flickr30k_entities/'
+data_root = '{{$OVD_DATA_ROOT:data}}/flickr30k_entities/'
 backend_args = None
 
 test_pipeline = [

@@ -2,7 +2,7 @@
 # Evaluators: Fixed AP (Dave et al., 2021; the number GLIP and MDETR report for zero-shot LVIS) and the
 # standard LVIS AP, both from the evaluation layer (metric prefixes 'lvis-fixed' and 'lvis').
 dataset_type = 'LVISV1Dataset'
-data_root = 'data/'
+data_root = '{{$OVD_DATA_ROOT:data}}/'
 lvis_ann_file = 'lvis/annotations/lvis_v1_val.json'
 backend_args = None
 

@@ -1,10 +1,10 @@
 # Objects365 v1 (2019 release: ~600k train / 30k val images, objects365_{train,val}.json, one image folder
 # per split).
-# Annotation files from `ovd prepare objects365 --version v1` (objects365_v1_{train,val}_ovd.json): category
-# names fixed (vocabulary 'objects365_v1'), the names any COCO-style tool matches classes by.
+# Annotation files from `ovd prepare objects365 --version v1` (objects365_v1_{train,val}_ovd.json): the
+# release's category names kept (fixed names as `display_name`; vocabulary 'objects365_v1' maps by id).
 # Evaluator: the evaluation layer's 'objects365' protocol (COCO AP arithmetic).
 dataset_type = 'Objects365V1Dataset'
-data_root = 'data/objects365/'
+data_root = '{{$OVD_DATA_ROOT:data}}/objects365/'
 backend_args = None
 
 train_pipeline = [

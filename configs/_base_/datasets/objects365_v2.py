@@ -1,10 +1,10 @@
 # Objects365 v2 (2020 release: ~1.7M train / 80k val images in patchN/ folders, zhiyuan_objv2_*.json;
 # the 3 train images missing from the release are skipped).
-# Annotation files from `ovd prepare objects365 --version v2` (objects365_v2_{train,val}_ovd.json): category
-# names fixed (vocabulary 'objects365_v2'), the names any COCO-style tool matches classes by.
+# Annotation files from `ovd prepare objects365 --version v2` (objects365_v2_{train,val}_ovd.json): the
+# release's category names kept (fixed names as `display_name`; vocabulary 'objects365_v2' maps by id).
 # Evaluator: the evaluation layer's 'objects365' protocol (COCO AP arithmetic).
 dataset_type = 'Objects365V2Dataset'
-data_root = 'data/objects365/'
+data_root = '{{$OVD_DATA_ROOT:data}}/objects365/'
 backend_args = None
 
 train_pipeline = [

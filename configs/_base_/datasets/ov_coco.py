@@ -6,7 +6,7 @@
 # Evaluator: the evaluation layer's 'ov-coco-65' protocol (AP50 novel/base/all; for 'ov-coco-80' use
 # vocabulary='ov_coco_80', the original instances_val2017.json and protocol='ov-coco-80').
 dataset_type = 'OVCocoDataset'
-data_root = 'data/coco/'
+data_root = '{{$OVD_DATA_ROOT:data}}/coco/'
 backend_args = None
 
 train_pipeline = [

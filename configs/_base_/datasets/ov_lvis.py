@@ -1,11 +1,12 @@
 # Open-vocabulary LVIS v1: train on the 866 base (common + frequent) classes, evaluate on all 1203 (APr on the
 # 337 rare = novel ones). Train file from `ovd prepare lvis-ov` (lvis_v1_train_ov_base.json), repeat-factor
-# sampling (t = 0.001) as in ViLD, Detic and BARON. Images are COCO's: paths come from coco_url under
+# sampling (t = 0.001) as in Detic, BARON and mmdet's LVIS configs (the released ViLD code has none, so
+# configs/vild sets oversample_thr=0.0). Images are COCO's: paths come from coco_url under
 # data/coco/.
 # Evaluator: the evaluation layer's 'lvis' protocol (standard LVIS AP with APr/APc/APf, what ViLD, Detic and
 # BARON report; add iou_types=('bbox', 'segm') for mask AP when the model predicts masks).
 dataset_type = 'OVLVISDataset'
-data_root = 'data/'
+data_root = '{{$OVD_DATA_ROOT:data}}/'
 backend_args = None
 
 train_pipeline = [

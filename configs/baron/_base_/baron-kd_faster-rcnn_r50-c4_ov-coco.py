@@ -1,16 +1,19 @@
 # BARON-KD, Faster R-CNN R50-C4 (caffe-style ResNet, res5 as the RoI head), OV-COCO.
-# Values from ovdet configs/baron/ov_coco/baron_kd_faster_rcnn_r50_caffe_c4_90k.py: 4 pseudo words (that config's
-# value; the FPN config uses 6), temperature 50, bag / region weights 1.0 / 0.1 and temperatures 30 / 50,
-# queues 1024, top 300 proposals, 3 bags x 2 orders. The caffe preprocessor keeps BGR; the teacher flips to RGB.
+# Values of ovdet configs/baron/ov_coco/baron_kd_faster_rcnn_r50_caffe_c4_90k.py ([C]) on mmdet's
+# faster-rcnn_r50-caffe-c4 base; each setting with its ovdet line in ../README.md (fidelity table). The caffe
+# preprocessor keeps BGR; the teacher flips to RGB.
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50-caffe-c4.py'
 
 clip = dict(model_name='ViT-B-32', pretrained='openai')
 vocabulary = 'ov_coco'
+name_rule = 'baron'  # class-name text as ovdet spells it (configs/baron/README.md, "Fidelity: class names")
+feat_dim = 2048
 
 model = dict(
     _scope_='ovd',
     type='Baron',
     train_label_space='base',
+    data_preprocessor=dict(type='BaronDataPreprocessor'),  # two-branch batches (det_batch / kd_batch)
     rpn_head=dict(anchor_generator=dict(scale_major=False)),
     roi_head=dict(
         type='BaronRoIHead',
@@ -25,9 +28,14 @@ model = dict(
             _delete_=True,
             type='BaronBBoxHead',
             num_words=4, word_dim=512, words_drop_ratio=0.5, cls_temp=50.0,
-            class_embeddings=dict(vocabulary=vocabulary, templates='vild'),
+            use_attn12_output=True,  # [C]:120-121
+            class_embeddings=dict(vocabulary=vocabulary, templates='vild', feature='attn12',
+                                  name_rule=name_rule),
             base_classes=vocabulary, num_classes=65,
-            in_channels=2048, roi_feat_size=7, with_avg_pool=True, num_shared_fcs=0,
+            in_channels=feat_dim, roi_feat_size=7, with_avg_pool=True, num_shared_fcs=0,
+            reg_predictor_cfg=[dict(type='Linear', in_features=feat_dim, out_features=feat_dim),
+                               dict(type='ReLU', inplace=True),
+                               dict(type='Linear', in_features=feat_dim, out_features=4)],  # [C]:16-20,115
             bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
                             target_stds=[0.1, 0.1, 0.2, 0.2]),
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),

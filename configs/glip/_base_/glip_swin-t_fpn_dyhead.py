@@ -6,6 +6,9 @@
 _base_ = ['../../_base_/default_runtime.py']
 
 lang_model_name = 'bert-base-uncased'  # a hub name or a local directory (config.json, weights, tokenizer)
+# Class names -> prompt text as GLIP's code spells them (clean_name: qualifier dropped, '/' kept); every detection
+# dataset of a GLIP config sets name_rule=name_rule (configs/glip/README.md, "Fidelity: class names").
+name_rule = 'glip'
 
 model = dict(
     type='GLIPDetector',
@@ -39,24 +42,32 @@ model = dict(
     train_cfg=dict(
         assigner=dict(type='ATSSAssigner', topk=9, iou_calculator=dict(type='BboxOverlaps2D_GLIP')),
         allowed_border=-1, pos_weight=-1, debug=False, num_negatives=85, full_negatives_prob=0.5),
+    # Official post-processing (microsoft/GLIP ATSSPostProcessor, MODEL.ATSS.*): candidates above 0.05, top 1000 per
+    # level by score x centerness, NMS 0.6, 100 per image; boxes written as the official COCO path does (+1 on
+    # x2/y2). candidate_ranking='mmdet' is mmdet 3.3's variant (ovd/models/glip/postprocess.py).
     test_cfg=dict(
-        nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.6),
-        max_per_img=100, chunk_size=40, fast_chunked=True, chunk_batch_size=4))
+        candidate_ranking='official', nms_pre=1000, min_bbox_size=0, score_thr=0.05,
+        nms=dict(type='nms', iou_threshold=0.6), max_per_img=100, box_end_offset=1, chunk_size=40,
+        fast_chunked=True, chunk_batch_size=4))
 
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction', 'text',
              'tokens_positive')
+# Official data path (maskrcnn_benchmark): PIL images without EXIF rotation (Image.open(...).convert('RGB'));
+# boxes inclusive-pixel from loading on (x2 = x + w - 1, the convention of GLIP's anchors and box coder); shorter
+# side 480..800 (test: 800), longer <= 1333, truncated as Resize.get_size does; horizontal flip with
+# x1' = W - x2 - 1 (BoxList.transpose).
 train_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomChoiceResize', scales=[(1333, 480), (1333, 560), (1333, 640), (1333, 720), (1333, 800)],
-         keep_ratio=True, resize_type='FixScaleResize', backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='InclusivePixelBoxes'),
+    dict(type='TruncatingResize', sizes=[480, 560, 640, 720, 800], max_size=1333, backend='pillow'),
+    dict(type='RandomFlip_GLIP', prob=0.5),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1)),
     dict(type='PackDetInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow'),
-    dict(type='FixScaleResize', scale=(800, 1333), keep_ratio=True, backend='pillow'),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation'),
+    dict(type='TruncatingResize', sizes=800, max_size=1333, backend='pillow'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs', meta_keys=meta_keys),
 ]
@@ -81,18 +92,24 @@ auto_scale_lr = dict(enable=False, base_batch_size=64)
 data = '{{$OVD_DATA_ROOT:data}}/'
 o365 = dict(
     type='Objects365V1Dataset', data_root=data + 'objects365/', ann_file='annotations/objects365_train.json',
-    data_prefix=dict(img='train/'), filter_cfg=dict(filter_empty_gt=True, min_size=1), pipeline=train_pipeline)
-flickr = dict(
-    type='MDETRFlickr30kDataset', data_root=data + 'flickr30k_entities/',
-    ann_file='mdetr_annotations/final_flickr_separateGT_train.json', data_prefix=dict(img='flickr30k_images/'),
+    data_prefix=dict(img='train/'), filter_cfg=dict(filter_empty_gt=True, min_size=1), name_rule=name_rule,
     pipeline=train_pipeline)
+flickr = dict(
+    type='MDETRFlickr30kDataset', data_root=data, ann_file='mdetr_annotations/final_flickr_separateGT_train.json',
+    data_prefix=dict(img='flickr30k_entities/flickr30k-images/'), pipeline=train_pipeline)
 mixed_vg = dict(
-    type='MDETRFlickr30kDataset', data_root=data + 'gqa/', ann_file='mdetr_annotations/final_mixed_train_no_coco.json',
-    data_prefix=dict(img='images/'), pipeline=train_pipeline)
+    type='MDETRFlickr30kDataset', data_root=data, ann_file='mdetr_annotations/final_mixed_train_no_coco.json',
+    data_prefix=dict(img='gqa/images/'), pipeline=train_pipeline)
 cap4m = dict(
     type='MDETRFlickr30kDataset', data_root=data + 'cap4m/', ann_file='annotations/cap4m_pseudo.json',
     data_prefix=dict(img='images/'), pipeline=train_pipeline)
 
+# Objects365 sampling: GLIP pre-trains on a class-aware list of its O365 images (microsoft/GLIP
+# maskrcnn_benchmark/config/paths_catalog.py:113-117 'object365_dt_train' -> objects365_train_vgoiv6.cas2000.yaml;
+# DATA.md:39 train.label.linelist.cas.2000.tsv). mmdet's ClassAwareSampler is the class-aware sampler used here (a
+# class uniformly, then one of its images); the O365-only configs select it, `uniform_sampler` switches back.
+o365_class_aware_sampler = dict(_delete_=True, type='ClassAwareSampler', num_sample_class=1)
+uniform_sampler = dict(_delete_=True, type='DefaultSampler', shuffle=True)
 train_dataloader = dict(
     batch_size=4, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
@@ -104,7 +121,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='CocoDetDataset', data_root=data + 'coco/', ann_file='annotations/instances_val2017.json',
-        data_prefix=dict(img='val2017/'), test_mode=True, pipeline=test_pipeline))
+        data_prefix=dict(img='val2017/'), test_mode=True, name_rule=name_rule, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='CocoMetric', ann_file=data + 'coco/annotations/instances_val2017.json', metric='bbox')
 test_evaluator = val_evaluator

@@ -4,6 +4,7 @@
 # resized again; no horizontal flip (cautious mode turns it off, phrases like "the left man" would lie);
 # testing at shorter side 800 (longer side <= 1333). The crop is redrawn until no box is lost (cautious crop).
 backend_args = None
+data = '{{$OVD_DATA_ROOT:data}}/'  # the data root (OVD_DATA_ROOT overrides data/); paths below are relative to it
 train_scales = [(1333, s) for s in range(480, 801, 32)]
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -16,10 +17,14 @@ train_pipeline = [
          dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True)]]),
     dict(type='PackGroundingInputs'),
 ]
-# ground truth loaded after the resize: boxes stay in original-image pixels, as the metrics expect
+# Testing as the official make_coco_transforms('val') on PIL images (Image.open(...).convert('RGB'): no EXIF
+# rotation, hence color_ignore_orientation): shorter side 800, longer <= 1333, the longer
+# side truncated (datasets/transforms.py resize), PIL bilinear. Ground truth loaded after the resize: boxes stay in
+# original-image pixels, as the metrics expect.
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation',
+         backend_args=backend_args),
+    dict(type='TruncatingResize', sizes=800, max_size=1333, backend='pillow'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackGroundingInputs'),
 ]

@@ -4,17 +4,22 @@
 # lvis-minival`), Fixed AP (Dave et al. 2021). Fine-tuning reads the official preprocessed grounding files
 # (finetune_lvis{1,10}_train.json / finetune_lvis_train.json: LVIS images with captions of class names) with
 # the cautious grounding augmentation of grounding_data.py (official datasets/lvis_modulation.py).
+# Class names -> caption text as MDETR's code spells them (clean_name: qualifier dropped leaving a trailing space,
+# '/' kept; configs/mdetr/README.md, "Fidelity: class names"). The fine-tuning files already hold that text.
+name_rule = 'mdetr'
+# Official evaluation input (datasets/coco.py make_coco_transforms('val') on PIL images, no EXIF rotation): shorter
+# side 800, longer <= 1333, the longer side truncated (datasets/transforms.py resize), PIL bilinear.
 lvis_test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation', backend_args=None),
+    dict(type='TruncatingResize', sizes=800, max_size=1333, backend='pillow'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackGroundingInputs'),
 ]
 lvis_val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='LVISV1Dataset', data_root='data/coco/',
-                 ann_file='data/lvis/annotations/lvis_v1_minival.json', data_prefix=dict(img=''),
-                 test_mode=True, pipeline=lvis_test_pipeline))
-lvis_evaluator = dict(type='OVDetectionMetric', ann_file='data/lvis/annotations/lvis_v1_minival.json',
-                      protocol='lvis-fixed')
+    dataset=dict(type='LVISV1Dataset', data_root='{{$OVD_DATA_ROOT:data}}/',
+                 ann_file='lvis/annotations/lvis_v1_minival.json', data_prefix=dict(img='coco/'),
+                 test_mode=True, name_rule=name_rule, pipeline=lvis_test_pipeline))
+lvis_evaluator = dict(type='OVDetectionMetric', protocol='lvis-fixed',
+                      ann_file='{{$OVD_DATA_ROOT:data}}/lvis/annotations/lvis_v1_minival.json')

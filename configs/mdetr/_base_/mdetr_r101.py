@@ -42,6 +42,9 @@ model = dict(
     bbox_head=dict(
         type='MDETRHead', embed_dims=256, num_tokens=256, contrastive_dims=64, temperature=0.07,
         no_object_weight=0.1,
+        # official training path: 0/1 soft-token targets, contrastive normaliser over padded positions too
+        # (configs/mdetr/README.md, fidelity table)
+        normalized_soft_targets=False, contrastive_mask_padding=False,
         assigner=dict(type='HungarianAssigner', match_costs=[
             dict(type='SoftTokenCost', weight=1.0),
             dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),

@@ -1,6 +1,9 @@
-# OV-LVIS data for ViLD: the shared OV-LVIS dataset config (train: 866 base classes with repeat-factor sampling;
-# test: all 1203 on LVIS v1 val) with ViLD's large-scale jittering at 1024 (official vild_parser: output
-# 1024x1024, scale 0.1-2.0, random flip), masks, and the evaluation layer's LVIS metric (box and mask APr/c/f, AP).
+# OV-LVIS data for ViLD: the shared OV-LVIS dataset config (train: 866 base classes; test: all 1203 on LVIS v1
+# val) with ViLD's large-scale jittering at 1024 (official vild_parser: output 1024x1024, scale 0.1-2.0, random
+# flip), masks, and the evaluation layer's LVIS metric (box and mask APr/c/f, AP).
+# No repeat-factor sampling: the released ViLD code samples each image uniformly. The shared config's
+# ClassBalancedDataset stays, at oversample_thr=0.0, where every repeat factor is max(1, sqrt(0 / f)) = 1: each
+# image once per epoch. Switch: train_dataloader.dataset.oversample_thr=1e-3 (the LVIS repeat-factor sampling).
 _base_ = '../../_base_/datasets/ov_lvis.py'
 
 image_size = (1024, 1024)
@@ -21,7 +24,7 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=8, num_workers=4,  # x 32 GPUs = the paper's batch of 256
-    dataset=dict(dataset=dict(with_mask=True, pipeline=train_pipeline)))
+    dataset=dict(oversample_thr=0.0, dataset=dict(with_mask=True, pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='OVDetectionMetric', protocol='lvis', iou_types=('bbox', 'segm'),

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
+from ..entry_lock import ENV_FD, try_lock
 from ..state import local_pid_alive
 from .base import Executor, Submission, driver_command, python_path, write_submission
 
@@ -44,8 +45,25 @@ class LocalExecutor(Executor):
         self._procs: Dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self.exit_codes: Dict[str, int] = {}
+        self.skipped: Dict[str, str] = {}  # entry id -> why it was not started after all
 
     def _run_one(self, sub: Submission) -> int:
+        edir = sub.edir
+        # The entry's lock is taken here, before the driver starts, and handed to it: a second `ovd sweep run`
+        # that decided to run the same entry finds it taken and leaves it (and its submission file) alone.
+        lock_fd = try_lock(edir.path, wait_s=2.0)
+        if lock_fd is None:
+            self.skipped[sub.entry.id] = 'another driver is running it'
+            return 0
+        try:
+            if len(edir.finished_evals(sub.entry)) == len(sub.entry.evals):
+                self.skipped[sub.entry.id] = 'finished meanwhile'
+                return 0
+            return self._start(sub, lock_fd)
+        finally:
+            os.close(lock_fd)
+
+    def _start(self, sub: Submission, lock_fd: int) -> int:
         edir = sub.edir
         edir.logs_dir.mkdir(parents=True, exist_ok=True)
         log = edir.logs_dir / f'local-{sub.attempt_id}.log'
@@ -54,9 +72,10 @@ class LocalExecutor(Executor):
             write_submission(sub, executor='local', job_id=f'{socket.gethostname()}:inline',
                              host=socket.gethostname(), pid=None, log=str(log))
             return self.job_fn(edir.path, env)
+        env[ENV_FD] = str(lock_fd)
         with open(log, 'ab') as out:
             proc = subprocess.Popen(self.command(edir.path), stdout=out, stderr=subprocess.STDOUT, env=env,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, pass_fds=(lock_fd,))
             with self._lock:
                 self._procs[sub.entry.id] = proc
             write_submission(sub, executor='local', job_id=f'{socket.gethostname()}:{proc.pid}',
@@ -84,8 +103,8 @@ class LocalExecutor(Executor):
                     rc = fut.result()
                     self.exit_codes[sub.entry.id] = rc
                     if bar is not None:
-                        bar.update(task, advance=1, description=f'{sub.entry.id}: '
-                                   f'{"ok" if rc == 0 else f"exit {rc}"}')
+                        outcome = self.skipped.get(sub.entry.id) or ('ok' if rc == 0 else f'exit {rc}')
+                        bar.update(task, advance=1, description=f'{sub.entry.id}: {outcome}')
         except KeyboardInterrupt:
             # Ctrl-C: every job gets SIGTERM, checkpoints and records itself as interrupted.
             with self._lock:

@@ -2,8 +2,9 @@
 
 It yields ovd's sample contract (``docs/datasets.md``): ``img_path``, ``img_id``, ``height``, ``width``,
 ``instances`` (``bbox`` xyxy pixels, ``bbox_label`` = index into the dataset's vocabulary, ``ignore_flag``)
-and ``text`` (the vocabulary's prompt names). ``metainfo`` carries the :class:`~ovd.data.vocab.Vocabulary`
-under ``'vocabulary'`` and mmdet's ``classes`` tuple.
+and ``text`` (the vocabulary's texts under the dataset's ``name_rule``: the default prompt names, or the
+official rule of the method whose config builds it, see :mod:`ovd.data.name_rules`). ``metainfo`` carries the
+:class:`~ovd.data.vocab.Vocabulary` under ``'vocabulary'`` and mmdet's ``classes`` tuple.
 
 Memory: each image is stored in mmengine's serialized buffer as a small dict whose instances are one packed
 byte string (37 bytes per box; float64 xyxy, so coordinates equal mmdet's exactly) instead of a list of
@@ -51,6 +52,9 @@ class CocoStyleDetDataset(BaseDetDataset):
         image_path_source (str): ``'file_name'`` or ``'coco_url'`` (LVIS: ``<split>/<file>`` from the URL).
         skip_images (Sequence[str]): Image paths (relative, as derived from the file) to leave out with a
             warning, e.g. images known to be missing from a release.
+        name_rule (str): How category names become the sample's ``text`` (:mod:`ovd.data.name_rules`):
+            ``'default'`` (qualifiers kept) or a method's official rule (``'glip'``, ``'mdetr'``, ``'vild'``,
+            ``'baron'``, optionally ``'+unique'``). Each method's configs set their own.
         **kwargs: ``ann_file``, ``data_root``, ``data_prefix=dict(img=...)``, ``filter_cfg``
             (``filter_empty_gt``, ``min_size``), ``pipeline``, ``test_mode``, ... as for mmdet datasets.
     """
@@ -68,6 +72,7 @@ class CocoStyleDetDataset(BaseDetDataset):
                  with_mask: bool = False,
                  image_path_source: Optional[str] = None,
                  skip_images: Sequence[str] = (),
+                 name_rule: str = 'default',
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
         metainfo = dict(metainfo or {})
@@ -95,7 +100,8 @@ class CocoStyleDetDataset(BaseDetDataset):
             raise ValueError("image_path_source must be 'file_name' or 'coco_url', "
                              f'got {image_path_source!r}')
         self.skip_images = tuple(skip_images)
-        self._text = vocab.prompt_names
+        self.name_rule = name_rule
+        self._text = vocab.prompt_texts(name_rule)
         #: What loading kept and dropped: ``images``, ``boxes``, ``crowd_boxes``, ``skipped_images`` and
         #: ``dropped_{not_in_vocabulary,other_split,bad_box,tiny_or_outside}``.
         self.load_stats: Dict[str, int] = {}

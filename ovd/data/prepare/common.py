@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ...fileio import new_file_mode
+from ovd.fileio import new_file_mode, remove_stale_tmps, tmp_prefix
 from ..validation import AnnotationError
 
 MANIFEST_DIR = '.ovd_prepare'
@@ -51,8 +51,9 @@ def commit(outputs: Dict[Path, Any], writer: Callable[[Any, Any], None] = write_
     try:
         for target, content in outputs.items():
             target.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_tmps(target)
             mode = new_file_mode(target)
-            fd, tmp = tempfile.mkstemp(prefix=f'.{target.name}.', suffix='.tmp', dir=target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(target), suffix='.tmp', dir=target.parent)
             temps.append(Path(tmp))
             with os.fdopen(fd, 'wb') as f:
                 os.fchmod(f.fileno(), mode)  # mkstemp creates 0600; outputs are ordinary shared data files

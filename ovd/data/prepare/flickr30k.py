@@ -13,7 +13,7 @@ from ..validation import AnnotationError
 from .common import SplitCounts
 
 NAME = 'flickr30k'
-VERSION = 1
+VERSION = 2  # 2: boxes as written in the XML (index version 2)
 HELP = (
     'Flickr30k Entities: validate Sentences/Annotations/split lists and write a fast-loading index per split'
 )

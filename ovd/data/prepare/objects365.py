@@ -1,11 +1,14 @@
-"""``ovd prepare objects365``: Objects365 v1/v2 files with fixed category names (and v2 paths).
+"""``ovd prepare objects365``: validated Objects365 v1/v2 files without the images the release lacks (and v2 paths).
 
 For each split (``--splits``, default train and val) writes
-``<root>/annotations/objects365_<version>_<split>_ovd.json``: category names replaced by the fixed ones
-(``ovd/data/metadata/objects365_<version>_names_fix.csv``; the original kept as ``source_name`` where it
-changed), categories sorted by id. v2 only: ``file_name`` becomes ``patchN/<file>`` (relative to
-``<root>/<split>/``) and the three images listed in the train file but absent from the release are removed
-with their annotations (a warning names them). ``--check-images`` then requires every other image to exist.
+``<root>/annotations/objects365_<version>_<split>_ovd.json``. Category ``name`` stays the release's name exactly
+as written (typos, v2's trailing spaces and all), so the file remains a drop-in for mmdet's Objects365 datasets
+and any COCO-style tool that matches classes by name; where ovd's vocabulary fixes a name
+(``ovd/data/metadata/objects365_<version>_names_fix.csv``) the fixed one is added as ``display_name``.
+Categories are sorted by id, other keys are kept. The images listed in the train file but absent from the release
+are removed with their annotations (a warning names them): v1 ids 6, 19, 23 and v2's three (mmdet's lists).
+v2 only: ``file_name`` becomes ``patchN/<file>`` (relative to ``<root>/<split>/``). ``--check-images`` then
+requires every other image to exist.
 """
 import argparse
 import warnings
@@ -13,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..image_paths import OBJECTS365_V2_MISSING_IMAGES, objects365_v2_relpath
+from ..image_paths import OBJECTS365_V1_MISSING_IMAGES, OBJECTS365_V2_MISSING_IMAGES, objects365_v2_relpath
 from ..vocab import get_vocabulary
 from .common import Rewrite, SplitCounts, load_validated, require_file
 
 NAME = 'objects365'
-VERSION = 1
-HELP = 'Objects365 v1/v2: fixed category names, v2 patchN/ paths, known missing images removed'
+VERSION = 2  # 2: release names kept in `name`; v1 missing images removed
+HELP = 'Objects365 v1/v2: validated, known missing images removed, v2 patchN/ paths (release names kept)'
 
 _SOURCES = {
     'v1': 'annotations/objects365_{split}.json',
@@ -57,12 +60,12 @@ def build(args: argparse.Namespace):
             return objects365_v2_relpath(im['file_name']) if is_v2 else im['file_name']
 
         image_dir = root / split
-        allowed = [str(image_dir / p) for p in OBJECTS365_V2_MISSING_IMAGES] if is_v2 else []
+        known_missing = set(OBJECTS365_V2_MISSING_IMAGES if is_v2 else OBJECTS365_V1_MISSING_IMAGES)
+        allowed = [str(image_dir / p) for p in sorted(known_missing)]
         image_paths = (lambda im, d=image_dir, rel=relpath: str(d / rel(im))) if args.check_images else None
         source, index, checked = load_validated(path, vocab, bad_boxes=args.bad_boxes,
                                                 image_paths=image_paths, allowed_missing=allowed)
         relpaths = [relpath(im) for im in index.images]
-        known_missing = set(OBJECTS365_V2_MISSING_IMAGES) if is_v2 else set()
         keep_image = np.asarray([p not in known_missing for p in relpaths], dtype=bool)
         if not keep_image.all():
             names = [p for p, k in zip(relpaths, keep_image) if not k]
@@ -73,10 +76,10 @@ def build(args: argparse.Namespace):
         categories = []
         for rec in sorted(index.categories, key=lambda c: c['id']):
             cat = vocab[vocab.index_of_id(rec['id'])]
-            fixed = dict(rec, name=cat.name)
-            if cat.source_name != cat.name:
-                fixed['source_name'] = cat.source_name
-            categories.append(fixed)
+            out_rec = dict(rec)  # the release's name as written: mmdet/COCO tools match classes by it
+            if str(rec['name']) != cat.name:
+                out_rec['display_name'] = cat.name
+            categories.append(out_rec)
         out = Rewrite(source, {'images': images, 'categories': categories}, keep)
         out_path = path.parent / f'objects365_{args.version}_{split}_ovd.json'
         outputs[out_path] = out

@@ -12,6 +12,7 @@ from .flickr30k import BOX_NOUNS, generate_flickr30k, noun_look_index
 from .looks import MAX_LOOKS, Look, category_look
 from .lvis import generate_lvis
 from .objects365 import generate_objects365
+from .ov_world import generate_ov_world, world_categories
 
 __all__ = [
            'BOX_NOUNS',
@@ -29,5 +30,7 @@ __all__ = [
            'generate_flickr30k',
            'generate_lvis',
            'generate_objects365',
+           'generate_ov_world',
+           'world_categories',
            'noun_look_index',
 ]

@@ -2,17 +2,20 @@
 
 Wu et al. (CVPR 2023, Sec. 3.2): the classifier of Faster R-CNN is replaced by a linear layer that maps each
 region feature to ``num_words`` pseudo words in CLIP's token-embedding space (6 on COCO, 4 on LVIS). Wrapped in the
-start/end token embeddings they go through the frozen CLIP text encoder; the end-token feature is compared by
-cosine similarity with the CLIP text embeddings of the class names and a learned background embedding, times a
+start/end token embeddings they go through the frozen CLIP text encoder; the end-token feature (the projected one,
+or with ``use_attn12_output`` the residual stream after all blocks, as ovdet's OV-COCO configs) is compared by
+cosine similarity with the same feature of the class prompts and a learned background embedding, times a
 temperature (ovdet: 50 on COCO; 100 on LVIS with 100/0.7 at test). In training half of the words are dropped at
-random (at least one kept), as in ovdet. Box regression is class-agnostic.
+random (at least one kept), as in ovdet. Box regression is class-agnostic (ovdet's configs: Linear-ReLU-Linear,
+``reg_predictor_cfg``).
 
 Novel classes are never targets: their logits are removed from the training softmax (set to -inf) while the head
-scores the full vocabulary (65 on OV-COCO, 1203 on OV-LVIS) at test time; ovdet zeroes their class weights instead.
+scores the full vocabulary (65 on OV-COCO, 1203 on OV-LVIS) at test time; ovdet gives them class weight 0, which its
+loss turns into the same -inf logits.
 
-The trunk is mmdet's ``ConvFCBBoxHead`` (R50-FPN: 2 shared fcs, ``Shared2FCBBoxHead``'s shape; R50-C4: no fc,
-``with_avg_pool=True`` after the shared res5 head). :class:`BaronEnsembleBBoxHead` adds a second (distillation)
-branch for the LVIS ensemble.
+The trunk is mmdet's ``ConvFCBBoxHead`` (R50-FPN: 4 convs + 1 fc, with frozen BN via ``norm_eval`` on OV-COCO;
+R50-C4: no fc, ``with_avg_pool=True`` after the shared res5 head). :class:`BaronEnsembleBBoxHead` adds a second
+(distillation) branch for the LVIS ensemble.
 """
 import copy
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
@@ -27,12 +30,14 @@ from mmdet.structures.bbox import get_box_tensor, scale_boxes
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ovd.registry import MODELS
 from .ensemble import ensemble_probabilities
 from .frozen_clip import FrozenCLIP, pack_pseudo_text
 
 EmbeddingSource = Union[str, dict, Tensor, np.ndarray]
+CLASS_FEATURES = ('projected', 'attn12')
 LAYER_COUNTS = ('num_shared_convs', 'num_shared_fcs', 'num_cls_convs', 'num_cls_fcs', 'num_reg_convs',
                 'num_reg_fcs')
 
@@ -63,14 +68,34 @@ def base_class_mask(base_classes: Union[None, str, Sequence[int]], num_classes: 
     return mask
 
 
+class Attn12TextEncoder:
+    """The text side of the frozen CLIP giving :meth:`FrozenCLIP.encode_text_endk` features of strings, with the
+    interface :func:`ovd.text.class_embeddings.build_class_embeddings` expects (its own cache identity)."""
+
+    def __init__(self, clip: FrozenCLIP) -> None:
+        self.clip = clip
+
+    @torch.no_grad()
+    def encode_text(self, texts: Sequence[str]) -> Tensor:
+        tokens = self.clip.encoder.tokenize(texts).to(self.clip.model.token_embedding.weight.device)
+        return self.clip.encode_text_endk(tokens)
+
+    def identity(self) -> str:
+        return f'{self.clip.encoder.identity()}:end-token-residual-all-blocks'
+
+
 def load_class_embeddings(source: EmbeddingSource, clip: Optional[FrozenCLIP] = None) -> Tensor:
     """Class text embeddings ``[C, E]``.
 
     Args:
         source: a ``.npy``/``.pt``/``.pth`` file or an array of shape ``[C, E]``; or a dict with ``vocabulary``
-            (built-in name or list of names), optional ``templates`` ('vild', 'single' or a list) and ``cache``:
-            computed with the shared helper :func:`ovd.text.class_embeddings.build_class_embeddings` through the
-            same frozen CLIP the head classifies with.
+            (built-in name or list of names), optional ``templates`` ('vild', 'single' or a list), ``cache`` and
+            ``name_rule`` (default ``'baron'``, ovdet's class-name text, :mod:`ovd.data.name_rules`) and
+            ``feature`` ('projected': CLIP's text embedding; 'attn12': the end token's residual stream after all
+            blocks, what ovdet's ``tools/hand_craft_prompt.py`` writes to ``coco_clip_hand_craft_attn12.npy`` for
+            ``use_attn12_output``): computed with the shared helper
+            :func:`ovd.text.class_embeddings.build_class_embeddings` through the same frozen CLIP the head
+            classifies with.
         clip: that CLIP (needed for the dict form).
     """
     from ovd.text.class_embeddings import build_class_embeddings, read_class_embeddings
@@ -78,8 +103,13 @@ def load_class_embeddings(source: EmbeddingSource, clip: Optional[FrozenCLIP] = 
         if clip is None:
             raise ValueError('class embeddings from a vocabulary need the CLIP text encoder')
         args = dict(source)
+        args.setdefault('name_rule', 'baron')
         vocabulary = args.pop('vocabulary')
-        return read_class_embeddings(build_class_embeddings(clip.encoder, vocabulary, **args),
+        feature = args.pop('feature', 'projected')
+        if feature not in CLASS_FEATURES:
+            raise ValueError(f'class_embeddings.feature must be one of {CLASS_FEATURES}, got {feature!r}')
+        encoder = clip.encoder if feature == 'projected' else Attn12TextEncoder(clip)
+        return read_class_embeddings(build_class_embeddings(encoder, vocabulary, **args),
                                      f'class embeddings of {vocabulary!r}')
     return read_class_embeddings(source)
 
@@ -95,6 +125,9 @@ class BaronBBoxHead(ConvFCBBoxHead):
         base_classes: see :func:`base_class_mask`.
         cls_temp: logit scale in training; ``test_cls_temp`` at test (default: the same).
         words_drop_ratio: probability of dropping a pseudo word in training.
+        use_attn12_output: classify the end token's residual stream after all text blocks, before ``ln_final`` and
+            the projection (ovdet's OV-COCO configs; the class embeddings must be ``feature='attn12'``).
+        norm_eval: keep the head's BatchNorm layers in eval mode in training (ovdet's OV-COCO FPN head: frozen BN).
         **kwargs: ``ConvFCBBoxHead`` arguments (``num_shared_fcs``, ``fc_out_channels``, ``with_avg_pool``,
             ``in_channels``, ``roi_feat_size``, ``num_classes``, ``bbox_coder``, losses...).
     """
@@ -102,6 +135,7 @@ class BaronBBoxHead(ConvFCBBoxHead):
     def __init__(self, num_words: int, word_dim: int, class_embeddings: EmbeddingSource,
                  base_classes: Union[None, str, Sequence[int]] = None, cls_temp: float = 50.0,
                  test_cls_temp: Optional[float] = None, words_drop_ratio: float = 0.5,
+                 use_attn12_output: bool = False, norm_eval: bool = False,
                  reg_class_agnostic: bool = True, **kwargs) -> None:
         layer_counts = [kwargs.get(k, 0) for k in LAYER_COUNTS]
         if sum(layer_counts) == 0:
@@ -114,6 +148,12 @@ class BaronBBoxHead(ConvFCBBoxHead):
         self.cls_temp = float(cls_temp)
         self.test_cls_temp = float(test_cls_temp if test_cls_temp is not None else cls_temp)
         self.words_drop_ratio = float(words_drop_ratio)
+        self.use_attn12_output, self.norm_eval = bool(use_attn12_output), bool(norm_eval)
+        if isinstance(class_embeddings, dict) \
+                and (class_embeddings.get('feature', 'projected') == 'attn12') != self.use_attn12_output:
+            raise ValueError(f"class_embeddings.feature={class_embeddings.get('feature', 'projected')!r} does not "
+                             f'match use_attn12_output={self.use_attn12_output}: classes and regions must be '
+                             f"encoded alike ('attn12' with use_attn12_output=True)")
         self.class_embedding_source = class_embeddings
         self.fc_cls = nn.Linear(self.cls_last_dim, self.num_words * self.word_dim)
         self.register_buffer('base_mask', base_class_mask(base_classes, self.num_classes), persistent=False)
@@ -121,6 +161,14 @@ class BaronBBoxHead(ConvFCBBoxHead):
         self.register_buffer('class_embeddings', torch.zeros(0))
         self.bg_embedding: Optional[nn.Parameter] = None
         self.__dict__['clip'] = None  # not a submodule: the RoI head owns the frozen CLIP
+
+    def train(self, mode: bool = True) -> 'BaronBBoxHead':
+        super().train(mode)
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self
 
     def _init_without_trunk(self, **kwargs) -> None:
         """R50-C4: the res5 RoI head already is the trunk and the classifier reads its pooled features directly, a
@@ -143,11 +191,14 @@ class BaronBBoxHead(ConvFCBBoxHead):
             raise ValueError(f'word_dim={self.word_dim} but the CLIP token embeddings are {clip.word_dim}-d')
         self.__dict__['clip'] = clip
         emb = load_class_embeddings(self.class_embedding_source, clip)
-        if emb.shape != (self.num_classes, clip.embed_dim):
+        dim = self.feature_dim
+        if emb.shape != (self.num_classes, dim):
             raise ValueError(f'class embeddings {tuple(emb.shape)} do not match num_classes={self.num_classes} and '
-                             f'the CLIP embedding dim {clip.embed_dim}')
+                             f'the classifier feature dim {dim} (use_attn12_output={self.use_attn12_output})')
         self.class_embeddings = F.normalize(emb, dim=1)
-        self.bg_embedding = nn.Parameter(torch.randn(clip.embed_dim) * clip.embed_dim ** -0.5)
+        # ovdet: nn.Linear(1, dim) with Xavier-uniform weight and zero bias, applied to 1: the same initial vector law
+        bound = (6.0 / (1 + dim)) ** 0.5
+        self.bg_embedding = nn.Parameter(torch.empty(dim).uniform_(-bound, bound))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + 'class_embeddings'
@@ -200,19 +251,32 @@ class BaronBBoxHead(ConvFCBBoxHead):
             keep[:, 0] |= ~keep.any(dim=1)
         return keep
 
-    def encode_words(self, pseudo_words: Tensor) -> Tensor:
-        """Text features of regions' pseudo words through the frozen CLIP: ``[N, W, D]`` -> ``[N, E]`` (unit)."""
+    def encode_words(self, pseudo_words: Tensor, keep: Optional[Tensor] = None) -> Tensor:
+        """Text features of regions' pseudo words through the frozen CLIP: ``[N, W, D]`` -> ``[N, E]`` (unit).
+
+        ``keep [N, W]`` bool overrides the word-dropout draw. With ``use_attn12_output`` the feature is the end
+        token's residual stream after all blocks (no ``ln_final``, no projection: ``[N, width]``), as ovdet's COCO
+        configs classify; the class embeddings must then be the same feature of the class prompts.
+        """
         clip = self.__dict__['clip']
         if clip is None:
             raise RuntimeError('BaronBBoxHead has no CLIP: the RoI head must call bind_clip()')
         num = pseudo_words.shape[0]
         if num == 0:
-            return pseudo_words.new_zeros(0, clip.embed_dim) + pseudo_words.sum() * 0
-        keep = self.word_keep_mask(num, pseudo_words.device)
+            return pseudo_words.new_zeros(0, self.feature_dim) + pseudo_words.sum() * 0
+        keep = self.word_keep_mask(num, pseudo_words.device) if keep is None else keep
         word_seq = keep.nonzero()[:, 0]
         sot, eot = clip.special_tokens()
         text, end_ids, _ = pack_pseudo_text(pseudo_words[keep], word_seq, num, sot, eot)
-        return clip.encode_pseudo_text(text, end_ids)[0]
+        if self.use_attn12_output:
+            return clip.encode_pseudo_text_endk(text, end_ids)
+        return clip.encode_pseudo_text(text, end_ids, return_tokens=False)[0]
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the classifier's text features: CLIP's joint embedding, or the text width (attn12)."""
+        clip = self.__dict__['clip']
+        return clip.word_dim if self.use_attn12_output else clip.embed_dim
 
     def logits(self, text_features: Tensor) -> Tensor:
         """``[N, E]`` unit text features -> ``[N, C + 1]`` scaled cosine logits (background last)."""

@@ -7,14 +7,16 @@ Wu et al. (CVPR 2023, Sec. 3.3-3.4); weights, temperatures and queue lengths fro
   the frozen text encoder: the end token's feature. Teacher: CLIP's image embedding of the crop spanning the bag.
   ``loss_bag``: symmetric InfoNCE (logit scale ``bag_temp``), negatives = other bags in the batch and the queues;
   the other orders of the same bag are not negatives, nor are queued bags of the same image.
-- Region embedding (student): the mean of the text encoder's output tokens at the region's words. Teacher: the
-  CLIP patch features of the bag crop, RoI-pooled (1x1, bilinear) over the region's box. ``loss_single``: symmetric
+- Region embedding (student): the mean of the text encoder's value-path tokens at the region's words
+  (:meth:`FrozenCLIP.encode_pseudo_text`). Teacher: the value-path patch tokens of the bag crop
+  (:meth:`FrozenCLIP.encode_image_dense`), RoI-pooled (1x1, bilinear) over the region's box. ``loss_single``: symmetric
   InfoNCE (``single_temp``); the same region (same proposal and grid cell) sampled in another bag or order is not a
   negative, nor are queued regions of the same image.
-- Four queues (bag text/image, region text/image), ``all_gather``-ed across ranks before enqueueing
-  (:class:`ovd.models.common.feature_queue.FeatureQueue`).
+- Four queues (bag text/image, region text/image; :class:`ovd.models.common.feature_queue.FeatureQueue`). As in
+  ovdet (``ovdet/methods/queues.py``) each rank enqueues only its own batch; ``gather_queues=True`` (not ovdet's)
+  ``all_gather``-s every rank's batch first, so all ranks hold the same, larger set of recent negatives.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -46,21 +48,22 @@ class BagDistiller(BaseModule):
         bag_temp, single_temp: logit scales (ovdet COCO 30 / 50, LVIS 20 / 30).
         queue_length: rows per queue (ovdet: 1024).
         words_drop_ratio: word dropout of the bag sequences (ovdet: 0.5, as the classifier).
+        gather_queues: enqueue the rows of every rank (default False: each rank its own, as ovdet).
     """
 
     def __init__(self, num_words: int, word_dim: int, embed_dim: int, bag_weight: float = 1.0,
                  single_weight: float = 0.1, bag_temp: float = 30.0, single_temp: float = 50.0,
-                 queue_length: int = 1024, words_drop_ratio: float = 0.5) -> None:
+                 queue_length: int = 1024, words_drop_ratio: float = 0.5, gather_queues: bool = False) -> None:
         super().__init__()
         self.num_words = num_words
         self.bag_weight, self.single_weight = float(bag_weight), float(single_weight)
         self.bag_temp, self.single_temp = float(bag_temp), float(single_temp)
         self.words_drop_ratio = float(words_drop_ratio)
         self.positional = BoxPositionalEmbedding(num_words, word_dim)
-        self.bag_text_queue = FeatureQueue(queue_length, embed_dim)
-        self.bag_image_queue = FeatureQueue(queue_length, embed_dim)
-        self.region_text_queue = FeatureQueue(queue_length, embed_dim)
-        self.region_image_queue = FeatureQueue(queue_length, embed_dim)
+        self.bag_text_queue = FeatureQueue(queue_length, embed_dim, gather=gather_queues)
+        self.bag_image_queue = FeatureQueue(queue_length, embed_dim, gather=gather_queues)
+        self.region_text_queue = FeatureQueue(queue_length, embed_dim, gather=gather_queues)
+        self.region_image_queue = FeatureQueue(queue_length, embed_dim, gather=gather_queues)
 
     def keep_words(self, num: int, device: torch.device) -> Tensor:
         keep = torch.rand(num, self.num_words, device=device) >= self.words_drop_ratio
@@ -68,24 +71,25 @@ class BagDistiller(BaseModule):
         return keep
 
     @torch.no_grad()
-    def teacher(self, clip: FrozenCLIP, images: Tensor, bags: Bags, bag_image: Tensor):
-        """CLIP embeddings of the bag crops.
+    def teacher(self, clip: FrozenCLIP, images: Tensor, spanned: Tensor, bag_image: Tensor):
+        """CLIP embeddings of the bag crops (ovdet ``BaronKD._bbox_clip_image``, which encodes one copy of a crop
+        per order of the bag: the same values).
 
         Args:
             images: ``[N, 3, H, W]`` RGB 0-255 (the padded batch).
-            bags: the sampled bags; ``bag_image [B]`` the image index of each bag.
+            spanned: ``[B, 4]`` xyxy crops of the bags (:attr:`Bags.spanned`); ``bag_image [B]`` their image index.
 
         Returns:
-            ``pooled [B, E]`` (unit) and ``patches [B, E, g, g]``.
+            ``pooled [B, E]`` (unit) and ``patches [B, E, g, g]`` (value-path tokens).
         """
         size = clip.image_size
-        rois = torch.cat([bag_image[:, None].to(bags.spanned), bags.spanned], dim=1)
+        rois = torch.cat([bag_image[:, None].to(spanned), spanned], dim=1)
         crops = roi_align(images.float(), rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=2,
                           aligned=True)
         return clip.encode_image_dense(clip.normalize_images(crops))
 
     def loss(self, clip: FrozenCLIP, region_words: Tensor, bags: Bags, bag_image_ids: Tensor,
-             teacher_pooled: Tensor, teacher_patches: Tensor) -> Dict[str, Tensor]:
+             teacher_pooled: Tensor, teacher_patches: Tensor, keep: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """The two losses; enqueues this batch afterwards.
 
         Args:
@@ -94,13 +98,14 @@ class BagDistiller(BaseModule):
             bags: the sampled bags.
             bag_image_ids: ``[B]`` dataset image id of each bag (queued rows of the same image are not negatives).
             teacher_pooled, teacher_patches: from :meth:`teacher`.
+            keep: ``[R, W]`` bool, the words kept (default: a word-dropout draw).
 
         Returns:
             ``loss_bag`` and ``loss_single`` (weighted).
         """
         num_seqs, num_regions = bags.seq_bag.shape[0], bags.region_seq.shape[0]
         words = region_words + self.positional(bags.region_normed)  # [R, W, D]
-        keep = self.keep_words(num_regions, words.device)  # [R, W]
+        keep = self.keep_words(num_regions, words.device) if keep is None else keep  # [R, W]
         word_region = keep.nonzero()[:, 0]  # regions are grouped by sequence, so words are too
         word_seq = bags.region_seq[word_region]
         sot, eot = clip.special_tokens()

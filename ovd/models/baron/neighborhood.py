@@ -17,7 +17,8 @@ Rules (Wu et al., CVPR 2023, Sec. 3.3 and the authors' ovdet ``NeighborhoodSampl
   ovdet draws until the bags are distinct; here ``num_candidates`` bags are drawn at once per proposal and the first
   distinct ones are kept (with the default 16 candidates running short is rare; then fewer bags are used).
 - Order. Each bag is encoded as a word sequence in ``min(max_permutations, n_b!)`` orders of its ``n_b`` cells:
-  a random order and its cyclic shifts (distinct by construction; ovdet draws distinct random permutations).
+  distinct uniformly random permutations, as ovdet's ``pseudo_permutations`` draws them (first distinct ones among
+  ``num_candidates`` draws; should those run short, cyclic shifts of the first order fill in).
 - Cells are clipped to the image; the bag's spanned box is the hull of its clipped cells, and each region's box
   relative to it (``normed``, in ``[0, 1]``) drives the positional embedding and the teacher's RoI pooling.
 
@@ -94,6 +95,29 @@ def cell_probabilities(direction_prob: Tensor) -> Tensor:
     return prob.clamp(0.0, 1.0)
 
 
+def num_bags_per_proposal(cell_prob: Tensor, max_groups: int) -> Tensor:
+    """``[P]``: ``min(max_groups, n!)`` bags per proposal, ``n`` its cells other than the centre with probability
+    above 0."""
+    num_valid = (cell_prob > 0).sum(dim=1) - 1
+    limit = torch.tensor([min(max_groups, math.factorial(n)) for n in range(10)], device=cell_prob.device)
+    return limit[num_valid]
+
+
+def bag_hulls(cells: Tensor, members: Tensor) -> Tensor:
+    """``[B, 4]`` xyxy hull of the member cells: ``cells [B, 9, 4]`` (clipped), ``members [B, 9]`` bool."""
+    inf = torch.finfo(cells.dtype).max
+    lo = cells[..., :2].masked_fill(~members[..., None], inf).amin(dim=1)
+    hi = cells[..., 2:].masked_fill(~members[..., None], -inf).amax(dim=1)
+    return torch.cat([lo, hi], dim=-1)
+
+
+def relative_boxes(boxes: Tensor, span: Tensor) -> Tensor:
+    """xyxy ``boxes [..., 4]`` relative to the xyxy ``span [..., 4]`` that holds them (0..1)."""
+    origin = span[..., :2]
+    wh = (span[..., 2:] - origin).clamp(min=1e-6)
+    return torch.cat([(boxes[..., :2] - origin) / wh, (boxes[..., 2:] - origin) / wh], dim=-1)
+
+
 @dataclass
 class Bags:
     """Bags of regions sampled around ``P`` proposals, flattened.
@@ -150,7 +174,7 @@ def sample_bags(boxes: Tensor, image_hw: Tensor, max_groups: int = 3, max_permut
         max_groups: bags per proposal at most (ovdet: 3 for COCO, 4 for LVIS).
         max_permutations: orders per bag at most (ovdet: 2).
         alpha, cut_off_thr, base_probability, interval: probability and geometry parameters.
-        num_candidates: bags drawn per proposal before keeping the first distinct ones.
+        num_candidates: bags drawn per proposal (and orders per bag) before keeping the first distinct ones.
         generator: RNG for reproducible tests.
 
     Returns:
@@ -173,35 +197,30 @@ def sample_bags(boxes: Tensor, image_hw: Tensor, max_groups: int = 3, max_permut
     draws = torch.rand(num_props, num_candidates, 9, device=device, generator=generator)
     member = draws < prob[:, None, :]  # [P, T, 9]; the centre (prob 1) is always in
     codes = (member.long() << torch.arange(9, device=device)).sum(dim=2)  # [P, T]
-    num_valid = (prob > 0).sum(dim=1) - 1
-    limit = torch.tensor([min(max_groups, math.factorial(int(n))) for n in range(10)],
-                         device=device)[num_valid]
-    keep = _distinct_first(codes, limit)  # [P, T]
+    keep = _distinct_first(codes, num_bags_per_proposal(prob, max_groups))  # [P, T]
     bag_proposal = keep.nonzero()[:, 0]
     bag_cells = member[keep]  # [B, 9]
 
     # spanned box of each bag: hull of its clipped cells
-    bag_boxes = cells[bag_proposal]  # [B, 9, 4]
-    inf = torch.finfo(boxes.dtype).max
-    lo = bag_boxes[..., :2].masked_fill(~bag_cells[..., None], inf).amin(dim=1)
-    hi = bag_boxes[..., 2:].masked_fill(~bag_cells[..., None], -inf).amax(dim=1)
-    spanned = torch.cat([lo, hi], dim=1)  # [B, 4]
+    spanned = bag_hulls(cells[bag_proposal], bag_cells)  # [B, 4]
 
-    # orders: a random order of the bag's cells (absent cells last) and its cyclic shifts
+    # orders: the first min(n!, max_permutations) distinct ones among uniformly random permutations of the bag's
+    # cells (absent cells last, fixed); the cyclic shifts of the first draw close the list so it never runs short
     num_bags = bag_cells.shape[0]
     n_cells = bag_cells.sum(dim=1)  # [B]
-    keys = torch.rand(num_bags, 9, device=device, generator=generator) + (~bag_cells).float() * 2.0
-    order = keys.argsort(dim=1)  # [B, 9]
-    num_perms = torch.where(n_cells <= 2, torch.minimum(n_cells, n_cells.new_tensor(max_permutations)),
-                            n_cells.clamp(max=max_permutations))
-    shift = torch.arange(max_permutations, device=device)  # [M]
-    seq_valid = shift[None] < num_perms[:, None]  # [B, M]
     pos = torch.arange(9, device=device)
-    rolled = (pos[None, None] + shift[None, :, None]) % n_cells[:, None, None]  # [B, M, 9]
+    absent = (~bag_cells).float()[:, None, :] * (2.0 + pos / 10.0)  # [B, 1, 9]
+    keys = torch.rand(num_bags, num_candidates, 9, device=device, generator=generator) * bag_cells[:, None] + absent
+    order = keys.argsort(dim=2)  # [B, T, 9]
+    shift = torch.arange(1, max_permutations, device=device)  # [M - 1]
+    rolled = (pos[None, None] + shift[None, :, None]) % n_cells[:, None, None]  # [B, M - 1, 9]
     rolled = torch.where(pos[None, None] < n_cells[:, None, None], rolled, pos[None, None].expand_as(rolled))
-    seq_order = order[:, None, :].expand(-1, max_permutations, -1).gather(2, rolled)  # [B, M, 9]
-    seq_bag = seq_valid.nonzero()[:, 0]  # [S]
-    seq_order = seq_order[seq_valid]  # [S, 9]
+    order = torch.cat([order, order[:, :1].expand(-1, shift.numel(), -1).gather(2, rolled)], dim=1)
+    codes = (order * 9 ** pos).sum(dim=2)  # [B, T + M - 1], one integer per permutation
+    factorials = torch.tensor([math.factorial(n) for n in range(10)], device=device)
+    keep = _distinct_first(codes, factorials[n_cells].clamp(max=max_permutations))
+    seq_bag = keep.nonzero()[:, 0]  # [S]
+    seq_order = order[keep]  # [S, 9]
     seq_len = n_cells[seq_bag]  # [S]
 
     # regions, flattened in sequence order
@@ -210,9 +229,7 @@ def sample_bags(boxes: Tensor, image_hw: Tensor, max_groups: int = 3, max_permut
     region_cell = seq_order[in_seq]
     region_bag = seq_bag[region_seq]
     region_boxes = cells[bag_proposal[region_bag], region_cell]  # [R, 4]
-    span = spanned[region_bag]
-    span_wh = (span[:, 2:] - span[:, :2]).clamp(min=1e-6).repeat(1, 2)
-    region_normed = (region_boxes - span[:, :2].repeat(1, 2)) / span_wh
+    region_normed = relative_boxes(region_boxes, spanned[region_bag])
     return Bags(bag_proposal=bag_proposal, bag_cells=bag_cells, spanned=spanned, seq_bag=seq_bag,
                 region_seq=region_seq, region_cell=region_cell, region_boxes=region_boxes,
                 region_normed=region_normed)

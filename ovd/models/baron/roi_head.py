@@ -14,10 +14,11 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ovd.registry import MODELS
+from .boxes_cache import BoxesCache
 from .distill import BagDistiller
 from .frozen_clip import FrozenCLIP
 from .neighborhood import sample_bags
-from .proposals import select_seed_boxes
+from .proposals import select_seeds
 
 DEFAULT_SEEDS = dict(topk=300, shape_ratio_thr=0.25, area_ratio_thr=0.01, objectness_thr=0.85, nms_thr=0.1)
 DEFAULT_SAMPLING = dict(max_groups=3, max_permutations=2, alpha=3.0, cut_off_thr=0.3, base_probability=0.3,
@@ -32,7 +33,8 @@ class BaronRoIHead(StandardRoIHead):
         clip: :class:`ovd.text.clip.OpenCLIPEncoder` arguments (e.g. ``model_name='ViT-B-32',
             pretrained='openai'`` or a local weights file).
         distill: None (a base-only detector with the pseudo-word classifier) or a dict with ``seeds``
-            (:func:`select_seed_boxes` arguments + ``use_gt``), ``sampling`` (:func:`sample_bags` arguments) and
+            (:func:`select_seeds` arguments + ``use_gt``), ``sampling`` (:func:`sample_bags` arguments),
+            ``boxes_cache`` (None, or :class:`BoxesCache` arguments besides those taken from ``seeds``) and
             :class:`BagDistiller` arguments (``bag_weight``, ``single_weight``, ``bag_temp``, ``single_temp``,
             ``queue_length``).
         **kwargs: ``StandardRoIHead`` arguments; ``bbox_head`` must be a :class:`BaronBBoxHead`.
@@ -42,13 +44,17 @@ class BaronRoIHead(StandardRoIHead):
         super().__init__(**kwargs)
         self.clip = FrozenCLIP(clip)
         self.bbox_head.bind_clip(self.clip)
-        self.distiller = None
+        self.distiller, self.boxes_cache = None, None
         if distill is not None:
             distill = dict(distill)
             seeds = dict(DEFAULT_SEEDS, **distill.pop('seeds', {}))
             self.use_gt = bool(seeds.pop('use_gt', True))
             self.seed_cfg = seeds
             self.sampling_cfg = dict(DEFAULT_SAMPLING, **distill.pop('sampling', {}))
+            cache = distill.pop('boxes_cache', None)
+            self.boxes_cache = None if cache is None else BoxesCache(
+                **dict(dict(num_proposals=seeds['topk'], nms_thr=seeds['nms_thr'],
+                            score_thr=seeds['objectness_thr']), **cache))
             distill.setdefault('words_drop_ratio', self.bbox_head.words_drop_ratio)
             self.distiller = BagDistiller(self.bbox_head.num_words, self.bbox_head.word_dim, self.clip.embed_dim,
                                           **distill)
@@ -80,7 +86,11 @@ class BaronRoIHead(StandardRoIHead):
             hw = sample.metainfo['img_shape'][:2]
             # StandardRoIHead.loss renames the proposals' bboxes to priors
             bboxes = proposals.bboxes if 'bboxes' in proposals else proposals.priors
-            boxes = select_seed_boxes(bboxes, proposals.scores, hw, gt, **self.seed_cfg)
+            selected = select_seeds(bboxes, proposals.scores, hw, gt, **self.seed_cfg)
+            boxes = selected.boxes
+            if self.boxes_cache is not None:
+                boxes, _ = self.boxes_cache(boxes, selected.scores, int(sample.metainfo.get('img_id', i)),
+                                            sample.metainfo)
             seeds.append(boxes)
             seed_image.append(torch.full((boxes.shape[0],), i, device=device, dtype=torch.long))
             seed_hw.append(boxes.new_tensor(hw).expand(boxes.shape[0], 2))
@@ -93,5 +103,5 @@ class BaronRoIHead(StandardRoIHead):
         region_image = bag_image[bags.region_bag]
         rois = torch.cat([region_image[:, None].to(bags.region_boxes), bags.region_boxes], dim=1)
         region_words = self.bbox_head.pseudo_words(self.region_features(x, rois), branch='kd')
-        pooled, patches = self.distiller.teacher(self.clip, images, bags, bag_image)
+        pooled, patches = self.distiller.teacher(self.clip, images, bags.spanned, bag_image)
         return self.distiller.loss(self.clip, region_words, bags, image_ids[bag_image], pooled, patches)

@@ -2,8 +2,11 @@
 
 The cache stores boxes in the original image frame (see :mod:`ovd.models.common.region_cache`). Placed after the
 geometric augmentations (resize, flip, crop), :class:`LoadRegionEmbeddings` maps them with the
-``homography_matrix`` that mmdet's transforms accumulate, clips them to the augmented image and drops those that
-shrink below ``min_size`` (cropped away); :class:`PackRegionDetInputs` packs them as ``data_sample.regions``
+``homography_matrix`` that mmdet's transforms accumulate and clips them to the augmented image. By default every
+region is kept, as in the official ViLD parser (``vild_parser.py``: clipped, never filtered, since its
+``filter_distill_boxes_size`` is 0); a region the crop pushed out of the image ends up with no area and it is the
+loss that decides whether it counts (ViLD: :func:`ovd.models.vild.losses.valid_regions`). ``min_size`` instead
+drops regions that shrink below it. :class:`PackRegionDetInputs` packs them as ``data_sample.regions``
 (``bboxes [M, 4]``, ``embeddings [M, D]``, ``scores [M]``).
 """
 from typing import Optional
@@ -32,15 +35,18 @@ class LoadRegionEmbeddings(BaseTransform):
         num_regions: keep the first (highest-scoring) N cached regions; None keeps all (the official ViLD
             uses 300 per image).
         with_embeddings: load the teacher embeddings (False: boxes only, for an online teacher).
-        min_size: regions narrower or shorter than this many pixels after augmentation are dropped.
+        min_size: None (default, the official behaviour) keeps every region; a number drops regions narrower or
+            shorter than this many pixels after augmentation (ovd's earlier default was 1.0).
     """
 
     def __init__(self, cache_root: str, num_regions: Optional[int] = None, with_embeddings: bool = True,
-                 min_size: float = 1.0) -> None:
+                 min_size: Optional[float] = None) -> None:
+        if min_size is not None and min_size < 0:
+            raise ValueError(f'min_size must be None or >= 0, got {min_size}')
         self.cache_root = cache_root
         self.num_regions = num_regions
         self.with_embeddings = with_embeddings
-        self.min_size = float(min_size)
+        self.min_size = None if min_size is None else float(min_size)
         self._cache: Optional[RegionCache] = None
 
     @property
@@ -67,7 +73,9 @@ class LoadRegionEmbeddings(BaseTransform):
         else:
             boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
             boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-        keep = ((boxes[:, 2] - boxes[:, 0]) >= self.min_size) & ((boxes[:, 3] - boxes[:, 1]) >= self.min_size)
+        keep = np.ones(len(boxes), dtype=bool)
+        if self.min_size is not None:
+            keep = ((boxes[:, 2] - boxes[:, 0]) >= self.min_size) & ((boxes[:, 3] - boxes[:, 1]) >= self.min_size)
         results['region_bboxes'] = boxes[keep].astype(np.float32)
         if 'scores' in record:
             results['region_scores'] = np.asarray(record['scores'][:self.num_regions], np.float32)[keep]

@@ -1,7 +1,8 @@
 """GLIP (Li et al., CVPR 2022): detection as phrase grounding with deep vision-language fusion.
 
 Reads top to bottom: :mod:`.detector` (prompts, chunked inference) -> :mod:`.head` (ATSS head with token
-alignment) -> :mod:`.dyhead` (VL DyHead tower) -> :mod:`.loss` (token-level sigmoid focal loss).
+alignment) -> :mod:`.dyhead` (VL DyHead tower) -> :mod:`.loss` (token-level sigmoid focal loss) ->
+:mod:`.postprocess` (the official ATSS post-processing and box conventions).
 """
 from .detector import GLIPDetector, merge_detections
 from .dyhead import VLDyHead

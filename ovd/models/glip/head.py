@@ -13,7 +13,9 @@ from mmdet's ``ATSSVLFusionHead``:
 - the alignment loss is the token-level sigmoid focal loss of :mod:`.loss` with the text mask passed
   explicitly (no state kept on the head between calls);
 - post-processing scores each label of a prompt by the mean sigmoid of its tokens through one matrix
-  product with a normalised positive map ``[labels, tokens]``.
+  product with a normalised positive map ``[labels, tokens]``, then follows the official
+  ``ATSSPostProcessor`` by default (candidates ranked by score x centerness, inclusive-pixel NMS before
+  rescaling); mmdet's ranking is the switch ``test_cfg.candidate_ranking='mmdet'`` (see :mod:`.postprocess`).
 """
 import copy
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -21,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmdet.models.dense_heads.atss_head import ATSSHead
-from mmdet.models.utils import filter_scores_and_topk, unpack_gt_instances
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.models.utils.vlfuse_helper import MAX_CLAMP_VALUE
 from mmdet.utils import InstanceList, OptInstanceList, reduce_mean
 from mmengine.config import ConfigDict
@@ -30,6 +32,7 @@ from torch import Tensor
 
 from ovd.registry import MODELS
 from .dyhead import VLDyHead
+from .postprocess import check_ranking, official_nms_and_cap, select_candidates
 
 LanguageFeatures = Dict[str, Tensor]  # 'hidden' / 'embedded': [B, T, D_lang], 'masks': [B, T]
 
@@ -228,12 +231,16 @@ class GLIPHead(ATSSHead):
                 (the score of a label is the mean sigmoid of its tokens).
             batch_img_metas: Per image meta information (``img_shape``, ``scale_factor``).
             rescale: Map boxes back to the original image.
-            cfg: Test config (``nms_pre``, ``score_thr``, ``nms``, ``max_per_img``); the head's by default.
+            cfg: Test config, the head's by default: ``candidate_ranking`` ('official' by default or 'mmdet',
+                see :mod:`.postprocess`), ``score_thr``, ``nms_pre``, ``nms``, ``max_per_img`` and
+                ``box_end_offset`` (added to x2/y2 at the end: 1 by default, the official COCO writer's
+                convention; 0 for the official LVIS and Flickr30k writers).
 
         Returns:
             Per image ``InstanceData`` with ``bboxes`` [K, 4], ``scores`` [K], ``labels`` [K] in [0, L).
         """
         cfg = copy.deepcopy(self.test_cfg if cfg is None else cfg)
+        ranking = check_ranking(cfg.get('candidate_ranking', 'official'))
         nms_pre, score_thr = cfg.get('nms_pre', -1), cfg.get('score_thr', 0)
         featmap_sizes = [p.shape[-2:] for p in bbox_preds]
         mlvl_priors = self.prior_generator.grid_priors(featmap_sizes, dtype=bbox_preds[0].dtype,
@@ -247,16 +254,23 @@ class GLIPHead(ATSSHead):
                 level_scores = logit[pick].detach().sigmoid() @ token_map_t  # [H*W, L]
                 deltas = bbox_pred[img_id].detach().permute(1, 2, 0).reshape(-1, 4)
                 ctr = ctr[img_id].detach().permute(1, 2, 0).reshape(-1).sigmoid()
-                s, lab, keep, kept = filter_scores_and_topk(level_scores, score_thr, nms_pre,
-                                                            dict(deltas=deltas, priors=priors))
-                boxes.append(self.bbox_coder.decode(kept['priors'], kept['deltas'],
+                s, anchor_ids, lab = select_candidates(level_scores, ctr, score_thr, nms_pre, ranking)
+                # mmdet's GLIP coder on mmdet's anchors gives the official inclusive-pixel boxes, clipped
+                # to [0, size - 1] as the official BoxList.clip_to_image.
+                boxes.append(self.bbox_coder.decode(priors[anchor_ids], deltas[anchor_ids],
                                                     max_shape=img_meta['img_shape']))
-                scores.append(torch.sqrt(s * ctr[keep]))
+                scores.append(s)
                 labels.append(lab)
             res = InstanceData(bboxes=torch.cat(boxes), scores=torch.cat(scores), labels=torch.cat(labels))
-            res = self._bbox_post_process(res, cfg, rescale=rescale, with_nms=True, img_meta=img_meta)
+            if ranking == 'official':
+                keep = official_nms_and_cap(res.bboxes, res.scores, res.labels, cfg['nms']['iou_threshold'],
+                                            cfg.get('max_per_img', -1))
+                res = res[keep]
+                if rescale and len(res) > 0:
+                    res.bboxes = res.bboxes / res.bboxes.new_tensor(img_meta['scale_factor']).repeat((1, 2))
+            else:
+                res = self._bbox_post_process(res, cfg, rescale=rescale, with_nms=True, img_meta=img_meta)
             if len(res) > 0:
-                # GLIP's box coder is inclusive-pixel; +1 restores its exclusive x2/y2 (as mmdet does).
-                res.bboxes[:, 2:] = res.bboxes[:, 2:] + 1
+                res.bboxes[:, 2:] = res.bboxes[:, 2:] + cfg.get('box_end_offset', 1)
             results.append(res)
         return results

@@ -6,16 +6,24 @@ end; the auxiliary decoder layers reuse the same code and get the mmdet ``d{i}.`
 
 Losses (Kamath et al., ICCV 2021, Sec. 2.2 and Appendix):
 - soft-token: cross-entropy between each query's predicted distribution over token slots and its target
-  (uniform over its phrase's tokens when matched, no-object otherwise; unmatched queries weighted 0.1);
+  (1 on each of its phrase's tokens when matched, as the official training path, see below; no-object otherwise;
+  unmatched queries weighted 0.1);
 - boxes: L1 on normalised (cx, cy, w, h) and generalised IoU;
 - contrastive alignment: InfoNCE-style loss in a 64-d space (temperature 0.07) between query embeddings and
   the token embeddings of their phrase, in both directions (object -> tokens over the tokens of the caption,
   token -> objects over the queries), averaged, and normalised by the number of boxes.
 
-One deliberate difference from the official code: in the object -> tokens direction the padded token positions
-of a batch are left out of the normaliser (the official code includes them, which makes a caption's loss
-depend on the longest caption it is batched with).
+Defaults are the official training path (ashkamath/mdetr); two switches, off by default, give the forms the
+paper's text suggests (listed in ``configs/mdetr/README.md``'s fidelity table):
+- ``normalized_soft_targets``: the official ``collate_fn`` turns each normalised positive map into a 0/1 map
+  before the criterion and the matcher see it, so a matched query's target is 1 on each of its phrase's tokens
+  (``loss_ce`` sums ``-log p`` over them); True uses the uniform distribution over the phrase's tokens instead,
+  in the matcher's class cost too.
+- ``contrastive_mask_padding``: the official object -> tokens normaliser runs over all token positions of the
+  batch, padded ones included (a caption's loss then depends on the longest caption it is batched with); True
+  leaves padded positions out.
 """
+import copy
 from typing import Dict, List, Tuple
 
 import torch
@@ -43,22 +51,34 @@ class MDETRCriterion:
         loss_weights (dict): Weight of each term: ``soft_token``, ``bbox``, ``giou``, ``contrastive_align``.
         no_object_weight (float): Weight of the soft-token loss of unmatched queries (0.1).
         temperature (float): Temperature of the contrastive alignment loss (0.07).
+        normalized_soft_targets (bool): Uniform soft-token targets over a phrase's tokens instead of the
+            official 0/1 map (also sets ``normalize`` of every ``SoftTokenCost`` of the assigner that does not
+            set it). Default False (official).
+        contrastive_mask_padding (bool): Leave padded token positions out of the object -> tokens normaliser.
+            Default False (official: they are included).
     """
 
     TERMS = ('soft_token', 'bbox', 'giou', 'contrastive_align')
 
     def __init__(self, assigner: dict, loss_weights: Dict[str, float], no_object_weight: float = 0.1,
-                 temperature: float = 0.07) -> None:
+                 temperature: float = 0.07, normalized_soft_targets: bool = False,
+                 contrastive_mask_padding: bool = False) -> None:
         unknown = set(loss_weights) - set(self.TERMS)
         if unknown:
             raise KeyError(f'unknown MDETR loss terms {sorted(unknown)}; known: {self.TERMS}')
         # mmdet's HungarianAssigner builds its costs from mmdet's registry: resolve them in scope 'ovd' so
         # that SoftTokenCost is found whatever the caller's default scope
+        assigner = copy.deepcopy(assigner)
+        for cost in assigner.get('match_costs', []):
+            if cost.get('type') in ('SoftTokenCost', 'ovd.SoftTokenCost'):
+                cost.setdefault('normalize', normalized_soft_targets)
         with DefaultScope.overwrite_default_scope('ovd'):
             self.assigner = TASK_UTILS.build(assigner)
         self.loss_weights = dict(loss_weights)
         self.no_object_weight = no_object_weight
         self.temperature = temperature
+        self.normalized_soft_targets = normalized_soft_targets
+        self.contrastive_mask_padding = contrastive_mask_padding
 
     # ------------------------------------------------------------------ entry point
     def __call__(self, all_logits: Tensor, all_boxes: Tensor, all_proj_queries: Tensor, proj_tokens: Tensor,
@@ -130,6 +150,9 @@ class MDETRCriterion:
                         num_boxes: Tensor) -> Tensor:
         """Soft-token cross-entropy, unmatched queries (target: no-object) weighted ``no_object_weight``.
 
+        A matched query's target is its box's 0/1 positive map (official), or that map normalised to sum to 1
+        with ``normalized_soft_targets``.
+
         Args:
             logits (Tensor): ``[B, Q, T]``.
 
@@ -141,7 +164,8 @@ class MDETRCriterion:
         total = logits.new_zeros(())
         for i, ((queries, gt_idx), gt) in enumerate(zip(matches, batch_gt)):
             target = soft_token_target_matrix(num_queries, num_tokens, queries,
-                                              gt.positive_maps[gt_idx].to(logits.dtype))
+                                              gt.positive_maps[gt_idx].to(logits.dtype),
+                                              normalize=self.normalized_soft_targets)
             per_query = -(log_prob[i] * target).sum(-1)  # [Q]
             weight = per_query.new_full((num_queries,), self.no_object_weight)
             weight[queries] = 1.0
@@ -179,9 +203,11 @@ class MDETRCriterion:
 
         With ``s = <q, t> / temperature`` and ``P`` the set of (query, token) positives:
         object -> tokens: for every query with positives, ``-mean_{t in P(q)} s(q, t) + logsumexp_t s(q, t)``
-        (over the caption's non-padded tokens); token -> objects: for every token with positives,
-        ``-mean_{q in P(t)} s(q, t) + logsumexp_q s(q, t)`` (over all queries). Both are summed over the
-        batch, averaged together and divided by ``num_boxes``.
+        (over all ``L`` token positions of the batch, padded ones included, as the official code; over the
+        caption's real tokens with ``contrastive_mask_padding``); token -> objects: for every token with
+        positives, ``-mean_{q in P(t)} s(q, t) + logsumexp_q s(q, t)`` (over all queries). The means divide by
+        ``|P| + 1e-6`` (the official expression). Both are summed over the batch, averaged together and divided
+        by ``num_boxes``.
 
         Args:
             proj_queries (Tensor): ``[B, Q, D]`` normalised query embeddings.
@@ -198,14 +224,16 @@ class MDETRCriterion:
             for (queries, gt_idx), gt in zip(matches, batch_gt)])  # [B, Q, L] bool
         pos_logits = logits.masked_fill(~positive, 0.0)
 
-        # object -> tokens, normalised over the caption's real tokens only
-        token_logits = logits.masked_fill(text_pad_mask[:, None, :], float('-inf'))
+        # object -> tokens
+        token_logits = logits
+        if self.contrastive_mask_padding:
+            token_logits = logits.masked_fill(text_pad_mask[:, None, :], float('-inf'))
         has_pos = positive.any(2)  # [B, Q]
-        box_to_token = (-pos_logits.sum(2) / positive.sum(2).clamp(min=1) + token_logits.logsumexp(2))
+        box_to_token = (-pos_logits.sum(2) / (positive.sum(2) + 1e-6) + token_logits.logsumexp(2))
         box_to_token = box_to_token.masked_fill(~has_pos, 0.0).sum()
 
         # token -> objects
         has_pos = positive.any(1)  # [B, L]
-        token_to_box = (-pos_logits.sum(1) / positive.sum(1).clamp(min=1) + logits.logsumexp(1))
+        token_to_box = (-pos_logits.sum(1) / (positive.sum(1) + 1e-6) + logits.logsumexp(1))
         token_to_box = token_to_box.masked_fill(~has_pos, 0.0).sum()
         return (box_to_token + token_to_box) / 2 / num_boxes

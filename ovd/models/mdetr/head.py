@@ -28,13 +28,18 @@ class MDETRHead(BaseModule):
         loss_weights (dict): Weights of the loss terms, see :class:`MDETRCriterion`.
         no_object_weight (float): Soft-token loss weight of unmatched queries (0.1).
         temperature (float): Contrastive alignment temperature (0.07).
+        normalized_soft_targets (bool): Uniform soft-token targets (paper text) instead of the official 0/1 map;
+            see :class:`MDETRCriterion`. Default False.
+        contrastive_mask_padding (bool): Leave padded token positions out of the contrastive object -> tokens
+            normaliser; see :class:`MDETRCriterion`. Default False (official).
         train_cfg, test_cfg (dict, optional): kept for the mmdet detector interface.
         init_cfg (dict, optional): mmengine init config.
     """
 
     def __init__(self, embed_dims: int = 256, num_tokens: int = 256, contrastive_dims: int = 64,
                  assigner: Optional[dict] = None, loss_weights: Optional[Dict[str, float]] = None,
-                 no_object_weight: float = 0.1, temperature: float = 0.07, train_cfg: Optional[dict] = None,
+                 no_object_weight: float = 0.1, temperature: float = 0.07, normalized_soft_targets: bool = False,
+                 contrastive_mask_padding: bool = False, train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.num_tokens = num_tokens
@@ -51,7 +56,9 @@ class MDETRHead(BaseModule):
                 dict(type='IoUCost', iou_mode='giou', weight=2.0)])
         if loss_weights is None:
             loss_weights = dict(soft_token=1.0, bbox=5.0, giou=2.0, contrastive_align=1.0)
-        self.criterion = MDETRCriterion(assigner, loss_weights, no_object_weight, temperature)
+        self.criterion = MDETRCriterion(assigner, loss_weights, no_object_weight, temperature,
+                                        normalized_soft_targets=normalized_soft_targets,
+                                        contrastive_mask_padding=contrastive_mask_padding)
 
     def forward(self, hidden_states: Tensor) -> Tuple[Tensor, Tensor]:
         """Soft-token logits and boxes of every query.

@@ -1,7 +1,8 @@
 """Soft-token match cost for MDETR's Hungarian matching (used with mmdet's ``HungarianAssigner``).
 
 The class cost of a (query, box) pair is minus the probability mass the query puts on the tokens of the box's
-phrase, the phrase's tokens weighted uniformly (Kamath et al. 2021, Sec. 2.2). The box costs are mmdet's
+phrase: the sum over those tokens (the official matcher, fed the 0/1 map by the official ``collate_fn``), or
+their mean with ``normalize=True`` (Kamath et al. 2021, Sec. 2.2's uniform target). The box costs are mmdet's
 ``BBoxL1Cost`` (normalised cx, cy, w, h) and ``IoUCost`` (GIoU), which already match MDETR's.
 """
 from typing import Optional, Union
@@ -17,14 +18,16 @@ from .targets import soft_token_targets
 
 @TASK_UTILS.register_module()
 class SoftTokenCost(BaseMatchCost):
-    """Cost ``-sum_t p_q(t) * target_g(t)`` between query q's token distribution and box g's phrase.
+    """Cost ``-sum_t p_q(t) * target_g(t)`` between query q's token distribution and box g's phrase map.
 
     Args:
         weight (float): Cost weight (1 in MDETR).
+        normalize (bool): Weight the phrase's tokens uniformly (sum 1) instead of 1 each (official).
     """
 
-    def __init__(self, weight: Union[float, int] = 1.0) -> None:
+    def __init__(self, weight: Union[float, int] = 1.0, normalize: bool = False) -> None:
         super().__init__(weight=weight)
+        self.normalize = normalize
 
     def __call__(self, pred_instances: InstanceData, gt_instances: InstanceData,
                  img_meta: Optional[dict] = None, **kwargs) -> Tensor:
@@ -39,5 +42,6 @@ class SoftTokenCost(BaseMatchCost):
             Tensor: ``[Q, G]`` cost matrix.
         """
         prob = pred_instances.scores  # [Q, T]
-        target = soft_token_targets(gt_instances.positive_maps).to(prob.dtype)  # [G, T]
+        maps = gt_instances.positive_maps
+        target = (soft_token_targets(maps) if self.normalize else (maps > 0).float()).to(prob.dtype)  # [G, T]
         return -(prob @ target.t()) * self.weight

@@ -2,8 +2,9 @@
 
 MDETR predicts, for every query, a distribution over ``num_tokens`` slots: the token positions of the caption
 followed by one "no-object" slot, which is the last slot (the official model has 256 slots: 255 token
-positions plus no-object). A matched query's target spreads its mass uniformly over the tokens of its phrase;
-an unmatched query puts all of it on no-object.
+positions plus no-object). A matched query's target is 1 on every token of its phrase (the official training
+path: its ``collate_fn`` turns the normalised map into a 0/1 one) or, optionally, uniform over them (the
+paper's description); an unmatched query's target is all on no-object.
 """
 import torch
 from torch import Tensor
@@ -24,7 +25,7 @@ def soft_token_targets(positive_maps: Tensor, eps: float = 1e-6) -> Tensor:
 
 
 def soft_token_target_matrix(num_queries: int, num_tokens: int, matched_queries: Tensor,
-                             matched_maps: Tensor) -> Tensor:
+                             matched_maps: Tensor, normalize: bool = False) -> Tensor:
     """Build the per-query soft-token target of one image.
 
     Args:
@@ -33,15 +34,18 @@ def soft_token_target_matrix(num_queries: int, num_tokens: int, matched_queries:
         matched_queries (Tensor): ``[M]`` long, the queries matched to a ground-truth box.
         matched_maps (Tensor): ``[M, T]``, the positive map of each matched query's box (its last column,
             the no-object slot, must be empty).
+        normalize (bool): Matched rows uniform over their phrase's tokens; False gives them the 0/1 map
+            (what the official criterion receives from its ``collate_fn``).
 
     Returns:
-        Tensor: ``[Q, T]``; unmatched rows are one-hot on the no-object slot, matched rows uniform over
-        their phrase's tokens.
+        Tensor: ``[Q, T]``; unmatched rows are one-hot on the no-object slot, matched rows 1 on each of their
+        phrase's tokens (or uniform over them with ``normalize``).
     """
     target = matched_maps.new_zeros((num_queries, num_tokens))
     target[:, -1] = 1.0
     if len(matched_queries):
-        target[matched_queries] = soft_token_targets(matched_maps)
+        binary = (matched_maps > 0).to(target.dtype)
+        target[matched_queries] = soft_token_targets(matched_maps) if normalize else binary
     return target
 
 

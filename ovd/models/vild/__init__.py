@@ -8,9 +8,9 @@ region teacher are method-agnostic and live in :mod:`ovd.models.common`.
 from .bbox_head import ViLDBBoxHead, resolve_base_mask
 from .detector import ViLD
 from .ensemble import ensemble_scores
-from .losses import distillation_l1_loss
+from .losses import distillation_l1_loss, valid_regions
 from .roi_head import ViLDRoIHead
 from .text_classifier import ViLDTextClassifier, load_class_embeddings
 
 __all__ = ['ViLD', 'ViLDBBoxHead', 'ViLDRoIHead', 'ViLDTextClassifier', 'distillation_l1_loss', 'ensemble_scores',
-           'load_class_embeddings', 'resolve_base_mask']
+           'load_class_embeddings', 'resolve_base_mask', 'valid_regions']

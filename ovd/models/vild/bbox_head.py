@@ -8,6 +8,10 @@ mmdet's ``ConvFCBBoxHead``:
 - novel classes are never training targets: in :meth:`loss` their logits are removed from the softmax (set to
   -inf), so the cross-entropy is over base classes + background exactly as in the paper (the official code instead
   multiplies the rare logits by 0, which keeps them in the softmax denominator as a constant);
+- the box-regression loss is normalised as in the official code by default: the summed smooth-L1 (= Huber,
+  delta 1) over the foreground RoIs divided by the number of non-zero box weights, i.e. 4 x #foreground
+  (``bbox_loss_normalizer='foreground'``); mmdet divides by the number of sampled RoIs (``'sampled'``), which at
+  32 foreground of 512 sampled RoIs weighs the box loss 4x less;
 - :meth:`instances_from_scores`: NMS post-processing from class *probabilities*, so the ensemble can hand over
   its geometric-mean scores instead of logits.
 """
@@ -27,6 +31,9 @@ from ovd.registry import MODELS
 from .text_classifier import EmbeddingSource, ViLDTextClassifier
 
 BaseClasses = Union[None, str, Sequence[int]]
+# 'foreground': official ViLD / TF detection (FastrcnnBoxLoss, Huber with SUM_BY_NONZERO_WEIGHTS) divides by the
+# number of non-zero box weights = 4 x #foreground RoIs; 'sampled': mmdet's BBoxHead divides by #sampled RoIs.
+BBOX_LOSS_NORMALIZERS = ('foreground', 'sampled')
 
 
 def resolve_base_mask(base_classes: BaseClasses, num_classes: int) -> Tensor:
@@ -71,19 +78,25 @@ class ViLDBBoxHead(ConvFCBBoxHead):
         num_shared_convs, num_shared_fcs, conv_out_channels, fc_out_channels, norm_cfg: the trunk
             (paper: 4 convs with BN, 2 fcs of 1024).
         reg_class_agnostic: ViLD regresses one box per RoI, whatever the class (True in the paper).
+        bbox_loss_normalizer: 'foreground' (official: divide the box loss by the number of non-zero box weights,
+            4 x #foreground RoIs) or 'sampled' (mmdet: divide by the number of sampled RoIs).
         **kwargs: passed to mmdet's ``BBoxHead`` (``num_classes``, ``bbox_coder``, ``loss_bbox``, ``with_reg``...).
     """
 
     def __init__(self, class_embeddings: EmbeddingSource, base_classes: BaseClasses = None,
                  temperature: float = 0.01, num_shared_convs: int = 4, num_shared_fcs: int = 2,
                  conv_out_channels: int = 256, fc_out_channels: int = 1024, norm_cfg: Optional[dict] = None,
-                 reg_class_agnostic: bool = True, **kwargs) -> None:
+                 reg_class_agnostic: bool = True, bbox_loss_normalizer: str = 'foreground', **kwargs) -> None:
+        if bbox_loss_normalizer not in BBOX_LOSS_NORMALIZERS:
+            raise ValueError(f'bbox_loss_normalizer must be one of {BBOX_LOSS_NORMALIZERS}, '
+                             f'got {bbox_loss_normalizer!r}')
         cls_predictor_cfg = dict(type=ViLDTextClassifier, class_embeddings=class_embeddings,
                                  temperature=temperature)
         super().__init__(num_shared_convs=num_shared_convs, num_shared_fcs=num_shared_fcs,
                          conv_out_channels=conv_out_channels, fc_out_channels=fc_out_channels,
                          norm_cfg=norm_cfg, reg_class_agnostic=reg_class_agnostic,
                          cls_predictor_cfg=cls_predictor_cfg, **kwargs)
+        self.bbox_loss_normalizer = bbox_loss_normalizer
         self.register_buffer('base_mask', resolve_base_mask(base_classes, self.num_classes), persistent=False)
 
     @property
@@ -138,7 +151,12 @@ class ViLDBBoxHead(ConvFCBBoxHead):
 
     def loss(self, cls_score: Tensor, bbox_pred: Tensor, rois: Tensor, labels: Tensor, label_weights: Tensor,
              bbox_targets: Tensor, bbox_weights: Tensor, reduction_override: Optional[str] = None) -> dict:
-        """mmdet's box-head loss over base classes + background only (novel targets are an error)."""
+        """mmdet's box-head loss over base classes + background only (novel targets are an error).
+
+        With ``bbox_loss_normalizer='foreground'`` the box loss mmdet averaged over the ``N`` sampled RoIs is
+        rescaled to the official average over the non-zero box weights (4 per foreground RoI): exactly
+        ``sum(huber) / nnz``; 0 when no RoI is foreground.
+        """
         if cls_score is not None and cls_score.numel() > 0:
             fg = labels < self.num_classes
             if fg.any() and not self.base_mask[labels[fg]].all():
@@ -146,8 +164,14 @@ class ViLDBBoxHead(ConvFCBBoxHead):
                 raise ValueError(f'novel classes {bad[:10]} appear as training targets; ViLD trains on base '
                                  f'classes only (the detector drops novel instances before the heads)')
             cls_score = self.mask_novel_logits(cls_score)
-        return super().loss(cls_score, bbox_pred, rois, labels, label_weights, bbox_targets, bbox_weights,
-                            reduction_override=reduction_override)
+        losses = super().loss(cls_score, bbox_pred, rois, labels, label_weights, bbox_targets, bbox_weights,
+                              reduction_override=reduction_override)
+        mean = (reduction_override or self.loss_bbox.reduction) == 'mean'
+        if self.bbox_loss_normalizer == 'foreground' and mean and 'loss_bbox' in losses:
+            fg = (labels >= 0) & (labels < self.num_classes)
+            nonzero = (bbox_weights[fg] > 0).sum().clamp(min=1)
+            losses['loss_bbox'] = losses['loss_bbox'] * bbox_targets.size(0) / nonzero
+        return losses
 
     def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Optional[Tensor],
                                 img_meta: dict, rescale: bool = False,

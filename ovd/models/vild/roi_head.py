@@ -26,7 +26,7 @@ from ovd.registry import MODELS
 
 from .bbox_head import ViLDBBoxHead, split_by_image
 from .ensemble import ensemble_scores
-from .losses import distillation_l1_loss
+from .losses import distillation_l1_loss, valid_regions
 
 
 @MODELS.register_module()
@@ -69,8 +69,9 @@ class ViLDRoIHead(StandardRoIHead):
     def with_distillation(self) -> bool:
         return self.distill_weight > 0
 
-    def _distill_targets(self, batch_data_samples: SampleList) -> Tuple[Tensor, Tensor]:
-        """Cached (or online) region boxes as RoIs ``[K, 5]`` and their teacher embeddings ``[K, D]``."""
+    def _distill_targets(self, batch_data_samples: SampleList) -> Tuple[Tensor, Tensor, Tensor]:
+        """Cached (or online) region boxes as RoIs ``[K, 5]``, their teacher embeddings ``[K, D]`` and which of
+        them count in the loss ``[K]`` (:func:`~ovd.models.vild.losses.valid_regions`, the official mask)."""
         boxes, embeddings = [], []
         for sample in batch_data_samples:
             regions = sample.get('regions')
@@ -82,7 +83,8 @@ class ViLDRoIHead(StandardRoIHead):
                     f'give the detector an online_teacher')
             boxes.append(regions.bboxes)
             embeddings.append(regions.embeddings)
-        return bbox2roi(boxes), torch.cat(embeddings)
+        rois = bbox2roi(boxes)
+        return rois, torch.cat(embeddings), valid_regions(rois[:, 1:])
 
     def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList, batch_data_samples: SampleList) -> dict:
         """Detection losses of the sampled proposals plus ``loss_distill`` on the cached regions.
@@ -112,8 +114,9 @@ class ViLDRoIHead(StandardRoIHead):
         return losses
 
     def bbox_loss(self, x: Tuple[Tensor], sampling_results: list,
-                  distill: Optional[Tuple[Tensor, Tensor]] = None) -> dict:
-        """Box head forward + losses; with ``distill = (rois [K, 5], teacher [K, D])`` also ``loss_distill``.
+                  distill: Optional[Tuple[Tensor, Tensor, Tensor]] = None) -> dict:
+        """Box head forward + losses; with ``distill = (rois [K, 5], teacher [K, D], valid [K])`` also
+        ``loss_distill`` (invalid regions still pass through the head, as in the official code, but not the loss).
 
         For ViLD (no image head) the sampled RoIs and the distillation RoIs go through the head in one pass, as in
         the official implementation; for ViLD-ensemble the distillation RoIs go through the image head only.
@@ -144,7 +147,8 @@ class ViLDRoIHead(StandardRoIHead):
             sampling_results=sampling_results, rcnn_train_cfg=self.train_cfg)
         losses = dict(loss_and_target['loss_bbox'])
         if student is not None:
-            losses['loss_distill'] = self.distill_weight * distillation_l1_loss(student, distill[1])
+            losses['loss_distill'] = self.distill_weight * distillation_l1_loss(student, distill[1],
+                                                                                valid=distill[2])
         bbox_results.update(loss_bbox=losses)
         return bbox_results
 

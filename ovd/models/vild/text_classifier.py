@@ -25,7 +25,8 @@ def load_class_embeddings(source: EmbeddingSource) -> Tensor:
     Args:
         source: a ``.pt``/``.pth``/``.npy`` file holding ``[num_classes, dim]``; a tensor/array of that shape; or a
             dict ``clip`` (arguments of :class:`ovd.text.clip.OpenCLIPEncoder`), ``vocabulary`` (a built-in name),
-            ``templates`` ('vild' = ViLD's 63 prompts) and optional ``this_is``: computed with
+            ``templates`` ('vild' = ViLD's 63 prompts), optional ``this_is`` and ``name_rule`` (default
+            ``'vild'``, ViLD's official class-name text, :mod:`ovd.data.name_rules`): computed with
             :func:`ovd.text.class_embeddings.build_class_embeddings`, once, then read from the content-addressed
             embedding cache.
 
@@ -38,11 +39,12 @@ def load_class_embeddings(source: EmbeddingSource) -> Tensor:
     return read_class_embeddings(source)
 
 
-def _embeddings_from_clip(clip: dict, vocabulary: str, templates: str = 'vild', this_is: bool = True) -> Tensor:
+def _embeddings_from_clip(clip: dict, vocabulary: str, templates: str = 'vild', this_is: bool = True,
+                          name_rule: str = 'vild') -> Tensor:
     from ovd.text.class_embeddings import build_class_embeddings
     from ovd.text.clip import OpenCLIPEncoder
     encoder = OpenCLIPEncoder(**clip)
-    return build_class_embeddings(encoder, vocabulary, templates=templates, this_is=this_is)
+    return build_class_embeddings(encoder, vocabulary, templates=templates, this_is=this_is, name_rule=name_rule)
 
 
 @MODELS.register_module()
