@@ -72,6 +72,6 @@ def test_flickr_label_past_the_sentences_phrases_is_refused():
     pred = {'image_id': 7, 'sentence_id': 0, 'boxes': [[0, 0, 10, 10], [1, 1, 5, 5]], 'scores': [0.9, 0.5]}
     assert len(load_flickr30k_predictions([dict(pred, labels=[0, 1])], gt)) == 1
     for labels, bad in (([0, 2], 2), ([-1, 0], -1)):
-        with pytest.raises(EvaluationInputError, match=rf'record 0: labels\[\d\] is {bad}, but the sentence has '
-                                                       r'2 phrase\(s\)'):
+        with pytest.raises(EvaluationInputError, match=rf'record 0: field "labels"\[\d\] = {bad} is not a phrase '
+                                                       r'label of the sentence \(0 \.\. 1\)'):
             load_flickr30k_predictions([dict(pred, labels=labels)], gt)
