@@ -107,7 +107,7 @@ def test_fixture_holds_the_hard_cases():
 def test_ovd_eval_command_on_the_release(capsys):
     from ovd.cli import main
     rc = main(['eval', '--protocol', 'flickr30k-merged-box', '--gt', str(RELEASE), '--split', 'test',
-               '--pred', str(PRED)])
+               '--pred', str(PRED), '--json'])
     assert rc == 0
     assert_equal_metrics(json.loads(capsys.readouterr().out), mdetr_reference('merged-box'))
 
