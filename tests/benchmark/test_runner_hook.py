@@ -82,6 +82,7 @@ EPOCH_SCRIPT = textwrap.dedent('''
     from mmengine.model import BaseModel
     from mmengine.runner import Runner
     import ovd.benchmark.hooks  # noqa: F401  (registers PreemptionCheckpointHook, ExactResumeHook)
+    import ovd.setup  # noqa: F401  (the process start: weights_only resume of mmengine checkpoints)
 
     class Toy(BaseModel):
         def __init__(self):
