@@ -62,6 +62,8 @@ def write_bert(directory: Path, full: bool, whole_words=()) -> str:
 
 def model_cfgs(size: str, bert: str, fusion: bool):
     from mmengine.config import Config
+
+    from ovd.testing.glip import mmdet_glip_config
     cfg = Config.fromfile(str(REPO / 'configs/glip/_base_/glip_swin-t_fpn_dyhead.py'))
     ours = copy.deepcopy(cfg.model)
     ours.bbox_head.lang_model_name = bert
@@ -72,20 +74,10 @@ def model_cfgs(size: str, bert: str, fusion: bool):
         ours.backbone.update(embed_dims=32, depths=[1, 1, 1, 1], num_heads=[1, 2, 4, 8], drop_path_rate=0.0)
         ours.neck.in_channels = [64, 128, 256]
         ours.bbox_head.num_dyhead_blocks = 1
-    peer = copy.deepcopy(ours)
-    peer.type = 'mmdet.GLIP'
-    peer.pop('max_tokens')
-    head = peer.bbox_head
-    head.type = 'mmdet.ATSSVLFusionHead'
-    head.num_classes = 80
-    head.pop('loss_align')
-    head.loss_cls = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
-    head.use_checkpoint = False
-    peer.language_model = dict(type='mmdet.BertModel', name=bert, max_tokens=256)  # pads to 256 (mmdet default)
-    peer.test_cfg = dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.6),
-                         max_per_img=300, chunked_size=40)
-    for k in ('num_negatives', 'full_negatives_prob'):
-        peer.train_cfg.pop(k)
+    # mmdet's candidate ranking on our side too, so the two give the same detections
+    ours.test_cfg.candidate_ranking = 'mmdet'
+    peer = mmdet_glip_config(ours, dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05,
+                                        nms=dict(type='nms', iou_threshold=0.6), max_per_img=300, chunked_size=40))
     return ours, peer
 
 

@@ -2,9 +2,7 @@
 COCO-format files (COCO, LVIS, Objects365) and Flickr30k Entities, naming file, record and field; boxes that
 reach past the border by float rounding (up to ``BOX_BORDER_TOLERANCE``) and the real fixtures pass."""
 import json
-import os
 import re
-import shutil
 
 import pytest
 from det_data_builders import objects365_file
@@ -17,16 +15,6 @@ from ovd.data.validation import BOX_BORDER_TOLERANCE, validate_coco_index
 from ovd.data.vocab import get_vocabulary
 
 COCO = 'coco_instances_val2014_100.json'
-
-
-@pytest.fixture
-def coco_root(tmp_path, fixtures_dir):
-    root = tmp_path / 'coco'
-    (root / 'annotations').mkdir(parents=True)
-    for split in ('train', 'val'):
-        shutil.copy(fixtures_dir / COCO, root / 'annotations' / f'instances_{split}2017.json')
-        os.chmod(root / 'annotations' / f'instances_{split}2017.json', 0o644)
-    return root
 
 
 def _report_cell(report: str, split: str, column: str) -> str:

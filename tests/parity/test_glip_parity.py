@@ -7,7 +7,6 @@ numbers are computed at test time by the installed mmdet (nothing stored): the s
 the same text features, positive maps, per-level alignment logits, box deltas and centerness (1e-5), and the same
 detections (labels, scores 1e-5, boxes 1e-3 px).
 """
-import copy
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import ovd  # noqa: F401  (registers the modules)
 from ovd.data.prompts import build_caption
 from ovd.registry import MODELS
 from ovd.testing import build_tiny_bert_tokenizer
+from ovd.testing.glip import mmdet_glip_config
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ['person', 'hair dryer', 'dog', 'teddy bear', 'traffic light', 'cat', 'wine glass']
@@ -46,21 +46,8 @@ model = dict(
 
 def mmdet_config(ours: Config) -> Config:
     """The same model as mmdet 3.3's ``GLIP`` with its ``ATSSVLFusionHead`` and ``BertModel``."""
-    peer = copy.deepcopy(ours)
-    peer.type = 'mmdet.GLIP'
-    peer.pop('max_tokens')
-    head = peer.bbox_head
-    head.type = 'mmdet.ATSSVLFusionHead'
-    head.num_classes = 80
-    head.pop('loss_align')
-    head.loss_cls = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
-    head.use_checkpoint = False
-    peer.language_model = dict(type='mmdet.BertModel', name=ours.language_model.name, max_tokens=256)
-    peer.test_cfg = dict(nms_pre=1000, min_bbox_size=0, score_thr=0.0, nms=dict(type='nms', iou_threshold=0.6),
-                         max_per_img=100)
-    for key in ('num_negatives', 'full_negatives_prob'):
-        peer.train_cfg.pop(key)
-    return peer
+    return mmdet_glip_config(ours, dict(nms_pre=1000, min_bbox_size=0, score_thr=0.0,
+                                        nms=dict(type='nms', iou_threshold=0.6), max_per_img=100))
 
 
 def converter_env() -> dict:
