@@ -21,7 +21,7 @@ class Family:
 
 
 FAMILIES: Dict[str, Family] = {
-    'lvis': Family('lvis', 'LVIS', ('AP', 'APr', 'APc', 'APf', 'AP50', 'AP75',
+    'lvis': Family('lvis', 'LVIS', ('AP', 'APr', 'APc', 'APf', 'AP50', 'AP75', 'AP50_base', 'AP50_novel',
                                     'mask_AP', 'mask_APr', 'mask_APc', 'mask_APf'),
                    ('APr', 'AP', 'mask_APr', 'mask_AP'), 'protocol'),
     'ov-coco': Family('ov-coco', 'OV-COCO', ('AP50_novel', 'AP50_base', 'AP50_all'),

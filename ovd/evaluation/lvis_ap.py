@@ -14,8 +14,10 @@ keep file order), then the same evaluation. This follows the authors' released e
 ``max_dets=-1``), which lvis-api 0.5.3 itself does not provide. The recall keys therefore read ``AR@-1``
 (no per-image limit), the AP keys are the standard ones.
 
-Metric names (both): AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@N, ARs@N, ARm@N, ARl@N with
-N = 300 ('lvis') or -1 ('lvis-fixed').
+Metric names (both): AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@N, ARs@N, ARm@N, ARl@N, AP50_novel,
+AP50_base with N = 300 ('lvis') or -1 ('lvis-fixed'). AP50_novel and AP50_base are AP at IoU 0.5 over the rare
+categories and over the common and frequent ones: OV-LVIS's novel/base split (novel = rare), which lvis-api does
+not print but the synthetic open-vocabulary world (``docs/ov_world.md``) reports.
 """
 import warnings
 from typing import Dict, Tuple
@@ -29,6 +31,7 @@ from .records import Detections, EvaluationInputError, GroundTruth, check_detect
 MAX_DETS_PER_IMAGE = 300
 MAX_DETS_PER_CATEGORY = 10000  # Fixed AP's K for LVIS (Dave et al. 2021)
 FREQUENCIES = ('r', 'c', 'f')
+NOVEL_FREQUENCY = 'r'  # OV-LVIS: the rare categories are the novel ones
 
 
 def _top_k_in_groups(groups: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
@@ -135,6 +138,9 @@ def summarize_lvis(precision: np.ndarray, recall: np.ndarray, frequency: np.ndar
     out[f'AR@{max_dets_label}'] = engine.summarize(precision, recall, kind='ar')
     for a, label in enumerate(engine.AREA_LABELS[1:], start=1):
         out[f'AR{label[0]}@{max_dets_label}'] = engine.summarize(precision, recall, area=a, kind='ar')
+    novel = frequency == NOVEL_FREQUENCY
+    out['AP50_novel'] = engine.summarize(precision, recall, iou=0.5, cats=np.flatnonzero(novel))
+    out['AP50_base'] = engine.summarize(precision, recall, iou=0.5, cats=np.flatnonzero(~novel))
     return out
 
 
@@ -151,8 +157,8 @@ def evaluate_lvis(gt: GroundTruth, dets: Detections, iou_type: str = 'bbox', fix
         max_dets, max_dets_per_cat: the caps (300 per image; 10,000 per category for Fixed AP).
 
     Returns:
-        {'AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@N', 'ARs@N', 'ARm@N',
-        'ARl@N'} with N = ``max_dets`` (standard) or -1 (Fixed AP); -1 where nothing can be averaged.
+        {'AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@N', 'ARs@N', 'ARm@N', 'ARl@N',
+        'AP50_novel', 'AP50_base'} with N = ``max_dets`` (standard) or -1 (Fixed AP); -1 where nothing can be averaged.
     """
     if gt.category_frequency is None:
         raise EvaluationInputError(f'ground-truth file {gt.source}: LVIS categories need "frequency"')

@@ -33,7 +33,14 @@ def official(lvis_gt, results, iou_type='bbox', max_dets=300, fixed_k=None):
     ev = LVISEval(lvis_gt, LVISResults(lvis_gt, results, max_dets=max_dets), iou_type)
     ev.params.max_dets = max_dets
     ev.run()
-    return ev.results
+    # The OV split's AP50 (novel = rare) from lvis-api's own precision array [T, R, K, A], IoU 0.5, all areas.
+    precision = ev.eval['precision'][0, :, :, 0]
+    rare = np.array([lvis_gt.cats[c]['frequency'] == 'r' for c in ev.params.cat_ids])
+    split = {}
+    for key, cats in (('AP50_novel', rare), ('AP50_base', ~rare)):
+        p = precision[:, cats]
+        split[key] = float(np.mean(p[p > -1])) if (p > -1).any() else -1.0
+    return {**ev.results, **split}
 
 
 def assert_equal(ours, ref):
