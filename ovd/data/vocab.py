@@ -20,6 +20,8 @@ ov_lvis        1203  LVIS v1 with ``split``: base = common + frequent (866), nov
 lvis_v0.5      1230  LVIS v0.5 with frequency r/c/f (454/461/315)
 objects365_v1  365   Objects365 v1 (2019 release) ids and names, with typo fixes
 objects365_v2  365   Objects365 v2 (2020 release) ids and names (trailing spaces kept), with typo fixes
+ov_world       32    the synthetic open-vocabulary world of seed 0 (``docs/ov_world.md``): 24 base (frequency
+                     c/f) + 8 novel (frequency r), names such as ``red_striped_star``
 ============== ===== =========================================================================================
 
 Where each list comes from is written in ``ovd/data/metadata/README.md``.
@@ -301,6 +303,12 @@ def _objects365(filename: str, name: str) -> Vocabulary:
     return Vocabulary(name, cats)
 
 
+def _ov_world(name: str) -> Vocabulary:
+    from .synthetic.ov_world import world_categories  # the world's split is generated, not a metadata file
+    return Vocabulary(name, [Category.make(c.id, c.name, frequency=c.frequency, split=c.split)
+                             for c in world_categories()])
+
+
 _BUILDERS = {
     'coco': lambda: _coco(False, True, 'coco'),
     'ov_coco': lambda: _coco(True, False, 'ov_coco'),
@@ -310,6 +318,7 @@ _BUILDERS = {
     'lvis_v0.5': lambda: _lvis('lvis_v0.5_categories.json', 'lvis_v0.5', False),
     'objects365_v1': lambda: _objects365('objects365_v1_names_fix.csv', 'objects365_v1'),
     'objects365_v2': lambda: _objects365('objects365_v2_names_fix.csv', 'objects365_v2'),
+    'ov_world': lambda: _ov_world('ov_world'),
 }
 
 BUILTIN_VOCABULARIES = tuple(_BUILDERS)

@@ -9,13 +9,14 @@ the val crops, separately for base and novel categories.
 
 The result is written in open_clip's ``local-dir:`` layout under ``<world>/clip/<key>/`` where ``key`` hashes
 everything the weights depend on (the caption file and its images, the config, the recipe, the seed, torch's
-version), so a second call with the same inputs reuses it and a changed input trains anew. Deterministic by
-seed on one machine.
+version), so a second call with the same inputs reuses it and a changed input trains anew; ``<world>/clip/current``
+links to the model of the latest call, the path the ov-world configs name. Deterministic by seed on one machine.
 """
 import copy
 import csv
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -31,6 +32,7 @@ WORLD_CLIP_CONFIG = {
     'text_cfg': {'context_length': 16, 'vocab_size': 49408, 'width': 64, 'heads': 2, 'layers': 2},
 }
 WEIGHTS_NAME = 'open_clip_model.safetensors'
+CURRENT_NAME = 'current'  # <world>/clip/current -> the model of the latest ensure_world_clip call
 TEMPLATE = 'a {}.'
 
 
@@ -167,12 +169,30 @@ def ensure_world_clip(world, seed: int = 0, recipe: Recipe = Recipe(),
         ``zero_shot.json`` with the base/novel crop accuracy); ``local-dir:<folder>`` loads it in open_clip and
         ``ovd.text.clip.OpenCLIPEncoder(model_cfg=WORLD_CLIP_CONFIG, pretrained=<folder>/<weights>)`` in ovd.
     """
-    from safetensors.torch import save_file
-
     world = Path(world)
     folder = world / 'clip' / cache_key(world, seed, recipe)
-    if (folder / 'zero_shot.json').is_file():
-        return folder
+    if not (folder / 'zero_shot.json').is_file():
+        _train_and_write(world, folder, seed, recipe, progress)
+    _publish(folder)
+    return folder
+
+
+def _publish(folder: Path) -> None:
+    """Point ``<world>/clip/current`` (the path configs name) at ``folder``, atomically."""
+    link = folder.parent / CURRENT_NAME
+    if link.is_symlink() and os.readlink(link) == folder.name:
+        return
+    partial = folder.parent / f'.{CURRENT_NAME}.partial'
+    if partial.is_symlink() or partial.exists():
+        partial.unlink()
+    partial.symlink_to(folder.name, target_is_directory=True)
+    partial.replace(link)
+
+
+def _train_and_write(world: Path, folder: Path, seed: int, recipe: Recipe,
+                     progress: Optional[Callable[[int, int], None]]) -> None:
+    from safetensors.torch import save_file
+
     model = train_world_clip(world, seed, recipe, progress)
     accuracy = zero_shot_accuracy(model, world)
     folder.mkdir(parents=True, exist_ok=True)
@@ -183,4 +203,3 @@ def ensure_world_clip(world, seed: int = 0, recipe: Recipe = Recipe(),
                       indent=1)
     # written last: its presence marks a complete model
     atomic_write_json(folder / 'zero_shot.json', {'seed': seed, 'recipe': asdict(recipe), **accuracy}, indent=1)
-    return folder
