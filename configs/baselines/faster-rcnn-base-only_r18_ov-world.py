@@ -1,7 +1,7 @@
 # The lower bound of the open-vocabulary world (docs/ov_world.md): a closed-vocabulary Faster R-CNN whose
 # classifier has one learned row per category of the world (32), trained on the base boxes only. It cannot
 # name a novel category: nothing ever teaches its novel rows, so its novel AP50 stays near 0.
-# Small: ResNet-18 at half width from scratch, 64-channel FPN, 256 px; about 4 minutes on 2 CPU cores.
+# Small: ResNet-18 at quarter width from scratch, 32-channel FPN, 256 px; about 4 minutes on 2 CPU cores.
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     '../_base_/datasets/ov_world.py',
@@ -10,12 +10,12 @@ _base_ = [
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     data_preprocessor=dict(pad_size_divisor=32),
-    backbone=dict(depth=18, base_channels=32, frozen_stages=-1, norm_eval=False, init_cfg=None, norm_cfg=norm_cfg),
-    neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
-    rpn_head=dict(in_channels=64, feat_channels=64, anchor_generator=dict(scales=[4], ratios=[0.5, 1.0, 2.0])),
+    backbone=dict(depth=18, base_channels=16, frozen_stages=-1, norm_eval=False, init_cfg=None, norm_cfg=norm_cfg),
+    neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),
+    rpn_head=dict(in_channels=32, feat_channels=32, anchor_generator=dict(scales=[4], ratios=[0.5, 1.0, 2.0])),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=64),
-        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=32)),
+        bbox_roi_extractor=dict(out_channels=32),
+        bbox_head=dict(in_channels=32, fc_out_channels=128, num_classes=32)),
     train_cfg=dict(
         rpn=dict(sampler=dict(num=128)),
         rpn_proposal=dict(nms_pre=500, max_per_img=200),

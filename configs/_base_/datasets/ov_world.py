@@ -5,7 +5,7 @@
 # published at clip/current). OVD_DATA_ROOT (default: data) moves it.
 dataset_type = 'OVLVISDataset'
 data_root = '{{$OVD_DATA_ROOT:data}}/synthetic/ov_world/'
-world_clip = dict(model_name='local-dir:{{$OVD_DATA_ROOT:data}}/synthetic/ov_world/clip/current')
+world_clip = dict(model_name='local-dir:{{$OVD_DATA_ROOT:data}}/synthetic/ov_world/clip/current', pretrained=None)
 image_scale = (192, 192)
 backend_args = None
 
