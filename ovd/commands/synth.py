@@ -22,25 +22,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ov-world only: skip pretraining (or reusing) the world's tiny CLIP")
 
 
-def run(args: argparse.Namespace) -> int:
+def data_progress():
+    """The progress display ``ovd synth`` and ``ovd demo`` show while writing data."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    return Progress(TextColumn('[bold]{task.description}'), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    transient=False)
 
+
+def image_callback(progress):
+    """A generator's ``progress(done, total, label)`` callback driving one bar per dataset."""
+    tasks = {}
+
+    def on_image(done: int, total: int, label: str) -> None:
+        dataset = label.split()[0]
+        if dataset not in tasks:
+            tasks[dataset] = progress.add_task(dataset, total=total)
+        progress.update(tasks[dataset], completed=done, description=label)
+    return on_image
+
+
+def clip_callback(progress):
+    """``ensure_world_clip``'s ``progress(step, total)`` callback driving a 'tiny CLIP' bar."""
+    task = progress.add_task('tiny CLIP', total=None)
+    return lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def write_world(out: Path, seed: int = 0, num_images=None) -> Path:
+    """The open-vocabulary world under ``out`` (kept when its manifest exists) and its tiny CLIP, with progress
+    bars; returns the CLIP's folder."""
+    from ovd.data import synthetic
+    from ovd.data.synthetic.world_clip import ensure_world_clip
+    with data_progress() as progress:
+        if not (out / synthetic.MANIFEST_NAME).is_file():
+            synthetic.generate_ov_world(out, seed=seed, num_images=num_images, progress=image_callback(progress))
+        return ensure_world_clip(out, seed=seed, progress=clip_callback(progress))
+
+
+def run(args: argparse.Namespace) -> int:
     from ovd.data import synthetic
 
     if args.num_images is not None and args.num_images < 1:
         print(f'ovd synth: --num-images must be >= 1, got {args.num_images}', file=sys.stderr)
         return 2
     manifests = {}
-    with Progress(TextColumn('[bold]{task.description}'), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=False) as progress:
-        tasks = {}
-
-        def on_image(done: int, total: int, label: str) -> None:
-            dataset = label.split()[0]
-            if dataset not in tasks:
-                tasks[dataset] = progress.add_task(dataset, total=total)
-            progress.update(tasks[dataset], completed=done, description=label)
-
+    with data_progress() as progress:
+        on_image = image_callback(progress)
         try:
             if args.dataset == 'all':
                 manifests = synthetic.generate_all(args.out, seed=args.seed, num_images=args.num_images,
@@ -56,10 +82,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset == 'ov-world' and not args.no_clip:
             from ovd.data.synthetic.world_clip import ensure_world_clip
 
-            task = progress.add_task('tiny CLIP', total=None)
-            clip_dir = ensure_world_clip(args.out, seed=args.seed,
-                                         progress=lambda done, total: progress.update(task, completed=done,
-                                                                                      total=total))
+            clip_dir = ensure_world_clip(args.out, seed=args.seed, progress=clip_callback(progress))
     for name, manifest in manifests.items():
         print(f'{name}: {manifest["root"]}')
         for split, info in manifest['splits'].items():

@@ -1,5 +1,6 @@
-"""``ovd demo`` end to end (what ``make demo`` runs): synthetic data, the demo sweep on the local executor with the
-real entry points, run records, leaderboard CSVs and the report.
+"""``ovd demo --plumbing`` end to end: synthetic data, the plumbing sweep on the local executor with the real entry
+points, run records, leaderboard CSVs and the report (the open-vocabulary world's demo, what ``make demo`` runs,
+is tested in ``test_ov_world_learning.py``).
 
 The sweep is ``benchmarks/sweeps/demo.yaml`` cut to the smoke model and ViLD's tiny config (the one whose region
 cache ``ovd demo`` builds first): every method's tiny config is already trained and tested by ``mim`` in its own
@@ -39,7 +40,7 @@ def test_ovd_demo_end_to_end(tmp_path):
     out = tmp_path / 'demo'
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''), COLUMNS='80')
     env.pop('OVD_VERBOSE', None)
-    demo = [sys.executable, '-m', 'ovd.cli', 'demo', '--out', str(out), '--num-images', '8',
+    demo = [sys.executable, '-m', 'ovd.cli', 'demo', '--plumbing', '--out', str(out), '--num-images', '8',
             '--spec', str(_cut_spec(tmp_path))]
     proc = subprocess.run(demo, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

@@ -107,9 +107,11 @@ def test_tiny_clip_is_trained_once_per_input(world):
     assert steps and folder.name == cache_key(root, 0, recipe)
     assert {'open_clip_config.json', 'open_clip_model.safetensors', 'zero_shot.json'} <= \
         {p.name for p in folder.iterdir()}
+    assert (folder.parent / 'current').resolve() == folder.resolve()  # the path the ov-world configs name
     again = []
     assert ensure_world_clip(root, seed=0, recipe=recipe, progress=lambda d, t: again.append(d)) == folder
     assert not again  # reused, not retrained
+    assert (folder.parent / 'current').resolve() == folder.resolve()
     assert cache_key(root, 1, recipe) != folder.name  # another seed is another model
     # the folder loads through ovd's CLIP wrapper, the way ViLD and BARON load a teacher
     from ovd.data.synthetic.world_clip import WORLD_CLIP_CONFIG, WEIGHTS_NAME
@@ -118,11 +120,16 @@ def test_tiny_clip_is_trained_once_per_input(world):
     assert encoder.encode_text(['a red star.']).shape == (1, WORLD_CLIP_CONFIG['embed_dim'])
 
 
-@pytest.mark.slow
-def test_tiny_clip_names_novel_categories(tmp_path):
-    """The premise of the world: the CLIP pretrained on its captions names novel crops (measured with the default
-    world and recipe: base 96%, novel 100% on the val crops; floors leave a margin)."""
-    from ovd.data.synthetic.world_clip import ensure_world_clip
-    generate_ov_world(tmp_path / 'world', seed=0)
-    accuracy = json.loads((ensure_world_clip(tmp_path / 'world', seed=0) / 'zero_shot.json').read_text())
-    assert accuracy['base'] >= 0.8 and accuracy['novel'] >= 0.8
+def test_builtin_vocabulary_is_the_world_of_seed_0(tmp_path):
+    """The configs name the world by the built-in 'ov_world' vocabulary: same ids, names, frequencies and split
+    as the files the generator writes for seed 0 (another seed draws another split)."""
+    from ovd.data.vocab import get_vocabulary
+    root = tmp_path / 'world'
+    generate_ov_world(root, num_images=2, seed=0)
+    vocab = get_vocabulary('ov_world')
+    for split in ('train', 'val'):
+        cats = json.loads((root / 'annotations' / f'lvis_v1_{split}.json').read_text())['categories']
+        assert [(c['id'], c['name'], c['frequency']) for c in cats] == \
+            [(c.id, c.name, c.frequency) for c in vocab]
+    assert len(get_vocabulary('ov_world:novel')) == 8 and set(get_vocabulary('ov_world:novel').frequencies) == {'r'}
+    assert vocab.prompt_names[vocab.names.index('blue_striped_star')] == 'blue striped star'

@@ -18,7 +18,8 @@ def test_wheel_ships_mim_folder_and_metadata(tmp_path, repo_root):
     assert {'ovd/.mim/tools/train.py', 'ovd/.mim/tools/test.py',
             'ovd/.mim/configs/smoke/faster-rcnn_r18_tiny_synth-coco.py',
             'ovd/.mim/configs/_base_/default_runtime.py',
-            'ovd/.mim/benchmarks/sweeps/demo.yaml', 'ovd/.mim/benchmarks/reference_results.csv',
+            'ovd/.mim/benchmarks/sweeps/demo.yaml', 'ovd/.mim/benchmarks/sweeps/ov_world.yaml',
+            'ovd/.mim/benchmarks/reference_results.csv',
             'ovd/data/metadata/lvis_v1_categories.json', 'ovd/data/metadata/coco_categories.json'} <= names
     assert not any('__pycache__' in n for n in names)
     entry_points = zipfile.ZipFile(wheel).read(

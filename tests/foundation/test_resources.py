@@ -32,6 +32,7 @@ def test_wheel_copy_when_there_is_no_checkout(tmp_path, monkeypatch):
 
 def test_repository_defaults_resolve(repo_root):
     from ovd.benchmark.references import default_references_path
-    from ovd.commands.demo import default_spec
-    assert default_spec() == repo_root / 'benchmarks' / 'sweeps' / 'demo.yaml'
+    from ovd.commands.demo import PLUMBING_SPEC, default_spec
+    assert default_spec() == repo_root / 'benchmarks' / 'sweeps' / 'ov_world.yaml'
+    assert default_spec(PLUMBING_SPEC) == repo_root / 'benchmarks' / 'sweeps' / 'demo.yaml'
     assert default_references_path() == repo_root / 'benchmarks' / 'reference_results.csv'
