@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from ovd.commands.precompute_regions import parse_shard
-from ovd.models.common.clip_region_teacher import CLIPRegionTeacher, scale_boxes_about_center
+from ovd.models.vild.clip_region_teacher import CLIPRegionTeacher, scale_boxes_about_center
 
 
 def test_scale_boxes_about_center_hand_worked():
