@@ -1,6 +1,6 @@
 """``ovd prepare flickr30k``: validate the raw Flickr30k Entities release and write a compact index per split.
 
-The work is done by :mod:`ovd.data.prepare_flickr30k` (usable without the CLI); this module adapts it to the
+The work is done by :mod:`ovd.data.prepare.flickr30k_build` (usable without the CLI); this module adapts it to the
 preparer protocol of :mod:`ovd.data.prepare`: the inputs are the split lists plus every listed sentence and
 annotation file, the outputs ``<root>/ovd_flickr30k/flickr30k_entities_<split>.json``.
 """
@@ -8,7 +8,7 @@ annotation file, the outputs ``<root>/ovd_flickr30k/flickr30k_entities_<split>.j
 import argparse
 from pathlib import Path
 
-from ..prepare_flickr30k import build_outputs, input_files, present_splits
+from .flickr30k_build import build_outputs, input_files, present_splits
 from ..validation import AnnotationError
 from .common import SplitCounts
 

@@ -2,9 +2,9 @@
 
 Reads ``<root>/{train,val,test}.txt`` and, for every listed image, ``Sentences/<id>.txt`` and
 ``Annotations/<id>.xml``; any bad input stops everything with an error naming the file, the line/object and
-the field (:class:`~ovd.data.flickr30k_raw.Flickr30kFormatError`) and nothing is written. The outputs,
+the field (:class:`~ovd.data.flickr30k.raw.Flickr30kFormatError`) and nothing is written. The outputs,
 ``<root>/ovd_flickr30k/flickr30k_entities_<split>.json``, hold the parsed captions, phrase spans and the
-boxes as the XML writes them; :class:`~ovd.data.flickr30k.Flickr30kEntitiesDataset` loads them in a fraction
+boxes as the XML writes them; :class:`~ovd.data.datasets.flickr30k.Flickr30kEntitiesDataset` loads them in a fraction
 of the time the 63k raw files take. ``ovd prepare flickr30k --root DATA_ROOT`` drives this module;
 :func:`prepare_flickr30k` is the plain function behind it.
 """
@@ -12,8 +12,8 @@ of the time the 63k raw files take. ``ovd prepare flickr30k --root DATA_ROOT`` d
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .flickr30k_index import build_index
-from .flickr30k_raw import Flickr30kFormatError, read_split_ids
+from ..flickr30k.index import build_index
+from ..flickr30k.raw import Flickr30kFormatError, read_split_ids
 
 SPLITS = ('train', 'val', 'test')
 OUTPUT_DIR = 'ovd_flickr30k'
@@ -74,7 +74,7 @@ def build_outputs(
 
 def write_outputs(outputs: Dict[Path, dict]) -> None:
     """Write all outputs to temporary files first, then rename them into place (all or nothing)."""
-    from .prepare.common import commit
+    from .common import commit
     commit(outputs)
 
 

@@ -19,7 +19,7 @@ from mmdet.datasets import BaseDetDataset
 
 from ovd.registry import DATASETS
 
-from .flickr30k_index import (  # noqa: F401  (re-exported: the index API predates flickr30k_index)
+from ..flickr30k.index import (  # noqa: F401  (re-exported: the index API predates flickr30k_index)
     INDEX_FORMAT,
     INDEX_VERSION,
     build_index,
@@ -28,7 +28,7 @@ from .flickr30k_index import (  # noqa: F401  (re-exported: the index API predat
     load_raw_image_record,
     record_phrases,
 )
-from .flickr30k_raw import DEFAULT_BOX_CONVENTION, Flickr30kFormatError, check_box_convention, merge_boxes
+from ..flickr30k.raw import DEFAULT_BOX_CONVENTION, Flickr30kFormatError, check_box_convention, merge_boxes
 
 
 def samples_from_record(
