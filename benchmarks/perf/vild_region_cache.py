@@ -84,7 +84,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     if args.tiny:
-        from ovd.testing import TINY_CLIP_CONFIG
+        from ovd.data.synthetic.tiny_text import TINY_CLIP_CONFIG
         encoder = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG, pretrained=None, device=args.device)
         name = 'tiny CLIP (random)'
     else:

@@ -19,7 +19,7 @@ def _record():
 
 def test_bad_checkpoint_then_corrected_rerun(tmp_path, repo_root, monkeypatch, capsys):
     from ovd.data.synthetic import generate_lvis
-    from ovd.testing import save_tiny_clip
+    from ovd.data.synthetic.tiny_text import save_tiny_clip
     data = tmp_path / 'data'
     generate_lvis(data / 'synthetic' / 'lvis', seed=0, num_images=4)
     save_tiny_clip(data / 'synthetic' / 'tiny_clip')

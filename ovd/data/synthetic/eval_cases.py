@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-LVIS_V1_CATEGORIES = Path(__file__).resolve().parents[1] / 'data' / 'metadata' / 'lvis_v1_categories.json'
+LVIS_V1_CATEGORIES = Path(__file__).resolve().parents[1] / 'metadata' / 'lvis_v1_categories.json'
 
 
 def lvis_v1_categories() -> List[Dict[str, Any]]:
