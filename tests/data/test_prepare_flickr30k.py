@@ -7,7 +7,7 @@ import pytest
 
 from ovd.data.datasets.flickr30k import Flickr30kEntitiesDataset
 from ovd.data.flickr30k.raw import Flickr30kFormatError
-from ovd.data.prepare.flickr30k_build import OUTPUT_DIR, output_path, prepare_flickr30k
+from ovd.data.prepare.flickr30k import OUTPUT_DIR, output_path, prepare_flickr30k
 from ovd.data.synthetic import generate_flickr30k
 
 
