@@ -1,4 +1,4 @@
-"""Offline test helpers for the text side: tiny tokenizers, tiny BERT/RoBERTa, a tiny open_clip model.
+"""Tiny text models built offline, for tests and the tiny configs: tokenizers, BERT/RoBERTa, an open_clip model.
 
 Nothing here downloads. Typical use in a test::
 
