@@ -82,8 +82,6 @@ def precompute_shard(cfg: Config, root: str, shard_index: int, num_shards: int, 
     from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
 
-    import ovd  # noqa: F401  (registers datasets and models)
-
     init_default_scope(cfg.get('default_scope', 'ovd'))
     rc = dict(DEFAULTS, **cfg.region_cache)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
