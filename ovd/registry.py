@@ -33,9 +33,9 @@ SCOPE = 'ovd'
 
 # The modules that register into each registry (tests/foundation/test_import_side_effects.py checks that every
 # module with a ``register_module`` call is listed). ``ovd.models`` imports every method's package.
-DATA_MODULES = ['ovd.data.datasets', 'ovd.data.flickr30k', 'ovd.data.mdetr_grounding', 'ovd.data.mixed']
+DATA_MODULES = ['ovd.data.datasets']
 TRANSFORM_MODULES = ['ovd.data.transforms', 'ovd.data.grounding_crop', 'ovd.data.pixel_conventions',
-                     'ovd.models.common.region_transforms']
+                     'ovd.data.region_transforms']
 MODEL_MODULES = ['ovd.models']
 METRIC_MODULES = ['ovd.evaluation.metrics']
 HOOK_MODULES = ['ovd.benchmark.hooks']

@@ -5,7 +5,7 @@ evaluation and printing. ``eval_speed.py`` times the evaluators inside warm proc
 the processes, so an expensive ``import`` shows up here.
 
 Data: generated LVIS v1-like ground truth and results (real LVIS v1 category frequencies,
-:func:`ovd.evaluation.generate.make_lvis_like`), ``--images`` images x ``--dets`` detections (default
+:func:`ovd.data.synthetic.eval_cases.make_lvis_like`), ``--images`` images x ``--dets`` detections (default
 1,000 x 300), written once to ``--workdir``.
 
 The three processes, each run ``--repeats`` times in turn, all in this one run:
@@ -105,7 +105,7 @@ def main() -> int:
     res_path = workdir / f'lvis_like_{args.images}_x{args.dets}_s{args.seed}_results.json'
     if not (gt_path.exists() and res_path.exists()):
         sys.path.insert(0, str(REPO))
-        from ovd.evaluation.generate import make_lvis_like
+        from ovd.data.synthetic.eval_cases import make_lvis_like
         gt, res = make_lvis_like(args.images, args.dets, seed=args.seed)
         gt_path.write_text(json.dumps(gt))
         res_path.write_text(json.dumps(res))

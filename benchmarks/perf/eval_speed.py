@@ -1,7 +1,7 @@
 """LVIS evaluation speed and memory: ovd's engine against lvis-api 0.5.3 and faster-coco-eval, one run.
 
 Data: generated LVIS v1-like ground truth and results (real LVIS v1 category frequencies from
-``ovd/data/metadata/lvis_v1_categories.json``, :func:`ovd.evaluation.generate.make_lvis_like`), N images x
+``ovd/data/metadata/lvis_v1_categories.json``, :func:`ovd.data.synthetic.eval_cases.make_lvis_like`), N images x
 300 detections for each N in ``--sizes`` (default 1,000 and 5,000).
 
 Each evaluator runs in its own fresh process on the parsed JSON (ground-truth dict + results list, deep
@@ -140,7 +140,7 @@ def main() -> int:
         return 0
 
     sys.path.insert(0, str(REPO))
-    from ovd.evaluation.generate import make_lvis_like
+    from ovd.data.synthetic.eval_cases import make_lvis_like
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix='ovd-eval-speed-'))
     workdir.mkdir(parents=True, exist_ok=True)
     figures = {}

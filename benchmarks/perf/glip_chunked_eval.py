@@ -49,7 +49,7 @@ def lvis_prompt_names():
 def write_bert(directory: Path, full: bool, whole_words=()) -> str:
     from transformers import BertConfig, BertModel
 
-    from ovd.testing import build_tiny_bert_tokenizer
+    from ovd.data.synthetic.tiny_text import build_tiny_bert_tokenizer
     tok = build_tiny_bert_tokenizer(whole_words=whole_words)
     layers = 12 if full else 1
     cfg = BertConfig(vocab_size=len(tok), hidden_size=768, num_hidden_layers=layers, num_attention_heads=12,

@@ -37,7 +37,7 @@ def roberta_base_dir() -> str:
     """A directory with a RoBERTa-base-sized config and the tiny offline tokenizer (weights: random init)."""
     from transformers import RobertaConfig
 
-    from ovd.testing import build_tiny_roberta_tokenizer
+    from ovd.data.synthetic.tiny_text import build_tiny_roberta_tokenizer
     folder = Path(tempfile.mkdtemp(prefix='mdetr-bench-roberta-'))
     tokenizer = build_tiny_roberta_tokenizer()
     tokenizer.save_pretrained(folder)
@@ -55,7 +55,7 @@ def build_model(size: str):
 
     import ovd  # noqa: F401
     from ovd.registry import MODELS
-    from ovd.testing import tiny_roberta_dir
+    from ovd.data.synthetic.tiny_text import tiny_roberta_dir
     os.environ['OVD_TINY_ROBERTA'] = str(tiny_roberta_dir())
     init_default_scope('ovd')
     if size == 'tiny':

@@ -30,7 +30,7 @@ def main() -> None:
     from mmdet.models.detectors.glip import create_positive_map
 
     from ovd.data.prompts import build_caption, build_positive_map
-    from ovd.testing import build_tiny_bert_tokenizer
+    from ovd.data.synthetic.tiny_text import build_tiny_bert_tokenizer
 
     meta = Path(__file__).resolve().parents[2] / 'ovd' / 'data' / 'metadata' / 'lvis_v1_categories.json'
     with open(meta) as f:

@@ -1,7 +1,7 @@
 """Region-cache throughput: CLIP crop embeddings per second, batched (ovd) vs one crop at a time (peer).
 
 Peer: what a user writes first: for each proposal and crop scale, PIL crop, resize to the CLIP input, normalise,
-``encode_image`` on a batch of one. Ours: :class:`ovd.models.common.clip_region_teacher.CLIPRegionTeacher`:
+``encode_image`` on a batch of one. Ours: :class:`ovd.models.vild.clip_region_teacher.CLIPRegionTeacher`:
 ``roi_align`` crops all regions of an image in one call and the encoder sees batches of ``--chunk-size``.
 Both run in the same process on the same image and boxes; the script also checks that the embeddings agree
 (cosine > 0.95: the crops differ only in resampling). The ViLD target is a ratio >= 5x. The script also prints the
@@ -27,7 +27,7 @@ from PIL import Image
 
 def one_by_one(encoder, image_rgb: np.ndarray, boxes: torch.Tensor, scales, size, mean, std) -> torch.Tensor:
     """The peer: PIL crop + resize + normalise + encode, one crop per encoder call."""
-    from ovd.models.common.clip_region_teacher import scale_boxes_about_center
+    from ovd.models.vild.clip_region_teacher import scale_boxes_about_center
     pil = Image.fromarray(image_rgb)
     height, width = image_rgb.shape[:2]
     mean_t = torch.tensor(mean).view(3, 1, 1)
@@ -78,13 +78,13 @@ def main() -> None:
     parser.add_argument('--write-images', type=int, default=2, help='images for the cache write path (0: skip)')
     args = parser.parse_args()
 
-    from ovd.models.common.clip_region_teacher import CLIPRegionTeacher, _encoder_geometry
-    from ovd.models.common.region_cache import FieldSpec, RegionCacheWriter
+    from ovd.models.vild.clip_region_teacher import CLIPRegionTeacher, _encoder_geometry
+    from ovd.data.region_cache import FieldSpec, RegionCacheWriter
     from ovd.text.clip import OpenCLIPEncoder
 
     torch.manual_seed(0)
     if args.tiny:
-        from ovd.testing import TINY_CLIP_CONFIG
+        from ovd.data.synthetic.tiny_text import TINY_CLIP_CONFIG
         encoder = OpenCLIPEncoder(model_cfg=TINY_CLIP_CONFIG, pretrained=None, device=args.device)
         name = 'tiny CLIP (random)'
     else:

@@ -3,7 +3,7 @@
 Both paths train the same detector (default: the paper's ViLD R50-FPN Mask R-CNN from
 ``configs/vild/vild_r50-fpn_lsj-180k_ov-lvis.py``, plain BN on CPU, random weights and random text embeddings: no
 download) on the same synthetic batch. The cached path reads each image's region embeddings from a real region
-cache (:class:`~ovd.models.common.region_cache.RegionCache`); the online path gives the detector an
+cache (:class:`~ovd.data.region_cache.RegionCache`); the online path gives the detector an
 ``online_teacher`` (CLIP ViT-B/32 at real size, random weights) that crops and embeds the same regions at 1x and
 1.5x every step. Proposals are the same boxes in both paths, so the difference is exactly the teacher's cost that
 the cache removes (an online pipeline would also have to run the proposal model).
@@ -75,8 +75,8 @@ def main() -> None:
     from mmengine.structures import InstanceData
 
     import ovd  # noqa: F401
-    from ovd.models.common.clip_region_teacher import CLIPRegionTeacher
-    from ovd.models.common.region_cache import FieldSpec, RegionCache, RegionCacheWriter
+    from ovd.models.vild.clip_region_teacher import CLIPRegionTeacher
+    from ovd.data.region_cache import FieldSpec, RegionCache, RegionCacheWriter
     from ovd.registry import MODELS
     from ovd.text.clip import OpenCLIPEncoder
 

@@ -10,7 +10,7 @@ _base_ = ['mmdet::_base_/models/faster-rcnn_r50_fpn.py', '../_base_/default_runt
 data_root = '{{$OVD_DATA_ROOT:data}}/synthetic/coco/'
 image_scale = (256, 192)
 norm_cfg = dict(type='BN', requires_grad=True)
-# ovd.testing.TINY_CLIP_CONFIG, written out so the config stands alone
+# ovd.data.synthetic.tiny_text.TINY_CLIP_CONFIG, written out so the config stands alone
 tiny_clip = dict(model_cfg=dict(
     embed_dim=32,
     vision_cfg=dict(image_size=32, layers=2, width=32, head_width=16, patch_size=8),

@@ -2,7 +2,7 @@
 # chunked inference) at toy sizes, trained on mixed synthetic detection (COCO) + grounding (Flickr30k) data and
 # evaluated on synthetic LVIS (APr/AP) and Flickr30k (R@k). Trains in seconds.
 # Data: `ovd synth --out data/synthetic` (OVD_DATA_ROOT overrides data/); the tiny BERT directory is written by
-# `python -c "from ovd.testing import save_tiny_bert; save_tiny_bert('data/synthetic/tiny_bert')"`.
+# `python -c "from ovd.data.synthetic.tiny_text import save_tiny_bert; save_tiny_bert('data/synthetic/tiny_bert')"`.
 _base_ = ['./_base_/glip_swin-t_fpn_dyhead.py']
 
 data_root = '{{$OVD_DATA_ROOT:data}}/synthetic/'

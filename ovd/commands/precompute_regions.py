@@ -2,7 +2,7 @@
 
 The expensive step of ViLD-image (users report days, DetPro #23), so it is sharded and resumable: shard ``i`` of
 ``n`` takes every n-th image; a killed shard restarts after its last committed image; a finished shard is skipped;
-a damaged shard is reported (see :mod:`ovd.models.common.region_cache`). As a SLURM array
+a damaged shard is reported (see :mod:`ovd.data.region_cache`). As a SLURM array
 (``sbatch --array=0-63``), leave out ``--shard`` and give ``--num-shards 64``: the index comes from
 ``SLURM_ARRAY_TASK_ID``.
 
@@ -71,7 +71,7 @@ def parse_shard(spec: Optional[str] = None, num_shards: Optional[int] = None,
 def run(args: argparse.Namespace) -> int:
     from mmengine.config import Config, DictAction
 
-    from ovd.models.common.region_cache import RegionCacheError, list_shards, read_meta, verify_shard
+    from ovd.data.region_cache import RegionCacheError, list_shards, read_meta, verify_shard
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f'ovd precompute-regions: {err}', file=sys.stderr)
         return 2
-    from ovd.models.common.region_precompute import precompute_shard
+    from ovd.models.vild.region_precompute import precompute_shard
     before = _cache_files(root)
     try:
         summary = precompute_shard(cfg, root, shard[0], shard[1], device=args.device, limit=args.limit)
@@ -137,7 +137,7 @@ def remove_failed_start(root: str, shard: Tuple[int, int], before: Optional[set]
     Returns:
         The names removed (empty when the run had committed something or created nothing).
     """
-    from ovd.models.common.region_cache import META_FILE, shard_stem
+    from ovd.data.region_cache import META_FILE, shard_stem
     path = Path(root)
     if not path.is_dir():
         return []

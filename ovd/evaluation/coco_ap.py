@@ -39,13 +39,15 @@ def coco_arrays(gt: GroundTruth, dets: Detections, iou_type: str = 'bbox',
     dets = drop_unknown_categories(dets, gt)
     crowd = gt.ann_iscrowd
     pair_iou = (mask_pair_iou if iou_type == 'segm' else box_pair_iou)(gt, dets, crowd)
-    precision, recall, _, _ = engine.evaluate_groups(
-        len(gt.image_ids), len(gt.category_ids),
-        gt.image_index(gt.ann_image_ids), gt.category_index(gt.ann_category_ids), gt.ann_areas,
-        crowd,  # pycocotools: ignore = iscrowd (any "ignore" field is overwritten)
-        crowd, gt.ann_ids == 0,
-        gt.image_index(dets.image_ids), gt.category_index(dets.category_ids), dets.scores, dets.area(),
-        np.zeros(len(dets), bool), pair_iou, max_dets=list(max_dets))
+    truth = engine.GroundTruthRows(
+        len(gt.image_ids), len(gt.category_ids), image=gt.image_index(gt.ann_image_ids),
+        category=gt.category_index(gt.ann_category_ids), area=gt.ann_areas,
+        ignore=crowd,  # pycocotools: ignore = iscrowd (any "ignore" field is overwritten)
+        crowd=crowd, id_is_zero=gt.ann_ids == 0)
+    found = engine.DetectionRows(
+        image=gt.image_index(dets.image_ids), category=gt.category_index(dets.category_ids), score=dets.scores,
+        area=dets.area(), ignore_unmatched=np.zeros(len(dets), bool))
+    precision, recall, _, _ = engine.evaluate_groups(truth, found, pair_iou, max_dets=list(max_dets))
     return precision, recall
 
 

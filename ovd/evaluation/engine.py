@@ -24,10 +24,13 @@ rank of the c-th true positive, c the smallest count with ``c / num_gt >= thresh
 the look-up is exact), and ``maximum.reduceat`` over the blocks between look-ups gives the suffix
 maxima of precision.
 
-Array conventions (used by the protocol modules): T IoU thresholds, R recall thresholds, K categories,
-A area ranges, M max-detection settings. ``precision`` is [T, R, K, A, M] and ``recall`` [T, K, A, M],
+A protocol module filters its records (:class:`~ovd.evaluation.records.GroundTruth`,
+:class:`~ovd.evaluation.records.Detections`) by its rules and hands the engine the kept rows in index space
+(:class:`GroundTruthRows`, :class:`DetectionRows`). Array conventions: T IoU thresholds, R recall thresholds,
+K categories, A area ranges, M max-detection settings. ``precision`` is [T, R, K, A, M] and ``recall`` [T, K, A, M],
 -1 where a category has no (non-ignored) ground truth, as in pycocotools/lvis-api.
 """
+from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -217,32 +220,77 @@ def accumulate(dt_cat: np.ndarray, tp: np.ndarray, fp: np.ndarray, num_gt: np.nd
     return precision, recall
 
 
+@dataclass(frozen=True)
+class GroundTruthRows:
+    """A protocol's ground truth as the engine reads it: one row per kept annotation, in annotation order (it
+    breaks ties), images and categories as indices (images ranked by id).
+
+    Attributes:
+        num_images, num_categories: I and K, the sizes of the index spaces.
+        image, category: [G] image index in [0, I) and category index in [0, K).
+        area: [G] area used for the area ranges.
+        ignore: [G] bool, ignored whatever the area (crowd, ``ignore`` flag).
+        crowd: [G] bool, may match several detections (COCO crowd).
+        id_is_zero: [G] bool; the official tools record a match by ground-truth id, so a match to an
+            annotation with id 0 counts as a false positive there, and here.
+    """
+
+    num_images: int
+    num_categories: int
+    image: np.ndarray
+    category: np.ndarray
+    area: np.ndarray
+    ignore: np.ndarray
+    crowd: np.ndarray
+    id_is_zero: np.ndarray
+
+    def __post_init__(self) -> None:
+        _check_rows(self, ('image', 'category', 'area', 'ignore', 'crowd', 'id_is_zero'))
+
+
+@dataclass(frozen=True)
+class DetectionRows:
+    """A protocol's detections as the engine reads them: one row per kept detection, in results-file order (it
+    breaks ties), images and categories as indices into the same spaces as the :class:`GroundTruthRows`.
+
+    Attributes:
+        image, category, score, area: [D] image index, category index, score, area.
+        ignore_unmatched: [D] bool, ignore the detection if unmatched (LVIS not-exhaustive categories).
+    """
+
+    image: np.ndarray
+    category: np.ndarray
+    score: np.ndarray
+    area: np.ndarray
+    ignore_unmatched: np.ndarray
+
+    def __post_init__(self) -> None:
+        _check_rows(self, ('image', 'category', 'score', 'area', 'ignore_unmatched'))
+
+
+def _check_rows(rows: object, fields: Sequence[str]) -> None:
+    """All ``fields`` of ``rows`` are 1-d and of one length; else a ValueError naming the field."""
+    length = len(getattr(rows, fields[0]))
+    for name in fields:
+        value = getattr(rows, name)
+        if np.ndim(value) != 1 or len(value) != length:
+            raise ValueError(f'{type(rows).__name__}.{name}: expected a 1-d array of length {length} (as '
+                             f'{fields[0]}), got shape {np.shape(value)}')
+
+
 def evaluate_groups(
-    num_img: int, num_cat: int,
-    gt_img: np.ndarray, gt_cat: np.ndarray, gt_area: np.ndarray, gt_ignore: np.ndarray,
-    gt_crowd: np.ndarray, gt_id_is_zero: np.ndarray,
-    dt_img: np.ndarray, dt_cat: np.ndarray, dt_score: np.ndarray, dt_area: np.ndarray,
-    dt_ignore_unmatched: np.ndarray,
-    pair_iou_fn: PairIoU,
+    truth: GroundTruthRows, found: DetectionRows, pair_iou_fn: PairIoU,
     max_dets: Optional[Sequence[int]] = None,
     area_rngs: np.ndarray = AREA_RNGS, iou_thrs: np.ndarray = IOU_THRS, rec_thrs: np.ndarray = REC_THRS,
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Match and accumulate: the whole AP computation on prepared arrays.
+    """Match and accumulate: the whole AP computation on prepared rows.
 
-    Ground truth and detections must already be filtered by the protocol (federated rules, caps); their
-    order in the arrays is their annotation / results-file order (it breaks ties). The callback
-    ``pair_iou_fn(dt_index, gt_index)`` receives indices into the *given* arrays.
+    Ground truth and detections must already be filtered by the protocol (federated rules, caps). The callback
+    ``pair_iou_fn(dt_index, gt_index)`` receives row indices into ``found`` and ``truth``.
 
     Args:
-        num_img, num_cat: I and K; ``*_img`` / ``*_cat`` are indices in [0, I) / [0, K), images ranked by id.
-        gt_img, gt_cat: [G] image / category index per ground truth.
-        gt_area: [G] area used for the area ranges.
-        gt_ignore: [G] bool, ignored whatever the area (crowd, ``ignore`` flag).
-        gt_crowd: [G] bool, may match several detections (COCO crowd).
-        gt_id_is_zero: [G] bool; the official tools record a match by ground-truth id, so a match to an
-            annotation with id 0 counts as a false positive there, and here.
-        dt_img, dt_cat, dt_score, dt_area: [D] detection image, category, score, area.
-        dt_ignore_unmatched: [D] bool, ignore the detection if unmatched (LVIS not-exhaustive categories).
+        truth: the ground-truth rows.
+        found: the detection rows.
         pair_iou_fn: IoU of (detection, ground truth) index pairs.
         max_dets: per-(image, category) limits (COCO: 1, 10, 100); None = no limit (LVIS: one setting).
         area_rngs: [A, 2]; iou_thrs: [T]; rec_thrs: [R].
@@ -251,6 +299,11 @@ def evaluate_groups(
         precision [T, R, K, A, M], recall [T, K, A, M], num_gt [K, A], and the number of detections that
         took part per category [K].
     """
+    num_img, num_cat = truth.num_images, truth.num_categories
+    gt_img, gt_cat, gt_area, gt_ignore = truth.image, truth.category, truth.area, truth.ignore
+    gt_crowd, gt_id_is_zero = truth.crowd, truth.id_is_zero
+    dt_img, dt_cat, dt_score, dt_area = found.image, found.category, found.score, found.area
+    dt_ignore_unmatched = found.ignore_unmatched
     num_area, num_thr, num_rec = len(area_rngs), len(iou_thrs), len(rec_thrs)
     limits = list(max_dets) if max_dets else [None]
     # processing order: group, score descending, file order (stable)
@@ -323,4 +376,5 @@ def summarize(precision: np.ndarray, recall: np.ndarray, iou_thrs: np.ndarray = 
 
 
 __all__: List[str] = ['IOU_THRS', 'REC_THRS', 'AREA_RNGS', 'AREA_LABELS', 'box_iou_pairs', 'group_ranks',
-                      'make_pairs', 'greedy_match', 'accumulate', 'evaluate_groups', 'summarize']
+                      'make_pairs', 'greedy_match', 'accumulate', 'GroundTruthRows', 'DetectionRows', 'evaluate_groups',
+                      'summarize']

@@ -368,9 +368,9 @@ def load_flickr30k_ground_truth(data: Mapping) -> List[GroundedPhrase]:
 
 def ground_truth_from_records(records: Iterable[Mapping], box_convention: str = 'raw',
                               source: str = 'flickr30k ground truth') -> Flickr30kGroundTruth:
-    """The evaluated phrases of Flickr30k image records (:mod:`ovd.data.flickr30k_index`): labels are the
+    """The evaluated phrases of Flickr30k image records (:mod:`ovd.data.flickr30k.index`): labels are the
     positions among the sentence's phrases with boxes, the order MDETR's per-phrase lists follow."""
-    from ovd.data.flickr30k_index import record_phrases
+    from ovd.data.flickr30k.index import record_phrases
     phrases: List[GroundedPhrase] = []
     slots: Dict[SentenceKey, int] = {}
     for record in records:
@@ -403,8 +403,8 @@ def read_flickr30k_ground_truth(path: Union[str, os.PathLike], split: Optional[s
         split: 'train', 'val' or 'test'; required with a release root, checked against an index.
         box_convention: 'raw' (the XML integers, MDETR's reference) or 'pixel' (release or index only).
     """
-    from ovd.data.flickr30k_index import check_index, iter_raw_records
-    from ovd.data.flickr30k_raw import check_box_convention
+    from ovd.data.flickr30k.index import check_index, iter_raw_records
+    from ovd.data.flickr30k.raw import check_box_convention
     from ovd.data.validation import AnnotationError
     check_box_convention(box_convention)
     path = Path(path)

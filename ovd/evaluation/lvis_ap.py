@@ -114,11 +114,12 @@ def lvis_arrays(gt: GroundTruth, dets: Detections, iou_type: str = 'bbox', fixed
     def pair_iou(di: np.ndarray, gi: np.ndarray) -> np.ndarray:
         return base_iou(di, sub_gt_idx[gi])
 
-    precision, recall, _, _ = engine.evaluate_groups(
-        len(gt.image_ids), len(gt.category_ids),
-        g_img, g_cat, gt.ann_areas[g_keep], gt.ann_ignore[g_keep], crowd[g_keep], gt.ann_ids[g_keep] == 0,
-        d_img[keep], cat_idx[keep], d.scores, area[keep], np.isin(d_key[keep], not_exhaustive),
-        pair_iou, max_dets=None)
+    truth = engine.GroundTruthRows(
+        len(gt.image_ids), len(gt.category_ids), image=g_img, category=g_cat, area=gt.ann_areas[g_keep],
+        ignore=gt.ann_ignore[g_keep], crowd=crowd[g_keep], id_is_zero=gt.ann_ids[g_keep] == 0)
+    found = engine.DetectionRows(image=d_img[keep], category=cat_idx[keep], score=d.scores, area=area[keep],
+                                 ignore_unmatched=np.isin(d_key[keep], not_exhaustive))
+    precision, recall, _, _ = engine.evaluate_groups(truth, found, pair_iou, max_dets=None)
     return precision, recall
 
 

@@ -29,8 +29,8 @@ class OpenCLIPEncoder(nn.Module):
             by open_clip into ``cache_dir``), a path to a weights file, or ``None``/``'none'`` for random
             init.
         model_cfg: An open_clip model config dict (``embed_dim``, ``vision_cfg``, ``text_cfg``) used instead
-            of a built-in architecture, e.g. :data:`ovd.testing.TINY_CLIP_CONFIG`; ``pretrained`` may then be
-            a file.
+            of a built-in architecture, e.g. :data:`ovd.data.synthetic.tiny_text.TINY_CLIP_CONFIG`;
+            ``pretrained`` may then be a file.
         device: Device to put the model on.
         cache_dir: open_clip's download directory.
         freeze: Put the model in eval mode with gradients off (the usual teacher/classifier use).

@@ -23,7 +23,7 @@ def _load_error(what: str, name_or_path: str, err: Exception) -> OSError:
     return OSError(
         f'could not load the {what} {name_or_path!r} as a {where}: {err}. Without network access pass a '
         'directory holding config.json, the weights and the tokenizer files (what save_pretrained writes; '
-        'ovd.testing.save_tiny_bert shows the layout), or set HF_HOME to a populated cache.'
+        'ovd.data.synthetic.tiny_text.save_tiny_bert shows the layout), or set HF_HOME to a populated cache.'
         + synthetic_data_hint(name_or_path)
     )
 

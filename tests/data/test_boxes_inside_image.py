@@ -9,7 +9,7 @@ from det_data_builders import objects365_file
 
 from ovd.cli import main
 from ovd.data.coco_index import load_coco_index
-from ovd.data.prepare_flickr30k import OUTPUT_DIR
+from ovd.data.prepare.flickr30k import OUTPUT_DIR
 from ovd.data.synthetic import generate_flickr30k
 from ovd.data.validation import BOX_BORDER_TOLERANCE, validate_coco_index
 from ovd.data.vocab import get_vocabulary

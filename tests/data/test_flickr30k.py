@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from ovd.data.flickr30k import (
+from ovd.data.datasets.flickr30k import (
     Flickr30kEntitiesDataset,
     MDETRFlickr30kDataset,
-    build_index,
     load_mdetr_flickr,
     samples_from_record,
 )
-from ovd.data.flickr30k_raw import (
+from ovd.data.flickr30k.index import build_index
+from ovd.data.flickr30k.raw import (
     Flickr30kFormatError,
     merge_boxes,
     parse_annotation_xml,

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from ovd.data.mdetr_grounding import MDETRGroundingDataset, MDETRGroundingFormatError
+from ovd.data.datasets.mdetr_grounding import MDETRGroundingDataset, MDETRGroundingFormatError
 
 CAPTION = 'the man on the left holding a red umbrella'
 

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 import ovd  # noqa: F401
 from ovd.data.synthetic import generate_coco, generate_flickr30k
 from ovd.registry import DATA_SAMPLERS, DATASETS
-from ovd.testing import tiny_bert_dir
+from ovd.data.synthetic.tiny_text import tiny_bert_dir
 
 
 def test_detection_and_grounding_batches(tmp_path):

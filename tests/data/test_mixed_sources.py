@@ -6,7 +6,7 @@ import pytest
 from mmengine.dataset import BaseDataset
 
 import ovd  # noqa: F401
-from ovd.data.mixed import MixedRatioSampler, MixedSourceDataset, source_counts
+from ovd.data.datasets.mixed import MixedRatioSampler, MixedSourceDataset, source_counts
 from ovd.registry import DATA_SAMPLERS, DATASETS
 
 
@@ -78,7 +78,7 @@ def test_batches_mix_sources_and_ratios_follow_weights():
 
 def test_distributed_ranks_partition_the_epoch(monkeypatch):
     ds = mixed((30, 7))
-    import ovd.data.mixed as mixed_module
+    import ovd.data.datasets.mixed as mixed_module
 
     shards = []
     for rank in range(3):

@@ -15,7 +15,7 @@ from mmengine.structures import BaseDataElement
 from ovd.data.prompts import build_caption
 from ovd.data.vocab import get_vocabulary
 from ovd.registry import DATASETS
-from ovd.testing import tiny_clip_config
+from ovd.data.synthetic.tiny_text import tiny_clip_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 METHODS = ('glip', 'mdetr', 'vild', 'baron')
@@ -114,7 +114,7 @@ def test_glip_o365_training_text_is_the_release_spelling(tmp_path):
 def test_mdetr_lvis_captions_from_the_config_keep_the_trailing_space(lvis_file):
     """MDETR's LVIS config -> one caption per name as ``scripts/eval_lvis.py`` builds it; RoBERTa's byte-level
     BPE sees the trailing space as a token of its own."""
-    from ovd.testing.tokenizers import build_tiny_roberta_tokenizer
+    from ovd.data.synthetic.tiny_text.tokenizers import build_tiny_roberta_tokenizer
     _, text = _dataset_text('mdetr/mdetr_r101_lvis-10pct.py', lvis_file)
     lvis = get_vocabulary('lvis_v1')
     assert tuple(text) == lvis.prompt_texts('mdetr')

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ovd.data.mdetr_grounding import load_mdetr_grounding
+from ovd.data.datasets.mdetr_grounding import load_mdetr_grounding
 from ovd.data.synthetic import generate_ov_world, world_categories
 from ovd.data.vocab import vocabulary_from_categories
 

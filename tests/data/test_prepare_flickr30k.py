@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ovd.data.flickr30k import Flickr30kEntitiesDataset
-from ovd.data.flickr30k_raw import Flickr30kFormatError
-from ovd.data.prepare_flickr30k import OUTPUT_DIR, output_path, prepare_flickr30k
+from ovd.data.datasets.flickr30k import Flickr30kEntitiesDataset
+from ovd.data.flickr30k.raw import Flickr30kFormatError
+from ovd.data.prepare.flickr30k import OUTPUT_DIR, output_path, prepare_flickr30k
 from ovd.data.synthetic import generate_flickr30k
 
 

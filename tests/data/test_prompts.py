@@ -14,7 +14,7 @@ from ovd.data.prompts import (
     chunk_vocabulary,
     sample_detection_prompt,
 )
-from ovd.testing import build_tiny_bert_tokenizer, build_tiny_roberta_tokenizer
+from ovd.data.synthetic.tiny_text import build_tiny_bert_tokenizer, build_tiny_roberta_tokenizer
 
 
 @pytest.fixture(scope='module')

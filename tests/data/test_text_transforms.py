@@ -9,7 +9,7 @@ from mmengine.dataset import Compose
 
 import ovd  # noqa: F401  (registers the transforms)
 from ovd.registry import TRANSFORMS
-from ovd.testing import build_tiny_bert_tokenizer, tiny_bert_dir
+from ovd.data.synthetic.tiny_text import build_tiny_bert_tokenizer, tiny_bert_dir
 
 NAMES = ['cat', 'dog', 'person', 'hair dryer', 'car', 'bench', 'teddy bear', 'kite']
 

@@ -62,3 +62,14 @@ def test_accumulate_recall_lookup_matches_searchsorted():
             np.testing.assert_array_equal(precision[t, :, k], want)
             assert recall[t, k] == rc[-1]
     assert (precision[:, :, 1] == -1).all() and (recall[:, 1] == -1).all()  # no ground truth
+
+
+def test_rows_of_different_lengths_are_refused_naming_the_field():
+    ok = dict(image=np.zeros(2, np.int64), category=np.zeros(2, np.int64), area=np.ones(2),
+              ignore=np.zeros(2, bool), crowd=np.zeros(2, bool), id_is_zero=np.zeros(2, bool))
+    engine.GroundTruthRows(1, 1, **ok)
+    with pytest.raises(ValueError, match=r'GroundTruthRows\.crowd: .*length 2'):
+        engine.GroundTruthRows(1, 1, **{**ok, 'crowd': np.zeros(3, bool)})
+    with pytest.raises(ValueError, match=r'DetectionRows\.score: .*length 1'):
+        engine.DetectionRows(image=np.zeros(1, np.int64), category=np.zeros(1, np.int64), score=np.ones((1, 1)),
+                             area=np.ones(1), ignore_unmatched=np.zeros(1, bool))

@@ -11,7 +11,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ovd.evaluation.coco_ap import evaluate_coco
-from ovd.evaluation.generate import make_coco_like
+from ovd.data.synthetic.eval_cases import make_coco_like
 from ovd.evaluation.ov_coco import OV_COCO_BASE, OV_COCO_NOVEL, evaluate_ov_coco
 from ovd.evaluation.records import load_ground_truth, load_results
 

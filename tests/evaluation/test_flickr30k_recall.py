@@ -140,7 +140,7 @@ def test_mdetr_format_labels_are_the_phrases_with_boxes_in_order():
 
 
 def test_ground_truth_sources_and_errors(tmp_path):
-    from ovd.data.flickr30k_index import INDEX_FORMAT
+    from ovd.data.flickr30k.index import INDEX_FORMAT
     from ovd.evaluation.flickr30k import read_flickr30k_ground_truth
     with pytest.raises(EvaluationInputError, match='say which split with --split'):
         read_flickr30k_ground_truth(tmp_path)

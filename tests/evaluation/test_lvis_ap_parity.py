@@ -15,7 +15,7 @@ from lvis import LVIS, LVISEval, LVISResults
 from pycocotools import mask as mask_utils
 
 import ovd.setup  # noqa: F401  (installs the lvis numpy fix)
-from ovd.evaluation.generate import lvis_v1_categories, make_lvis_like
+from ovd.data.synthetic.eval_cases import lvis_v1_categories, make_lvis_like
 from ovd.evaluation.lvis_ap import evaluate_lvis
 from ovd.evaluation.records import load_ground_truth, load_results
 

@@ -5,7 +5,7 @@ import pytest
 from test_eval_metrics import _samples
 
 from ovd.evaluation import lvis_ap
-from ovd.evaluation.generate import make_lvis_like
+from ovd.data.synthetic.eval_cases import make_lvis_like
 from ovd.registry import METRICS
 
 

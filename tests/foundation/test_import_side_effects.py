@@ -63,7 +63,7 @@ def test_cli_help_loads_no_heavy_framework(args, tmp_path):
 
 
 def test_ovd_eval_loads_no_heavy_framework(tmp_path):
-    from ovd.evaluation.generate import make_lvis_like
+    from ovd.data.synthetic.eval_cases import make_lvis_like
     gt, res = make_lvis_like(3, dets_per_image=20, seed=1)
     (tmp_path / 'gt.json').write_text(json.dumps(gt))
     (tmp_path / 'res.json').write_text(json.dumps(res))

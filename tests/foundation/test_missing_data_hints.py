@@ -25,7 +25,7 @@ def test_tiny_config_on_a_clean_folder_says_run_ovd_synth(tmp_path, monkeypatch,
 
 
 def test_missing_region_cache_says_run_precompute_regions(tmp_path):
-    from ovd.models.common.region_cache import RegionCache, RegionCacheError
+    from ovd.data.region_cache import RegionCache, RegionCacheError
     with pytest.raises(RegionCacheError) as err:
         RegionCache(tmp_path)
     assert ('create it with `ovd precompute-regions --config CONFIG`, CONFIG being the training config whose '

@@ -7,7 +7,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 
 from ovd.registry import MODELS
-from ovd.testing import tiny_clip_config
+from ovd.data.synthetic.tiny_text import tiny_clip_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'baron'
 CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))

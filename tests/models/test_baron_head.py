@@ -7,7 +7,7 @@ from ovd.models.baron.bbox_head import BaronBBoxHead, BaronEnsembleBBoxHead, bas
 from ovd.models.baron.distill import BagDistiller
 from ovd.models.baron.frozen_clip import FrozenCLIP, pack_pseudo_text
 from ovd.models.baron.neighborhood import sample_bags
-from ovd.testing import TINY_CLIP_EMBED_DIM, tiny_clip_config
+from ovd.data.synthetic.tiny_text import TINY_CLIP_EMBED_DIM, tiny_clip_config
 
 DIM = TINY_CLIP_EMBED_DIM  # tiny CLIP: token width = embedding dim = 32
 

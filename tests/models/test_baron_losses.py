@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from ovd.models.baron.ensemble import ensemble_probabilities
-from ovd.models.common.feature_queue import FeatureQueue, gather_rows
-from ovd.models.common.info_nce import info_nce, symmetric_info_nce
+from ovd.models.baron.feature_queue import FeatureQueue, gather_rows
+from ovd.models.baron.info_nce import info_nce, symmetric_info_nce
 
 E1, E2 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
 LOSS_1_VS_0 = math.log(1 + math.exp(-1))  # positive logit 1 against one negative of logit 0

@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmcv.ops import ModulatedDeformConv2d
 
-from ovd.models.common.deform_conv import FastModulatedDeformConv2d, modulated_deform_conv2d_sampled
+from ovd.models.glip.deform_conv import FastModulatedDeformConv2d, modulated_deform_conv2d_sampled
 
 
 def _pair(stride, bias=True, seed=0):

@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from ovd.registry import MODELS
-from ovd.testing import tiny_bert_dir
+from ovd.data.synthetic.tiny_text import tiny_bert_dir
 
 GLIP_CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'glip'
 ALL = sorted(p for p in GLIP_CONFIGS.glob('*.py'))

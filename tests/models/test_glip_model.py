@@ -10,7 +10,7 @@ from mmengine.structures import InstanceData
 
 from ovd.models.glip import GLIPDetector, merge_detections
 from ovd.registry import MODELS
-from ovd.testing import tiny_bert_dir
+from ovd.data.synthetic.tiny_text import tiny_bert_dir
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ['person', 'bicycle', 'refrigerator', 'hair drier', 'dog', 'cat', 'toaster', 'oven', 'car', 'bus',

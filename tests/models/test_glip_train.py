@@ -25,7 +25,8 @@ def test_tiny_glip_trains_on_mixed_data_and_reports_lvis_and_flickr30k(tmp_path)
     for name, n in (('coco', 8), ('flickr30k', 4), ('lvis', 4)):
         _run([sys.executable, '-m', 'ovd.cli', 'synth', '--dataset', name, '--out', data / name, '--num-images', n],
              env)
-    _run([sys.executable, '-c', f'from ovd.testing import save_tiny_bert; save_tiny_bert({str(data / "tiny_bert")!r})'],
+    _run([sys.executable, '-c',
+          f'from ovd.data.synthetic.tiny_text import save_tiny_bert; save_tiny_bert({str(data / "tiny_bert")!r})'],
          env)
     work = tmp_path / 'work'
     _run([*MIM, 'train', 'ovd', 'configs/glip/glip_tiny_synth.py', '--work-dir', work,

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 
 import ovd  # noqa: F401
 from ovd.registry import MODELS
-from ovd.testing import tiny_roberta_dir
+from ovd.data.synthetic.tiny_text import tiny_roberta_dir
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'mdetr'
 CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 
 import ovd  # noqa: F401
 from ovd.registry import MODELS
-from ovd.testing import tiny_roberta_dir
+from ovd.data.synthetic.tiny_text import tiny_roberta_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / 'scripts' / 'convert_mdetr_checkpoint.py'

@@ -12,7 +12,7 @@ from mmengine.structures import InstanceData
 
 import ovd  # noqa: F401  (registers the modules)
 from ovd.registry import MODELS
-from ovd.testing import tiny_roberta_dir
+from ovd.data.synthetic.tiny_text import tiny_roberta_dir
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'configs' / 'mdetr' / 'mdetr_tiny_synth-flickr30k.py'

@@ -17,7 +17,7 @@ from mmengine.registry import init_default_scope
 
 from ovd.data.synthetic import generate_flickr30k, generate_lvis
 from ovd.registry import DATASETS, MODELS
-from ovd.testing import save_tiny_roberta
+from ovd.data.synthetic.tiny_text import save_tiny_roberta
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 
 from ovd.cli import main
 from ovd.commands.precompute_regions import remove_failed_start
-from ovd.models.common.region_cache import FieldSpec, RegionCacheWriter
+from ovd.data.region_cache import FieldSpec, RegionCacheWriter
 
 CONFIG = 'configs/vild/vild_tiny_synth-ov-lvis.py'
 FIELDS = {'bboxes': FieldSpec('float32', 4), 'scores': FieldSpec('float32')}
@@ -19,7 +19,7 @@ def _record():
 
 def test_bad_checkpoint_then_corrected_rerun(tmp_path, repo_root, monkeypatch, capsys):
     from ovd.data.synthetic import generate_lvis
-    from ovd.testing import save_tiny_clip
+    from ovd.data.synthetic.tiny_text import save_tiny_clip
     data = tmp_path / 'data'
     generate_lvis(data / 'synthetic' / 'lvis', seed=0, num_images=4)
     save_tiny_clip(data / 'synthetic' / 'tiny_clip')
@@ -54,7 +54,7 @@ def test_committed_records_and_other_shards_are_kept(tmp_path):
 
 
 def test_mismatch_message_names_the_differing_keys(tmp_path):
-    from ovd.models.common.region_cache import RegionCacheError
+    from ovd.data.region_cache import RegionCacheError
     RegionCacheWriter(tmp_path, 0, 1, FIELDS, producer={'model': {'checkpoint': 'a.pth', 'nms': 0.7}},
                       durable=False).close()
     with pytest.raises(RegionCacheError) as err:

@@ -97,9 +97,9 @@ def test_online_teacher_sees_the_original_rgb_image():
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
 
-    from ovd.models.common.clip_region_teacher import CLIPRegionTeacher
+    from ovd.models.vild.clip_region_teacher import CLIPRegionTeacher
     from ovd.registry import MODELS
-    from ovd.testing import build_tiny_clip
+    from ovd.data.synthetic.tiny_text import build_tiny_clip
     init_default_scope('ovd')
     cfg = Config.fromfile(str(CONFIG_DIR / 'vild_tiny_synth-ov-lvis.py'))
     model_cfg = copy.deepcopy(cfg.model.to_dict())

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from ovd.models.common.region_cache import (
+from ovd.data.region_cache import (
     FieldSpec,
     RegionCache,
     RegionCacheError,
@@ -77,7 +77,7 @@ _KILLED_WRITER = textwrap.dedent('''
     import os, signal, sys
     import numpy as np
     sys.path.insert(0, {repo!r})
-    from ovd.models.common.region_cache import FieldSpec, RegionCacheWriter
+    from ovd.data.region_cache import FieldSpec, RegionCacheWriter
     fields = {{'bboxes': FieldSpec('float32', 4), 'scores': FieldSpec('float32'),
               'embeddings': FieldSpec('float16', 8)}}
     def record(i, rows=3):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
 
-from ovd.models.common.region_cache import FieldSpec, RegionCacheWriter
-from ovd.models.common.region_transforms import LoadRegionEmbeddings, PackRegionDetInputs
+from ovd.data.region_cache import FieldSpec, RegionCacheWriter
+from ovd.data.region_transforms import LoadRegionEmbeddings, PackRegionDetInputs
 from ovd.registry import TRANSFORMS
 
 init_default_scope('ovd')

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from ovd.commands.precompute_regions import parse_shard
-from ovd.models.common.clip_region_teacher import CLIPRegionTeacher, scale_boxes_about_center
+from ovd.models.vild.clip_region_teacher import CLIPRegionTeacher, scale_boxes_about_center
 
 
 def test_scale_boxes_about_center_hand_worked():
@@ -16,7 +16,7 @@ def test_scale_boxes_about_center_hand_worked():
 
 @pytest.fixture(scope='module')
 def teacher():
-    from ovd.testing import build_tiny_clip
+    from ovd.data.synthetic.tiny_text import build_tiny_clip
     return CLIPRegionTeacher(build_tiny_clip(), crop_scales=(1.0, 1.5), chunk_size=3)
 
 

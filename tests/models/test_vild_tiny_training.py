@@ -17,7 +17,7 @@ CONFIG = 'configs/vild/vild_tiny_synth-ov-lvis.py'
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory) -> Path:
     from ovd.data.synthetic import generate_lvis
-    from ovd.testing import save_tiny_clip
+    from ovd.data.synthetic.tiny_text import save_tiny_clip
     root = tmp_path_factory.mktemp('ovd_data')
     generate_lvis(root / 'synthetic' / 'lvis', seed=0)
     save_tiny_clip(root / 'synthetic' / 'tiny_clip')

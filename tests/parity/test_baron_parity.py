@@ -20,8 +20,8 @@ from ovd.models.baron.neighborhood import Bags, bag_hulls, cell_probabilities, d
     grid_boxes, num_bags_per_proposal, relative_boxes
 from ovd.models.baron.positional import BoxPositionalEmbedding
 from ovd.models.baron.proposals import select_seeds
-from ovd.models.common.feature_queue import FeatureQueue
-from ovd.models.common.info_nce import symmetric_info_nce
+from ovd.models.baron.feature_queue import FeatureQueue
+from ovd.models.baron.info_nce import symmetric_info_nce
 
 FEATURE_TOL = 1e-5
 PIXEL_TOL = 1e-3

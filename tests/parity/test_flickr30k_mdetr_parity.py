@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ovd.data.flickr30k_index import build_index, iter_raw_records, record_phrases
+from ovd.data.flickr30k.index import build_index, iter_raw_records, record_phrases
 from ovd.evaluation.flickr30k import evaluate_flickr30k_files
 from ovd.evaluation.protocols import evaluate_files
 
@@ -116,7 +116,7 @@ def test_in_training_metric_equals_ovd_eval():
     """One code path: the dataset's samples + Flickr30kRecallMetric give ovd eval's (= MDETR's) numbers."""
     import torch
 
-    from ovd.data.flickr30k import Flickr30kEntitiesDataset
+    from ovd.data.datasets.flickr30k import Flickr30kEntitiesDataset
     from ovd.registry import METRICS
     preds = {(str(r['image_id']), int(r['sentence_id'])): r['boxes'] for r in json.loads(PRED.read_text())}
     dataset = Flickr30kEntitiesDataset(data_root=str(RELEASE), ann_file='test.txt', test_mode=True,

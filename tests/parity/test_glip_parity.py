@@ -21,7 +21,7 @@ from mmengine.registry import DefaultScope
 import ovd  # noqa: F401  (registers the modules)
 from ovd.data.prompts import build_caption
 from ovd.registry import MODELS
-from ovd.testing import build_tiny_bert_tokenizer
+from ovd.data.synthetic.tiny_text import build_tiny_bert_tokenizer
 from ovd.testing.glip import mmdet_glip_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ class embeddings through the cache."""
 import pytest
 import torch
 
-from ovd.testing import TINY_CLIP_CONFIG, TINY_CLIP_EMBED_DIM, build_tiny_clip, save_tiny_clip
+from ovd.data.synthetic.tiny_text import TINY_CLIP_CONFIG, TINY_CLIP_EMBED_DIM, build_tiny_clip, save_tiny_clip
 from ovd.text.cache import EmbeddingCache
 from ovd.text.class_embeddings import build_class_embeddings, encode_class_prompts
 from ovd.text.clip import OpenCLIPEncoder

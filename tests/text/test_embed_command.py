@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ovd.cli import main
-from ovd.testing import TINY_CLIP_CONFIG, save_tiny_clip
+from ovd.data.synthetic.tiny_text import TINY_CLIP_CONFIG, save_tiny_clip
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ovd.testing import TINY_HIDDEN_SIZE, tiny_bert_dir, tiny_roberta_dir
+from ovd.data.synthetic.tiny_text import TINY_HIDDEN_SIZE, tiny_bert_dir, tiny_roberta_dir
 from ovd.text.hf import HFTextEncoder, load_tokenizer
 
 

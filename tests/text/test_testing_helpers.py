@@ -1,10 +1,10 @@
-"""The offline test helpers in ovd.testing: tiny tokenizers split words into sub-words, tiny models load
-back."""
+"""The offline test helpers in ovd.data.synthetic.tiny_text: tiny tokenizers split words into sub-words, tiny
+models load back."""
 
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from ovd.testing import (
+from ovd.data.synthetic.tiny_text import (
     TINY_HIDDEN_SIZE,
     build_tiny_bert_tokenizer,
     build_tiny_roberta_tokenizer,
@@ -49,7 +49,7 @@ def test_tiny_models_round_trip_through_from_pretrained(tmp_path):
 
 
 def test_learn_bpe_merges_by_count_then_text():
-    from ovd.testing.tokenizers import learn_bpe
+    from ovd.data.synthetic.tiny_text.tokenizers import learn_bpe
     words = {('a', 'b', 'c'): 2, ('a', 'b'): 1, ('b', 'c'): 2}
     # (b, c) occurs 4 times, (a, b) 3: merge (b, c); then (a, bc) twice beats (a, b) once
     assert learn_bpe(words, 5) == [('b', 'c'), ('a', 'bc'), ('a', 'b')]
@@ -62,13 +62,13 @@ def test_tokenizers_are_identical_across_processes():
     import sys
     from pathlib import Path
 
-    from ovd.testing.tokenizers import _byte_level_bpe, _wordpiece_vocab
+    from ovd.data.synthetic.tiny_text.tokenizers import _byte_level_bpe, _wordpiece_vocab
     root = Path(__file__).resolve().parents[2]
     # a bare process loading only the module's file (not ovd, torch or transformers): it starts in a second
     code = ('import sys, importlib.util as u; s = u.spec_from_file_location("t", sys.argv[1]); '
             'm = u.module_from_spec(s); s.loader.exec_module(m); '
             'print(repr((m._wordpiece_vocab(400), m._byte_level_bpe(600))))')
-    module_file = str(root / 'ovd' / 'testing' / 'tokenizers.py')
+    module_file = str(root / 'ovd' / 'data' / 'synthetic' / 'tiny_text' / 'tokenizers.py')
     out = subprocess.run([sys.executable, '-c', code, module_file], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -3,6 +3,11 @@ Objects365 v2, with JPEG images in which every category has its own learnable lo
 
 Deterministic by seed: the same arguments write byte-identical files. Used by the demo, the tests and the tiny
 training configs. Documented in ``docs/synthetic_data.md``.
+
+The one home of generated data: besides the datasets, :mod:`.eval_cases` builds LVIS/COCO-style ground truth
+and results for the evaluators' exactness tests and speed benchmarks, and :mod:`.tiny_text` the tiny tokenizers
+and text models (``generate_tiny_models`` writes them beside the datasets). Neither is imported here: they are
+imported by name (``tiny_text`` needs torch and transformers).
 """
 from .all import GENERATORS, generate_all
 from .tiny_models import TINY_MODELS, generate_tiny_models

@@ -139,7 +139,7 @@ def mdetr_predictions(root: Union[str, Path], split: str = 'test', seed: int = 0
     Returns:
         One record per sentence with an evaluated phrase, plus an empty record for some of the others.
     """
-    from ovd.data.flickr30k_index import iter_raw_records, record_phrases
+    from ovd.data.flickr30k.index import iter_raw_records, record_phrases
     rng = np.random.default_rng(seed + 1)
     out = []
     for record in iter_raw_records(Path(root), Path(root) / f'{split}.txt'):

@@ -2,7 +2,8 @@
 
 They sit beside the synthetic datasets (``<root>/tiny_bert``, ``<root>/tiny_roberta``, ``<root>/tiny_clip``),
 so a tiny config finds everything under ``{{$OVD_DATA_ROOT:data}}/synthetic/`` and goes through the same
-hub-or-directory loading path a real model name takes. Deterministic by seed (``ovd.testing`` builds them).
+hub-or-directory loading path a real model name takes. Deterministic by seed (:mod:`.tiny_text` builds
+them).
 """
 from pathlib import Path
 from typing import Dict, Union
@@ -16,7 +17,7 @@ def generate_tiny_models(root: Union[str, Path], seed: int = 0) -> Dict[str, str
     Returns:
         ``{name: path}`` of the written model directories.
     """
-    from ovd.testing import save_tiny_bert, save_tiny_clip, save_tiny_roberta
+    from ovd.data.synthetic.tiny_text import save_tiny_bert, save_tiny_clip, save_tiny_roberta
     root = Path(root)
     save_tiny_bert(root / 'tiny_bert', seed=seed)
     save_tiny_roberta(root / 'tiny_roberta', seed=seed)

@@ -12,7 +12,7 @@ Wu et al. (CVPR 2023, Sec. 3.3-3.4); weights, temperatures and queue lengths fro
   (:meth:`FrozenCLIP.encode_image_dense`), RoI-pooled (1x1, bilinear) over the region's box. ``loss_single``: symmetric
   InfoNCE (``single_temp``); the same region (same proposal and grid cell) sampled in another bag or order is not a
   negative, nor are queued regions of the same image.
-- Four queues (bag text/image, region text/image; :class:`ovd.models.common.feature_queue.FeatureQueue`). As in
+- Four queues (bag text/image, region text/image; :class:`ovd.models.baron.feature_queue.FeatureQueue`). As in
   ovdet (``ovdet/methods/queues.py``) each rank enqueues only its own batch; ``gather_queues=True`` (not ovdet's)
   ``all_gather``-s every rank's batch first, so all ranks hold the same, larger set of recent negatives.
 """
@@ -24,8 +24,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torchvision.ops import roi_align
 
-from ovd.models.common.feature_queue import FeatureQueue
-from ovd.models.common.info_nce import symmetric_info_nce
+from ovd.models.baron.feature_queue import FeatureQueue
+from ovd.models.baron.info_nce import symmetric_info_nce
 from .frozen_clip import FrozenCLIP, pack_pseudo_text
 from .neighborhood import Bags
 from .positional import BoxPositionalEmbedding

@@ -6,10 +6,13 @@ probabilities over classes + background; for a base class the detection branch h
 novel class the distillation branch has it:
 ``p = p_det ** lambda * p_kd ** (1 - lambda)`` (base, and background) and
 ``p = p_det ** (1 - lambda) * p_kd ** lambda`` (novel). Unlike ViLD's image head, BARON's distillation branch scores
-through the same text classifier with a background embedding, so both inputs include background.
+through the same text classifier with a background embedding, so both inputs include background. The formula is
+shared with ViLD (:mod:`ovd.models.common.ensemble`).
 """
 import torch
 from torch import Tensor
+
+from ..common.ensemble import weighted_geometric_mean
 
 
 def ensemble_probabilities(det_probs: Tensor, kd_probs: Tensor, base_mask: Tensor, weight: float = 2 / 3) -> Tensor:
@@ -29,6 +32,5 @@ def ensemble_probabilities(det_probs: Tensor, kd_probs: Tensor, base_mask: Tenso
                          f'base mask {tuple(base_mask.shape)}')
     if not 0.5 < weight <= 1.0:
         raise ValueError(f'ensemble weight must lie in (0.5, 1], got {weight}')
-    is_base = torch.cat([base_mask, base_mask.new_ones(1)]).to(det_probs.device)
-    det_weight = torch.where(is_base, weight, 1.0 - weight).to(det_probs.dtype)  # [C + 1]
-    return det_probs.pow(det_weight) * kd_probs.pow(1.0 - det_weight)
+    is_base = torch.cat([base_mask, base_mask.new_ones(1)])
+    return weighted_geometric_mean(det_probs, kd_probs, is_base, weight)

@@ -13,7 +13,6 @@ def check_against_config(state_dict: Dict[str, torch.Tensor], config: str) -> No
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
-    import ovd  # noqa: F401  (registers the modules)
     from ovd.registry import MODELS
     cfg = Config.fromfile(config)
     # the model's data_preprocessor, backbone and neck are mmdet types that resolve only inside a default scope

@@ -7,7 +7,7 @@ dicts convert one-to-one. Written as its own module (not mmdet's ``VLFusionModul
 width, such as the tiny BERT the tests use; here the fusion sizes come from the language model's config.
 Two pieces are computed faster than mmdet's with the same parameters and outputs (to float rounding): the
 X-MHA folds its visual projections into the text side (``fusion.py``) and the deformable convs use the
-``grid_sample`` CPU path (``ovd.models.common.deform_conv``).
+``grid_sample`` CPU path (``ovd.models.glip.deform_conv``).
 """
 import math
 from typing import Optional
@@ -20,7 +20,7 @@ from mmengine.model import BaseModule
 from torch import nn
 from transformers import BertConfig
 
-from ..common.deform_conv import FastModulatedDeformConv2d
+from .deform_conv import FastModulatedDeformConv2d
 from .fusion import build_vl_fuse
 
 

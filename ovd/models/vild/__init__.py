@@ -2,8 +2,9 @@
 
 Reading order: :mod:`.detector` (Mask R-CNN that trains on base classes only) -> :mod:`.roi_head` (ViLD-text,
 ViLD, ViLD-ensemble) -> :mod:`.bbox_head` and :mod:`.text_classifier` (cosine classifier) -> :mod:`.losses`
-(L1 distillation) -> :mod:`.ensemble` (geometric-mean scores). The region cache, its transforms and the CLIP
-region teacher are method-agnostic and live in :mod:`ovd.models.common`.
+(L1 distillation) -> :mod:`.ensemble` (geometric-mean scores, formula in :mod:`ovd.models.common.ensemble`);
+:mod:`.clip_region_teacher` and :mod:`.region_precompute` fill the region cache, which with its pipeline transforms
+is method-agnostic and lives in the data layer (:mod:`ovd.data.region_cache`, :mod:`ovd.data.region_transforms`).
 """
 from .bbox_head import ViLDBBoxHead, resolve_base_mask
 from .detector import ViLD

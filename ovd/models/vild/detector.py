@@ -19,7 +19,7 @@ from mmdet.structures import SampleList
 from mmengine.logging import print_log
 from torch import Tensor
 
-from ovd.models.common.clip_region_teacher import CLIPRegionTeacher
+from ovd.models.vild.clip_region_teacher import CLIPRegionTeacher
 from ovd.registry import MODELS
 
 

@@ -4,10 +4,12 @@ Paper (Gu et al., ICLR 2022, Sec. 3.4): for base classes the text head gets weig
 the image head does: ``s = s_text^lambda * s_image^(1-lambda)`` (base), ``s_text^(1-lambda) * s_image^lambda``
 (novel). The text head's probabilities come from its softmax over classes + background; the image head has no
 background (it was trained only to mimic CLIP), so its softmax runs over the classes alone, as in the official
-post-processing.
+post-processing. The formula is shared with BARON (:mod:`ovd.models.common.ensemble`).
 """
 import torch
 from torch import Tensor
+
+from ..common.ensemble import weighted_geometric_mean
 
 
 def ensemble_scores(text_probs: Tensor, image_probs: Tensor, base_mask: Tensor, weight: float = 2 / 3) -> Tensor:
@@ -29,6 +31,5 @@ def ensemble_scores(text_probs: Tensor, image_probs: Tensor, base_mask: Tensor, 
                          f'base mask {tuple(base_mask.shape)}')
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f'ensemble weight must lie in [0, 1], got {weight}')
-    text_weight = torch.where(base_mask, weight, 1.0 - weight).to(text_probs.dtype)  # [C]
-    combined = text_probs[:, :num_classes].pow(text_weight) * image_probs.pow(1.0 - text_weight)
+    combined = weighted_geometric_mean(text_probs[:, :num_classes], image_probs, base_mask, weight)
     return torch.cat([combined, text_probs[:, num_classes:]], dim=1)

@@ -9,7 +9,7 @@ One class covers the three variants of the paper, chosen by two arguments:
   inference the scores are the per-class geometric mean of both heads.
 
 Distillation targets come from each data sample's ``regions`` (``bboxes [M, 4]`` in the network input frame,
-``embeddings [M, D]``), put there by :class:`~ovd.models.common.region_transforms.LoadRegionEmbeddings` from the
+``embeddings [M, D]``), put there by :class:`~ovd.data.region_transforms.LoadRegionEmbeddings` from the
 precomputed cache, or by the detector's online teacher.
 """
 from typing import List, Optional, Tuple

@@ -19,16 +19,8 @@ from mmdet.datasets import BaseDetDataset
 
 from ovd.registry import DATASETS
 
-from .flickr30k_index import (  # noqa: F401  (re-exported: the index API predates flickr30k_index)
-    INDEX_FORMAT,
-    INDEX_VERSION,
-    build_index,
-    iter_raw_records,
-    load_index,
-    load_raw_image_record,
-    record_phrases,
-)
-from .flickr30k_raw import DEFAULT_BOX_CONVENTION, Flickr30kFormatError, check_box_convention, merge_boxes
+from ..flickr30k.index import iter_raw_records, load_index, record_phrases
+from ..flickr30k.raw import DEFAULT_BOX_CONVENTION, Flickr30kFormatError, check_box_convention, merge_boxes
 
 
 def samples_from_record(
@@ -41,7 +33,7 @@ def samples_from_record(
     """Turn one image record into grounding samples, one per sentence that has a phrase with boxes.
 
     Args:
-        record: An image record (see :func:`load_raw_image_record`).
+        record: An image record (see :func:`ovd.data.flickr30k.index.load_raw_image_record`).
         img_prefix: Folder of the images.
         merge: One enclosing box per phrase (merged-box protocol) instead of all its boxes.
         keep_boxless_phrases: Keep phrases without boxes (marked) instead of dropping them.

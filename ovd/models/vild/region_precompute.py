@@ -2,7 +2,7 @@
 
 Driven by ``ovd precompute-regions`` (:mod:`ovd.commands.precompute_regions`), which documents the config's
 ``region_cache`` section. Shard ``i`` of ``n`` owns the dataset indices ``j`` with ``j % n == i``; records are
-keyed by the dataset's ``img_id``, which is what :class:`~ovd.models.common.region_transforms.LoadRegionEmbeddings`
+keyed by the dataset's ``img_id``, which is what :class:`~ovd.data.region_transforms.LoadRegionEmbeddings`
 looks up at training time. Boxes are stored in the original image frame, sorted by proposal score.
 """
 import copy
@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
 
+from ovd.data.region_cache import FieldSpec, RegionCacheWriter
+
 from .clip_region_teacher import CLIPRegionTeacher
-from .region_cache import FieldSpec, RegionCacheWriter
 
 DEFAULTS = dict(dataset=None, proposal_model=dict(config=None, checkpoint=None), num_regions=300,
                 rpn_nms_iou=0.7, crop_scales=(1.0, 1.5), chunk_size=256, test_scale=(1333, 800), batch_size=1,
@@ -80,8 +81,6 @@ def precompute_shard(cfg: Config, root: str, shard_index: int, num_shards: int, 
     from mmengine.registry import init_default_scope
     from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
-
-    import ovd  # noqa: F401  (registers datasets and models)
 
     init_default_scope(cfg.get('default_scope', 'ovd'))
     rc = dict(DEFAULTS, **cfg.region_cache)

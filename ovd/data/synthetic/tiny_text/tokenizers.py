@@ -39,7 +39,7 @@ _CAPTIONS = [
 
 def tiny_corpus() -> List[str]:
     """The fixed training corpus: a few captions plus the 80 COCO names (shipped in ``ovd/data/metadata``)."""
-    meta = Path(__file__).resolve().parents[1] / 'data' / 'metadata' / 'coco_categories.json'
+    meta = Path(__file__).resolve().parents[2] / 'metadata' / 'coco_categories.json'
     with open(meta, encoding='utf-8') as f:
         categories = json.load(f)
     if isinstance(categories, dict):

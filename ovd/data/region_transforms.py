@@ -1,6 +1,6 @@
 """Pipeline transforms that bring precomputed regions (boxes + teacher embeddings) from a region cache into a sample.
 
-The cache stores boxes in the original image frame (see :mod:`ovd.models.common.region_cache`). Placed after the
+The cache stores boxes in the original image frame (see :mod:`ovd.data.region_cache`). Placed after the
 geometric augmentations (resize, flip, crop), :class:`LoadRegionEmbeddings` maps them with the
 ``homography_matrix`` that mmdet's transforms accumulate and clips them to the augmented image. By default every
 region is kept, as in the official ViLD parser (``vild_parser.py``: clipped, never filtered, since its

@@ -9,7 +9,7 @@ image); ``annotations[*]`` has ``image_id``, ``bbox`` (xywh) and ``tokens_positi
 the phrase the box belongs to). Boxes with the same spans belong to the same phrase, so a sample's phrases are
 the distinct span lists of its boxes, in order of first appearance. Samples follow the grounding sample
 contract (``text``, ``tokens_positive``, ``phrases``, ``instances`` with ``bbox_label`` = phrase index), as
-:class:`ovd.data.flickr30k.MDETRFlickr30kDataset` (whose files carry the evaluated phrases separately).
+:class:`ovd.data.datasets.flickr30k.MDETRFlickr30kDataset` (whose files carry the evaluated phrases separately).
 """
 import json
 import os.path as osp

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from ..hints import synthetic_data_hint
-from .validation import BOX_BORDER_TOLERANCE, AnnotationError
+from ...hints import synthetic_data_hint
+from ..validation import BOX_BORDER_TOLERANCE, AnnotationError
 
 PathLike = Union[str, os.PathLike]
 BOX_CONVENTIONS = ('raw', 'pixel')

@@ -9,12 +9,13 @@ the evaluators must agree on: tied scores, duplicated boxes (tied IoUs), crowd /
 zero-area boxes, categories without ground truth, images without detections.
 """
 import json
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-LVIS_V1_CATEGORIES = Path(__file__).resolve().parents[1] / 'data' / 'metadata' / 'lvis_v1_categories.json'
+from ..vocab import METADATA_DIR
+
+LVIS_V1_CATEGORIES = METADATA_DIR / 'lvis_v1_categories.json'
 
 
 def lvis_v1_categories() -> List[Dict[str, Any]]:

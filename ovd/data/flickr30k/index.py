@@ -1,8 +1,8 @@
 """Flickr30k Entities image records: read from the raw release or from ovd's prepared index (no mmdet import).
 
 An image record holds one image's sentences (caption, phrase spans, entity ids, types) and its boxes by entity
-id as the XML writes them (``'raw'`` convention, see :mod:`ovd.data.flickr30k_raw`). ``ovd prepare flickr30k``
-writes the records of a split as an index file; the dataset classes (:mod:`ovd.data.flickr30k`) and the
+id as the XML writes them (``'raw'`` convention, see :mod:`ovd.data.flickr30k.raw`). ``ovd prepare flickr30k``
+writes the records of a split as an index file; the dataset classes (:mod:`ovd.data.datasets.flickr30k`) and the
 ``flickr30k-*`` evaluation (:mod:`ovd.evaluation.flickr30k`) both read records through this module and pick the
 evaluated phrases with :func:`record_phrases`, so training samples and evaluation see the same phrases.
 """
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
-from .flickr30k_raw import (
+from .raw import (
     Flickr30kFormatError,
     parse_annotation_xml,
     parse_sentences_file,
