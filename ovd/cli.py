@@ -86,7 +86,7 @@ def _add_verbose(parser: argparse.ArgumentParser) -> None:
 INPUT_ERRORS = [
     ('ovd.data.validation', 'AnnotationError'),
     ('ovd.evaluation.records', 'EvaluationInputError'),
-    ('ovd.benchmark.records', 'RecordError'),
+    ('ovd.benchmark.run_records', 'RecordError'),
     ('ovd.benchmark.references', 'ReferenceError'),
     ('ovd.benchmark.spec', 'SpecError'),
     ('ovd.benchmark.strict_yaml', 'YAMLInputError'),

@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from ovd.fileio import atomic_write_json, sha256_file, sha256_text
 from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
 from .protocols import PROTOCOLS, normalize_metrics
-from .records import (
+from .run_records import (
     SCHEMA,
     annotation_files,
     git_info,

@@ -18,7 +18,7 @@ from filelock import FileLock
 
 from ovd.fileio import atomic_write_text
 from .protocols import FAMILIES, PROTOCOLS, Family
-from .records import RecordError, find_record_files, load_records
+from .run_records import RecordError, find_record_files, load_records
 from .references import Reference, default_references_path, load_references
 
 ID_COLUMNS = ('source', 'method', 'variant', 'protocol', 'dataset', 'training_data')

@@ -9,7 +9,7 @@ import pytest
 from ovd.fileio import atomic_write_json
 from ovd.benchmark.leaderboard import build_leaderboard, read_table_csv
 from ovd.benchmark.protocols import column_for, normalize_metrics, protocol_of_evaluator
-from ovd.benchmark.records import SCHEMA, RecordError, load_records, validate_record
+from ovd.benchmark.run_records import SCHEMA, RecordError, load_records, validate_record
 from ovd.benchmark.references import ReferenceError, load_references
 
 REF_HEADER = 'ref_id,method,variant,protocol,metric,value,backbone,training_data,config,citation,note\n'
