@@ -31,7 +31,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ovd.fileio import atomic_write_json, sha256_file, sha256_text
 from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
-from .protocols import PROTOCOLS, normalize_metrics
+from ovd.evaluation.metric_names import normalize_metrics
+from ovd.evaluation.protocols import PROTOCOLS
 from .run_records import (
     SCHEMA,
     annotation_files,

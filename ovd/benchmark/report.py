@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from ovd.fileio import atomic_write_bytes, atomic_write_text
 from .leaderboard import Table
-from .protocols import PROTOCOLS
+from ovd.evaluation.protocols import PROTOCOLS
 
 _SHOWN_TAIL = ('seed', 'eval_config', 'checkpoint_sha256', 'reference', 'citation')
 

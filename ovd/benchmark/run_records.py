@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ovd.fileio import atomic_write_json, sha256_file
-from .protocols import PROTOCOLS
+from ovd.evaluation.protocols import PROTOCOLS
 
 SCHEMA = 'ovd.run_record/1'
 REQUIRED = {'schema': str, 'run_id': str, 'method': str, 'protocol': str, 'metrics': dict, 'status': str,

@@ -34,7 +34,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import ovd
 from ovd.fileio import sha256_text
-from .protocols import PROTOCOLS, protocol_of_evaluator
+from ovd.evaluation.metric_names import protocol_of_evaluator
+from ovd.evaluation.protocols import PROTOCOLS
 from .strict_yaml import YAMLInputError, load_yaml
 
 _VAR = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')

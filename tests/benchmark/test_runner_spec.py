@@ -112,7 +112,7 @@ def test_demo_spec_plans_every_method_tiny_config(repo_root):
 
 
 def test_multi_dataset_evaluator_protocol_and_metric_names():
-    from ovd.benchmark.protocols import normalize_metrics, protocol_of_evaluator
+    from ovd.evaluation.metric_names import normalize_metrics, protocol_of_evaluator
     evaluator = {'type': 'MultiDatasetsEvaluator', 'dataset_prefixes': ['lvis', 'flickr30k'],
                  'metrics': [{'type': 'OVDetectionMetric', 'protocol': 'lvis'},
                              {'type': 'Flickr30kRecallMetric', 'protocol': 'any-box'}]}
