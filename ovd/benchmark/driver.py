@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from ovd.fileio import atomic_write_json, sha256_file, sha256_text
 from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
 from ovd.evaluation.metric_names import normalize_metrics
+from ovd.evaluation.metrics_file import read_metrics
 from ovd.evaluation.protocols import PROTOCOLS
 from .run_records import (
     SCHEMA,
@@ -40,7 +41,6 @@ from .run_records import (
     hardware_info,
     hash_files,
     package_versions,
-    read_test_metrics,
     write_record,
 )
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
@@ -264,10 +264,10 @@ class Driver:
         seconds = time.time() - start
         if rc != 0:
             raise self._fail(f'evaluation {ev.name!r}', rc)
-        raw = read_test_metrics(str(test_dir))
+        raw = read_metrics(test_dir)  # what tools/test.py wrote from runner.test()
         metrics = normalize_metrics(raw, ev.protocol, ev.metric_scale)
         if not metrics:
-            raise StepFailed(f'evaluation {ev.name!r} ({ev.protocol}) logged {sorted(raw)}, none of which is a '
+            raise StepFailed(f'evaluation {ev.name!r} ({ev.protocol}) returned {sorted(raw)}, none of which is a '
                              f'{PROTOCOLS[ev.protocol].family} leaderboard metric')
         record = self._record(ev, config, checkpoint, raw, metrics, status, seconds, options)
         write_record(str(self.edir.record_file(ev.name)), record)
