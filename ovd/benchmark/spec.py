@@ -193,30 +193,8 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
         SpecError: the spec is malformed (the message names the file and the key).
     """
     spec_path = Path(path)
-    try:
-        raw = load_yaml(spec_path.read_text(encoding='utf-8'), str(path))
-    except FileNotFoundError:
-        raise SpecError(f'{path}: sweep spec not found') from None
-    except OSError as err:
-        raise SpecError(f'{path}: cannot read the sweep spec: {err.strerror}') from None
-    except UnicodeDecodeError as err:
-        raise SpecError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start})') from None
-    except YAMLInputError as err:
-        raise SpecError(str(err)) from None
-    try:
-        if not isinstance(raw, dict):
-            raise SchemaError(f'{path}: expected a mapping, got {type(raw).__name__}')
-        # ${name} is replaced before the rest is read: the values are checked as the run will see them
-        spec_vars = parse_fields(SpecFile, {'vars': raw.get('vars')}, str(path))['vars']
-        spec_vars = {k: str(v) for k, v in {**spec_vars, **(variables or {})}.items()}
-        raw = {k: (_substitute(v, spec_vars, f'{path}: {k}') if k != 'vars' else v) for k, v in raw.items()}
-        spec = parse(SpecFile, raw, str(path))
-        defaults = spec.defaults or DefaultsSpec()
-        default_res = _resources(Resources(), defaults.resources, str(path), 'defaults.resources')
-        resources = [_resources(default_res, exp.resources, str(path), f'experiments[{i}].resources')
-                     for i, exp in enumerate(spec.experiments)]
-    except SchemaError as err:
-        raise SpecError(str(err)) from None
+    spec, resources = _read_spec(str(path), variables)
+    defaults = spec.defaults or DefaultsSpec()
 
     search = default_search_dirs(spec_path)
     sweep_root = str(root or spec.root or os.path.join('work_dirs', 'sweeps', spec.name))
@@ -264,6 +242,33 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
         seen[e.id] = e
     return Sweep(name=spec.name, path=str(path), root=sweep_root, entries=entries, notes=notes,
                  leaderboard_dir=leaderboard_dir, references=references)
+
+
+def _read_spec(path: str, variables: Optional[Mapping[str, str]]) -> Tuple[SpecFile, List[Resources]]:
+    """The checked spec file (``${name}`` replaced) and each experiment's resources (on top of the defaults')."""
+    try:
+        raw = load_yaml(Path(path).read_text(encoding='utf-8'), str(path))
+    except FileNotFoundError:
+        raise SpecError(f'{path}: sweep spec not found') from None
+    except OSError as err:
+        raise SpecError(f'{path}: cannot read the sweep spec: {err.strerror}') from None
+    except UnicodeDecodeError as err:
+        raise SpecError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start})') from None
+    except YAMLInputError as err:
+        raise SpecError(str(err)) from None
+    try:
+        if not isinstance(raw, dict):
+            raise SchemaError(f'{path}: expected a mapping, got {type(raw).__name__}')
+        # ${name} is replaced before the rest is read: the values are checked as the run will see them
+        spec_vars = parse_fields(SpecFile, {'vars': raw.get('vars')}, str(path))['vars']
+        spec_vars = {k: str(v) for k, v in {**spec_vars, **(variables or {})}.items()}
+        raw = {k: (_substitute(v, spec_vars, f'{path}: {k}') if k != 'vars' else v) for k, v in raw.items()}
+        spec = parse(SpecFile, raw, str(path))
+        base = _resources(Resources(), (spec.defaults or DefaultsSpec()).resources, str(path), 'defaults.resources')
+        return spec, [_resources(base, exp.resources, str(path), f'experiments[{i}].resources')
+                      for i, exp in enumerate(spec.experiments)]
+    except SchemaError as err:
+        raise SpecError(str(err)) from None
 
 
 def _resources(base: Resources, raw: Optional[Mapping[str, Any]], source: str, key: str) -> Resources:
