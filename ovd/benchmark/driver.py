@@ -19,7 +19,6 @@ import argparse
 import ctypes
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -45,9 +44,7 @@ from .run_records import (
 )
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
 from .state import EXIT_CHECKPOINTED, EntryDir, log_tail
-
-_EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*')
-
+from .step_error import ENV_ERROR_FILE, clear_step_error, read_step_error
 
 class Interrupted(Exception):
     """The job was asked to stop (signal); it can be resumed."""
@@ -93,14 +90,6 @@ def format_cfg_options(options: Mapping[str, Any]) -> List[str]:
     for key, value in options.items():
         walk(str(key), value)
     return out
-
-
-def last_error(log_text: str) -> str:
-    """The last exception line of a log (``KeyError: ...``), or ''."""
-    for line in reversed(log_text.splitlines()):
-        if _EXCEPTION_LINE.match(line):
-            return line.strip()
-    return ''
 
 
 _PR_SET_PDEATHSIG = 1
@@ -201,6 +190,7 @@ class Driver:
         self.edir.update_status(phase=phase)
         print(f'[ovd driver] {phase}: {" ".join(cmd)}', flush=True)
         env = self._env()
+        env[ENV_ERROR_FILE] = clear_step_error(self.edir.step_error_file)
         keep: tuple = ()
         if self.lock_fd is not None:  # the trainer keeps the entry locked until it has ended too
             keep, env[ENV_FD] = (self.lock_fd,), str(self.lock_fd)
@@ -219,7 +209,7 @@ class Driver:
 
     def _fail(self, phase: str, rc: int) -> StepFailed:
         tail = log_tail(os.environ.get('OVD_LOG_FILE'), lines=12)
-        error = last_error(tail)
+        error = read_step_error(self.edir.step_error_file)
         return StepFailed(f'{phase} failed with exit status {rc}' + (f': {error}' if error else '')
                           + (f'\nlog tail:\n{tail}' if tail else ''))
 
