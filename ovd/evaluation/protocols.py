@@ -11,9 +11,10 @@ message naming the variants, so that a reported number always says which protoco
 """
 import os
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
-from .records import Detections, GroundTruth, load_ground_truth, load_results
+if TYPE_CHECKING:  # the readers need numpy; the table is read without it (the benchmark runner)
+    from .records import Detections, GroundTruth
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def check_protocol(protocol: str) -> str:
     return protocol
 
 
-def evaluate_detections(protocol: str, gt: GroundTruth, dets: Detections, iou_type: str = 'bbox'
+def evaluate_detections(protocol: str, gt: 'GroundTruth', dets: 'Detections', iou_type: str = 'bbox'
                         ) -> Dict[str, float]:
     """Run a detection protocol on arrays.
 
@@ -136,6 +137,7 @@ def evaluate_files(protocol: str, gt_path: Union[str, os.PathLike], pred_path: U
         return evaluate_flickr30k_files(protocol, gt_path, pred_path, split, box_convention or 'raw')
     if split is not None or box_convention is not None:
         raise ValueError(f'--split and the box convention apply to the flickr30k protocols, not {protocol!r}')
+    from .records import load_ground_truth, load_results
     gt = load_ground_truth(gt_path)
     dets = load_results(pred_path, gt)
     return evaluate_detections(protocol, gt, dets, iou_type)
