@@ -28,11 +28,11 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from ovd.fileio import atomic_write_json, sha256_file, sha256_text
-from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
 from ovd.evaluation.metric_names import normalize_metrics
 from ovd.evaluation.metrics_file import read_metrics
 from ovd.evaluation.protocols import PROTOCOLS
+from ovd.fileio import atomic_write_json, sha256_file, sha256_text
+from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
 from .run_records import (
     SCHEMA,
     annotation_files,
@@ -45,6 +45,7 @@ from .run_records import (
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
 from .state import EXIT_CHECKPOINTED, EntryDir, log_tail
 from .step_error import ENV_ERROR_FILE, clear_step_error, read_step_error
+
 
 class Interrupted(Exception):
     """The job was asked to stop (signal); it can be resumed."""

@@ -16,8 +16,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from filelock import FileLock
 
-from ovd.fileio import atomic_write_text
 from ovd.evaluation.protocols import FAMILIES, PROTOCOLS, Family
+from ovd.fileio import atomic_write_text
 from .run_records import RecordError, find_record_files, load_records
 from .references import Reference, default_references_path, load_references
 

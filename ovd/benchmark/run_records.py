@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ovd.fileio import atomic_write_json, sha256_file
 from ovd.evaluation.protocols import PROTOCOLS
+from ovd.fileio import atomic_write_json, sha256_file
 
 SCHEMA = 'ovd.run_record/1'
 REQUIRED = {'schema': str, 'run_id': str, 'method': str, 'protocol': str, 'metrics': dict, 'status': str,

@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ovd.fileio import sha256_text
 from ovd.evaluation.metric_names import protocol_of_evaluator
 from ovd.evaluation.protocols import PROTOCOLS
+from ovd.fileio import sha256_text
 from .schema import SchemaError, parse, parse_fields
 from .spec_schema import DefaultsSpec, EvaluateSpec, ExperimentSpec, Resources, SpecFile, slug
 from .strict_yaml import YAMLInputError, load_yaml
