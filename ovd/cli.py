@@ -18,36 +18,18 @@ from typing import List, Optional, Tuple
 
 from ovd.quiet import VERBOSE_HELP, quiet_by_default
 
-# (subcommand, module, issue that provides it): a module that does not exist yet is listed in --help as
-# not available, and running it says which issue provides it; it never pretends to work.
+# (subcommand, module), in the order ``ovd --help`` lists them.
 COMMANDS = [
-    ('env', 'ovd.commands.env', 2),
-    ('synth', 'ovd.commands.synth', 2),
-    ('demo', 'ovd.commands.demo', 5),
-    ('prepare', 'ovd.commands.prepare', 3),
-    ('embed', 'ovd.commands.embed', 3),
-    ('eval', 'ovd.commands.eval', 4),
-    ('sweep', 'ovd.commands.sweep', 5),
-    ('leaderboard', 'ovd.commands.leaderboard', 5),
-    ('precompute-regions', 'ovd.commands.precompute_regions', 8),
+    ('env', 'ovd.commands.env'),
+    ('synth', 'ovd.commands.synth'),
+    ('demo', 'ovd.commands.demo'),
+    ('prepare', 'ovd.commands.prepare'),
+    ('embed', 'ovd.commands.embed'),
+    ('eval', 'ovd.commands.eval'),
+    ('sweep', 'ovd.commands.sweep'),
+    ('leaderboard', 'ovd.commands.leaderboard'),
+    ('precompute-regions', 'ovd.commands.precompute_regions'),
 ]
-
-
-def _load(module_name: str):
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name != module_name:
-            raise
-        return None
-
-
-def _not_available(name: str, issue: int):
-    def run(args: argparse.Namespace) -> int:
-        print(f'ovd {name}: not available in this version (it is provided by issue #{issue}).',
-              file=sys.stderr)
-        return 2
-    return run
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
@@ -58,12 +40,8 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument('--version', action='version', version=f'ovd {__version__}')
     parser.add_argument('--verbose', action='store_true', help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
-    for name, module_name, issue in COMMANDS:
-        module = _load(module_name)
-        if module is None:
-            sub = subparsers.add_parser(name, help=f'[not available yet: issue #{issue}]')
-            sub.set_defaults(func=_not_available(name, issue))
-            continue
+    for name, module_name in COMMANDS:
+        module = importlib.import_module(module_name)
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         if command is None or command == name:
             module.add_arguments(sub)
@@ -86,7 +64,7 @@ def _add_verbose(parser: argparse.ArgumentParser) -> None:
 INPUT_ERRORS = [
     ('ovd.data.validation', 'AnnotationError'),
     ('ovd.evaluation.records', 'EvaluationInputError'),
-    ('ovd.benchmark.records', 'RecordError'),
+    ('ovd.benchmark.run_records', 'RecordError'),
     ('ovd.benchmark.references', 'ReferenceError'),
     ('ovd.benchmark.spec', 'SpecError'),
     ('ovd.benchmark.strict_yaml', 'YAMLInputError'),

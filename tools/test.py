@@ -1,12 +1,16 @@
 """Evaluate a checkpoint with an ovd config (what ``mim test ovd CONFIG --checkpoint CKPT`` runs).
 
 Arguments follow mmdetection's ``tools/test.py``: ``--work-dir``, ``--out`` (raw predictions, pickle),
-``--cfg-options``, ``--launcher``. Metrics are printed by the evaluator and written by the runner's logger.
+``--cfg-options``, ``--launcher``. The metrics ``runner.test()`` returns are written as JSON to
+``<work_dir>/<timestamp>/metrics.json``, beside that run's logs (:mod:`ovd.evaluation.metrics_file`); the benchmark
+runner's run records are built from that file.
 """
 import argparse
 
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
+from ovd.evaluation.metrics_file import write_metrics
 from ovd.quiet import quiet_by_default
 from ovd.setup import setup_process
 from ovd.tool_args import add_common_arguments, load_config
@@ -39,7 +43,10 @@ def main() -> None:
             else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpDetResults', out_file_path=args.out))
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    if is_main_process():  # every rank gets the metrics; one writes them
+        path = write_metrics(runner.log_dir, metrics)
+        runner.logger.info(f'metrics written to {path}')
 
 
 if __name__ == '__main__':

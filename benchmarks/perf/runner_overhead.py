@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 from ovd.benchmark.executors import LocalExecutor, SlurmExecutor
 from ovd.benchmark.executors.base import Submission
 from ovd.benchmark.leaderboard import build_leaderboard
-from ovd.benchmark.records import SCHEMA
+from ovd.benchmark.run_records import SCHEMA
 from ovd.benchmark.spec import load_spec
 from ovd.benchmark.sweep import collect_status, run_sweep
 

@@ -19,7 +19,6 @@ import argparse
 import ctypes
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -29,23 +28,23 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
+from ovd.evaluation.metric_names import normalize_metrics
+from ovd.evaluation.metrics_file import read_metrics
+from ovd.evaluation.protocols import PROTOCOLS
 from ovd.fileio import atomic_write_json, sha256_file, sha256_text
 from .entry_lock import ENV_FD, LOCK_NAME, inherited_lock, try_lock
-from .protocols import PROTOCOLS, normalize_metrics
-from .records import (
+from .run_records import (
     SCHEMA,
     annotation_files,
     git_info,
     hardware_info,
     hash_files,
     package_versions,
-    read_test_metrics,
     write_record,
 )
 from .spec import Entry, EvalSpec, default_search_dirs, resolve_path
 from .state import EXIT_CHECKPOINTED, EntryDir, log_tail
-
-_EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*')
+from .step_error import ENV_ERROR_FILE, clear_step_error, read_step_error
 
 
 class Interrupted(Exception):
@@ -92,14 +91,6 @@ def format_cfg_options(options: Mapping[str, Any]) -> List[str]:
     for key, value in options.items():
         walk(str(key), value)
     return out
-
-
-def last_error(log_text: str) -> str:
-    """The last exception line of a log (``KeyError: ...``), or ''."""
-    for line in reversed(log_text.splitlines()):
-        if _EXCEPTION_LINE.match(line):
-            return line.strip()
-    return ''
 
 
 _PR_SET_PDEATHSIG = 1
@@ -200,6 +191,7 @@ class Driver:
         self.edir.update_status(phase=phase)
         print(f'[ovd driver] {phase}: {" ".join(cmd)}', flush=True)
         env = self._env()
+        env[ENV_ERROR_FILE] = clear_step_error(self.edir.step_error_file)
         keep: tuple = ()
         if self.lock_fd is not None:  # the trainer keeps the entry locked until it has ended too
             keep, env[ENV_FD] = (self.lock_fd,), str(self.lock_fd)
@@ -218,7 +210,7 @@ class Driver:
 
     def _fail(self, phase: str, rc: int) -> StepFailed:
         tail = log_tail(os.environ.get('OVD_LOG_FILE'), lines=12)
-        error = last_error(tail)
+        error = read_step_error(self.edir.step_error_file)
         return StepFailed(f'{phase} failed with exit status {rc}' + (f': {error}' if error else '')
                           + (f'\nlog tail:\n{tail}' if tail else ''))
 
@@ -263,10 +255,10 @@ class Driver:
         seconds = time.time() - start
         if rc != 0:
             raise self._fail(f'evaluation {ev.name!r}', rc)
-        raw = read_test_metrics(str(test_dir))
+        raw = read_metrics(test_dir)  # what tools/test.py wrote from runner.test()
         metrics = normalize_metrics(raw, ev.protocol, ev.metric_scale)
         if not metrics:
-            raise StepFailed(f'evaluation {ev.name!r} ({ev.protocol}) logged {sorted(raw)}, none of which is a '
+            raise StepFailed(f'evaluation {ev.name!r} ({ev.protocol}) returned {sorted(raw)}, none of which is a '
                              f'{PROTOCOLS[ev.protocol].family} leaderboard metric')
         record = self._record(ev, config, checkpoint, raw, metrics, status, seconds, options)
         write_record(str(self.edir.record_file(ev.name)), record)

@@ -25,6 +25,8 @@ from mmengine.model import MMDistributedDataParallel
 # mmengine's runner looks model wrappers up in its root registry (not in scope 'ovd'), so register there.
 from mmengine.registry import MODEL_WRAPPERS
 
+from .step_error import write_step_error
+
 
 def tool_path(name: str) -> Path:
     """The ``tools/<name>.py`` that ``mim`` would run: the installed package's ``.mim/tools``, else the source
@@ -94,7 +96,12 @@ def main(argv: List[str]) -> None:
     from ovd.benchmark import hooks  # noqa: F401  (registers PreemptionCheckpointHook, ExactResumeHook)
     if os.environ.get('OVD_CPU_DISTRIBUTED', '1') == '1':
         allow_cpu_distributed()
-    (_train if argv[0] == 'train' else _test)(argv[1:])
+    try:
+        (_train if argv[0] == 'train' else _test)(argv[1:])
+    except BaseException as err:
+        if not (isinstance(err, SystemExit) and err.code in (0, None)):
+            write_step_error(err)  # the driver reports this line as the step's failure
+        raise
 
 
 if __name__ == '__main__':

@@ -16,9 +16,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from filelock import FileLock
 
+from ovd.evaluation.protocols import FAMILIES, PROTOCOLS, Family
 from ovd.fileio import atomic_write_text
-from .protocols import FAMILIES, PROTOCOLS, Family
-from .records import RecordError, find_record_files, load_records
+from .run_records import RecordError, find_record_files, load_records
 from .references import Reference, default_references_path, load_references
 
 ID_COLUMNS = ('source', 'method', 'variant', 'protocol', 'dataset', 'training_data')

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .protocols import FAMILIES, PROTOCOLS
+from ovd.evaluation.protocols import FAMILIES, PROTOCOLS
 
 COLUMNS = ('ref_id', 'method', 'variant', 'protocol', 'metric', 'value', 'backbone', 'training_data', 'config',
            'citation', 'note')

@@ -10,9 +10,9 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from ovd.evaluation.protocols import PROTOCOLS
 from ovd.fileio import atomic_write_bytes, atomic_write_text
 from .leaderboard import Table
-from .protocols import PROTOCOLS
 
 _SHOWN_TAIL = ('seed', 'eval_config', 'checkpoint_sha256', 'reference', 'citation')
 

@@ -21,7 +21,8 @@ A spec looks like this (``benchmarks/sweeps/*.yaml`` are complete examples)::
           - {protocol: lvis-fixed, config: configs/glip/x_lvis.py, reference: glip-t-lvis-minival-last}
 
 ``train`` may be replaced by ``checkpoint`` (evaluate an existing checkpoint; each evaluation then needs a
-``config``). Errors name the spec file and the field, e.g. ``demo.yaml: experiments[1].seeds[0]: ...``.
+``config``). What each key may hold is the schema in :mod:`ovd.benchmark.spec_schema`; errors name the spec
+file and the key, e.g. ``demo.yaml: experiments[1].seeds[0]: ...``.
 """
 import glob
 import itertools
@@ -32,41 +33,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-import ovd
+from ovd.evaluation.metric_names import protocol_of_evaluator
+from ovd.evaluation.protocols import PROTOCOLS
 from ovd.fileio import sha256_text
-from .protocols import PROTOCOLS, protocol_of_evaluator
+from .schema import SchemaError, parse, parse_fields
+from .spec_schema import DefaultsSpec, EvaluateSpec, ExperimentSpec, Resources, SpecFile, slug
 from .strict_yaml import YAMLInputError, load_yaml
 
 _VAR = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
-_SLUG = re.compile(r'[^A-Za-z0-9_.=+-]+')
-# sbatch --time: "M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S", or no limit
-_SLURM_TIME = re.compile(r'\d+(:\d{1,2}){0,2}|\d+-\d{1,2}(:\d{1,2}){0,2}|UNLIMITED|INFINITE|infinite|unlimited')
 
 
 class SpecError(ValueError):
     """A sweep spec is malformed; the message names the file and the field."""
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What one job asks the executor for.
-
-    ``tasks`` is the number of training processes (the world size); with ``tasks > 1`` training runs
-    distributed (SLURM: ``srun`` + mmengine's slurm launcher; locally: ``torch.distributed.run``).
-    """
-    nodes: int = 1
-    tasks: int = 1
-    cpus_per_task: int = 1
-    gpus_per_node: int = 0
-    mem: Optional[str] = None
-    time: Optional[str] = None
-    partition: Optional[str] = None
-    account: Optional[str] = None
-    qos: Optional[str] = None
-    constraint: Optional[str] = None
-    # SIGUSR1 reaches the job this many seconds before its time limit: checkpoint, then requeue.
-    signal_grace_s: int = 120
-    sbatch_args: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,14 +119,6 @@ class Sweep:
     references: Optional[str]
 
 
-_RESOURCE_FIELDS = {f: t for f, t in Resources.__annotations__.items()}
-_INT_RESOURCES = {'nodes', 'tasks', 'cpus_per_task', 'gpus_per_node', 'signal_grace_s'}
-_EXPERIMENT_KEYS = {'name', 'method', 'train', 'checkpoint', 'training_data', 'seeds', 'retries',
-                    'resources', 'cfg_options', 'env', 'grid', 'evaluate', 'optional'}
-_EVAL_KEYS = {'name', 'protocol', 'config', 'dataset', 'cfg_options', 'reference', 'metric_scale'}
-_TOP_KEYS = {'name', 'description', 'root', 'leaderboard', 'references', 'vars', 'defaults', 'experiments'}
-
-
 def _fail(where: str, msg: str) -> SpecError:
     return SpecError(f'{where}: {msg}')
 
@@ -167,75 +137,6 @@ def _substitute(value: Any, variables: Mapping[str, str], where: str) -> Any:
     return value
 
 
-def _check_keys(obj: Any, allowed: set, where: str) -> Dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise _fail(where, f'expected a mapping, got {type(obj).__name__}')
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        raise _fail(where, f'unknown key(s) {unknown}; allowed: {sorted(allowed)}')
-    return obj
-
-
-def _resources(base: Resources, raw: Any, where: str) -> Resources:
-    if raw is None:
-        return base
-    _check_keys(raw, set(_RESOURCE_FIELDS), where)
-    values = {}
-    for key, val in raw.items():
-        if key in _INT_RESOURCES:
-            least = 1 if key in ('nodes', 'tasks', 'cpus_per_task') else 0
-            if not isinstance(val, int) or isinstance(val, bool) or val < least:
-                raise _fail(f'{where}.{key}', f'expected a positive integer, got {val!r}')
-        elif key == 'sbatch_args':
-            if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
-                raise _fail(f'{where}.{key}', f'expected a list of strings, got {val!r}')
-            val = tuple(val)
-        elif key == 'time' and val is not None:
-            if isinstance(val, bool) or not _SLURM_TIME.fullmatch(str(val)):
-                raise _fail(f'{where}.{key}', f'expected a SLURM time limit (minutes, [hours:]minutes:seconds, '
-                                              f'days-hours[:minutes[:seconds]] or UNLIMITED), got {val!r}')
-            val = str(val)
-        elif val is not None:
-            val = str(val)
-        values[key] = val
-    res = replace(base, **values)
-    if res.tasks % res.nodes:
-        raise _fail(where, f'tasks ({res.tasks}) must be a multiple of nodes ({res.nodes})')
-    return res
-
-
-def _seeds(raw: Any, where: str) -> List[int]:
-    if not isinstance(raw, list) or not raw:
-        raise _fail(where, f'expected a non-empty list of integers, got {raw!r}')
-    for i, s in enumerate(raw):
-        if not isinstance(s, int) or isinstance(s, bool):
-            raise _fail(f'{where}[{i}]', f'expected an integer seed, got {s!r}')
-    if len(set(raw)) != len(raw):
-        raise _fail(where, f'duplicate seeds in {raw}')
-    return list(raw)
-
-
-def _mapping(raw: Any, where: str) -> Dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise _fail(where, f'expected a mapping of config keys to values, got {type(raw).__name__}')
-    return dict(raw)
-
-
-def _env(raw: Any, where: str) -> Dict[str, str]:
-    env = _mapping(raw, where)
-    for key, value in env.items():
-        if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', str(key)) or isinstance(value, (dict, list)):
-            raise _fail(f'{where}.{key}', f'expected NAME: value (an environment variable), got {value!r}')
-    return {str(k): str(v) for k, v in env.items()}
-
-
-def _slug(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, separators=(',', ':'))
-    return _SLUG.sub('_', text).strip('_')[:40]
-
-
 def resolve_path(path: str, base_dirs: Sequence[Path]) -> Optional[Path]:
     """Find ``path`` as given (absolute or relative to the current folder) or under one of ``base_dirs``."""
     p = Path(path)
@@ -250,7 +151,7 @@ def resolve_path(path: str, base_dirs: Sequence[Path]) -> Optional[Path]:
 def default_search_dirs(spec_path: Optional[Path] = None) -> List[Path]:
     """Folders relative config paths are looked up in: the current folder, the repository that holds the
     spec (``<repo>/benchmarks/sweeps/x.yaml``), the ovd source checkout and the installed ``ovd/.mim``."""
-    pkg = Path(ovd.__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[1]  # the ovd package
     dirs = [Path.cwd()]
     if spec_path is not None:
         spec_path = spec_path.resolve()
@@ -289,12 +190,64 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
         The :class:`Sweep` with one :class:`Entry` per (experiment, config match, grid point, seed).
 
     Raises:
-        SpecError: the spec is malformed (the message names the file and field).
+        SpecError: the spec is malformed (the message names the file and the key).
     """
     spec_path = Path(path)
-    name_for_errors = str(path)
+    spec, resources = _read_spec(str(path), variables)
+    defaults = spec.defaults or DefaultsSpec()
+
+    search = default_search_dirs(spec_path)
+    sweep_root = str(root or spec.root or os.path.join('work_dirs', 'sweeps', spec.name))
+    leaderboard_dir = str(spec.leaderboard or os.path.join(sweep_root, 'leaderboard'))
+    references = spec.references
+    if references is not None:
+        found = resolve_path(references, search)
+        if found is None:
+            raise _fail(f'{path}: references', f'file not found: {references}')
+        references = str(found)
+
+    entries: List[Entry] = []
+    notes: List[str] = []
+    for i, (exp, res) in enumerate(zip(spec.experiments, resources)):
+        where = f'{path}: experiments[{i}]'
+        exp_name = str(exp.name or exp.method)
+        if (exp.train is None) == (exp.checkpoint is None):
+            raise _fail(where, 'give exactly one of `train` (a config to train) or `checkpoint` (to evaluate)')
+        configs = _configs(exp, search, where)
+        if not configs:
+            notes.append(f'{exp_name}: skipped, ' + (f'no config matches {exp.train}' if exp.train is not None
+                                                     else f'checkpoint {exp.checkpoint} not found'))
+            continue
+        opts = {**defaults.cfg_options, **exp.cfg_options}
+        keys = list(exp.grid)
+        for config in configs:
+            evals = _evals(exp.evaluate, config, search, f'{where}.evaluate')
+            stem = exp_name if len(configs) == 1 else f'{exp_name}-{Path(config).stem}'
+            for point in itertools.product(*(exp.grid[k] for k in keys)):
+                point_map = dict(zip(keys, point))
+                for seed in exp.seeds if exp.seeds is not None else defaults.seeds:
+                    parts = [stem] + [f'{k.split(".")[-1]}={slug(v)}' for k, v in point_map.items()]
+                    entries.append(Entry(
+                        id=slug('-'.join(parts)) + f'-s{seed}', sweep=spec.name, experiment=exp_name,
+                        method=exp.method, train_config=config, checkpoint=exp.checkpoint, seed=seed,
+                        grid=point_map, cfg_options={**opts, **point_map}, evals=evals, resources=res,
+                        retries=exp.retries if exp.retries is not None else defaults.retries,
+                        env={**defaults.env, **exp.env}, training_data=exp.training_data,
+                        leaderboard_dir=leaderboard_dir, references=references))
+    seen: Dict[str, Entry] = {}
+    for e in entries:
+        if e.id in seen:
+            raise SpecError(f'{path}: two entries get the id {e.id!r} (experiments {seen[e.id].experiment!r} '
+                            f'and {e.experiment!r}); give the experiments distinct names')
+        seen[e.id] = e
+    return Sweep(name=spec.name, path=str(path), root=sweep_root, entries=entries, notes=notes,
+                 leaderboard_dir=leaderboard_dir, references=references)
+
+
+def _read_spec(path: str, variables: Optional[Mapping[str, str]]) -> Tuple[SpecFile, List[Resources]]:
+    """The checked spec file (``${name}`` replaced) and each experiment's resources (on top of the defaults')."""
     try:
-        raw = load_yaml(spec_path.read_text(encoding='utf-8'), name_for_errors)
+        raw = load_yaml(Path(path).read_text(encoding='utf-8'), str(path))
     except FileNotFoundError:
         raise SpecError(f'{path}: sweep spec not found') from None
     except OSError as err:
@@ -303,131 +256,64 @@ def load_spec(path: str, variables: Optional[Mapping[str, str]] = None, root: Op
         raise SpecError(f'{path}: not UTF-8 text ({err.reason} at byte {err.start})') from None
     except YAMLInputError as err:
         raise SpecError(str(err)) from None
-    raw = _check_keys(raw, _TOP_KEYS, name_for_errors)
-    sweep_name = raw.get('name')
-    # The name is a folder under work_dirs/sweeps: one visible path component ('..' made the sweep root
-    # work_dirs/ itself; a hidden folder is skipped by the leaderboard's record search).
-    if not isinstance(sweep_name, str) or not sweep_name or _slug(sweep_name) != sweep_name or \
-            sweep_name.startswith('.'):
-        raise _fail(f'{path}: name', f'expected a simple name (letters, digits, _.=+-, not starting with '
-                                     f'a dot), got {sweep_name!r}')
-    spec_vars = _mapping(raw.get('vars'), f'{path}: vars')
-    spec_vars = {k: str(v) for k, v in spec_vars.items()}
-    spec_vars.update({k: str(v) for k, v in (variables or {}).items()})
-    raw = {k: (_substitute(v, spec_vars, f'{path}: {k}') if k != 'vars' else v) for k, v in raw.items()}
-
-    search = default_search_dirs(spec_path)
-    defaults = _check_keys(raw.get('defaults') or {}, {'seeds', 'retries', 'resources', 'cfg_options', 'env'},
-                           f'{path}: defaults')
-    default_seeds = _seeds(defaults.get('seeds', [0]), f'{path}: defaults.seeds')
-    default_retries = defaults.get('retries', 1)
-    default_res = _resources(Resources(), defaults.get('resources'), f'{path}: defaults.resources')
-    default_opts = _mapping(defaults.get('cfg_options'), f'{path}: defaults.cfg_options')
-    default_env = _env(defaults.get('env'), f'{path}: defaults.env')
-    sweep_root = str(root or raw.get('root') or os.path.join('work_dirs', 'sweeps', sweep_name))
-    leaderboard_dir = str(raw.get('leaderboard') or os.path.join(sweep_root, 'leaderboard'))
-    references = raw.get('references')
-    if references is not None:
-        found = resolve_path(str(references), search)
-        if found is None:
-            raise _fail(f'{path}: references', f'file not found: {references}')
-        references = str(found)
-
-    experiments = raw.get('experiments')
-    if not isinstance(experiments, list) or not experiments:
-        raise _fail(f'{path}: experiments', 'expected a non-empty list')
-    entries: List[Entry] = []
-    notes: List[str] = []
-    for i, exp in enumerate(experiments):
-        where = f'{path}: experiments[{i}]'
-        exp = _check_keys(exp, _EXPERIMENT_KEYS, where)
-        method = exp.get('method')
-        if not isinstance(method, str) or not method:
-            raise _fail(f'{where}.method', f'expected a method name, got {method!r}')
-        exp_name = str(exp.get('name') or method)
-        train, checkpoint = exp.get('train'), exp.get('checkpoint')
-        if (train is None) == (checkpoint is None):
-            raise _fail(where, 'give exactly one of `train` (a config to train) or `checkpoint` (to evaluate)')
-        seeds = _seeds(exp['seeds'], f'{where}.seeds') if 'seeds' in exp else default_seeds
-        retries = exp.get('retries', default_retries)
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise _fail(f'{where}.retries', f'expected a non-negative integer, got {retries!r}')
-        res = _resources(default_res, exp.get('resources'), f'{where}.resources')
-        opts = {**default_opts, **_mapping(exp.get('cfg_options'), f'{where}.cfg_options')}
-        env = {**default_env, **_env(exp.get('env'), f'{where}.env')}
-        grid = _mapping(exp.get('grid'), f'{where}.grid')
-        for key, values in grid.items():
-            if not isinstance(values, list) or not values:
-                raise _fail(f'{where}.grid.{key}', f'expected a non-empty list of values, got {values!r}')
-        evaluate = exp.get('evaluate')
-        if not isinstance(evaluate, list) or not evaluate:
-            raise _fail(f'{where}.evaluate', 'expected a non-empty list of evaluations')
-
-        if train is not None:
-            configs = _expand_config(str(train), search, f'{where}.train')
-            if not configs:
-                if exp.get('optional'):
-                    notes.append(f'{exp_name}: skipped, no config matches {train}')
-                    continue
-                raise _fail(f'{where}.train', f'no config file matches {train!r} (looked in '
-                                              f'{", ".join(str(s) for s in search)})')
-        else:
-            if resolve_path(str(checkpoint), search) is None and '://' not in str(checkpoint):
-                if exp.get('optional'):
-                    notes.append(f'{exp_name}: skipped, checkpoint {checkpoint} not found')
-                    continue
-                raise _fail(f'{where}.checkpoint', f'checkpoint not found: {checkpoint}')
-            configs = [None]
-
-        for config in configs:
-            evals = _evals(evaluate, config, search, f'{where}.evaluate')
-            stem = exp_name if len(configs) == 1 else f'{exp_name}-{Path(config).stem}'
-            keys = list(grid)
-            for point in itertools.product(*(grid[k] for k in keys)):
-                point_map = dict(zip(keys, point))
-                for seed in seeds:
-                    parts = [stem] + [f'{k.split(".")[-1]}={_slug(v)}' for k, v in point_map.items()]
-                    entry_id = _slug('-'.join(parts)) + f'-s{seed}'
-                    entries.append(Entry(
-                        id=entry_id, sweep=sweep_name, experiment=exp_name, method=method,
-                        train_config=config, checkpoint=None if checkpoint is None else str(checkpoint),
-                        seed=seed, grid=point_map, cfg_options={**opts, **point_map}, evals=evals,
-                        resources=res, retries=retries, env=env,
-                        training_data=str(exp.get('training_data', '')),
-                        leaderboard_dir=leaderboard_dir, references=references))
-    seen: Dict[str, Entry] = {}
-    for e in entries:
-        if e.id in seen:
-            raise SpecError(f'{path}: two entries get the id {e.id!r} (experiments {seen[e.id].experiment!r} '
-                            f'and {e.experiment!r}); give the experiments distinct names')
-        seen[e.id] = e
-    return Sweep(name=sweep_name, path=str(path), root=sweep_root, entries=entries, notes=notes,
-                 leaderboard_dir=leaderboard_dir, references=references)
+    try:
+        if not isinstance(raw, dict):
+            raise SchemaError(f'{path}: expected a mapping, got {type(raw).__name__}')
+        # ${name} is replaced before the rest is read: the values are checked as the run will see them
+        spec_vars = parse_fields(SpecFile, {'vars': raw.get('vars')}, str(path))['vars']
+        spec_vars = {k: str(v) for k, v in {**spec_vars, **(variables or {})}.items()}
+        raw = {k: (_substitute(v, spec_vars, f'{path}: {k}') if k != 'vars' else v) for k, v in raw.items()}
+        spec = parse(SpecFile, raw, str(path))
+        base = _resources(Resources(), (spec.defaults or DefaultsSpec()).resources, str(path), 'defaults.resources')
+        return spec, [_resources(base, exp.resources, str(path), f'experiments[{i}].resources')
+                      for i, exp in enumerate(spec.experiments)]
+    except SchemaError as err:
+        raise SpecError(str(err)) from None
 
 
-def _evals(raw_list: List[Any], train_config: Optional[str], search: Sequence[Path],
+def _resources(base: Resources, raw: Optional[Mapping[str, Any]], source: str, key: str) -> Resources:
+    """``base`` with the keys ``raw`` gives (checked against :class:`Resources`' fields)."""
+    if raw is None:
+        return base
+    res = replace(base, **parse_fields(Resources, raw, source, key))
+    if res.tasks % res.nodes:
+        raise SchemaError(f'{source}: {key}: tasks ({res.tasks}) must be a multiple of nodes ({res.nodes})')
+    return res
+
+
+def _configs(exp: ExperimentSpec, search: Sequence[Path], where: str) -> List[Optional[str]]:
+    """The configs an experiment trains (its glob's matches), or ``[None]`` for a given checkpoint; ``[]`` when
+    an optional experiment has nothing to run."""
+    if exp.train is not None:
+        configs: List[Optional[str]] = list(_expand_config(exp.train, search, f'{where}.train'))
+        if not configs and not exp.optional:
+            raise _fail(f'{where}.train', f'no config file matches {exp.train!r} (looked in '
+                                          f'{", ".join(str(s) for s in search)})')
+        return configs
+    if resolve_path(str(exp.checkpoint), search) is None and '://' not in str(exp.checkpoint):
+        if exp.optional:
+            return []
+        raise _fail(f'{where}.checkpoint', f'checkpoint not found: {exp.checkpoint}')
+    return [None]
+
+
+def _evals(items: Sequence[EvaluateSpec], train_config: Optional[str], search: Sequence[Path],
            where: str) -> Tuple[EvalSpec, ...]:
     evals = []
-    for j, raw in enumerate(raw_list):
+    for j, item in enumerate(items):
         w = f'{where}[{j}]'
-        raw = _check_keys(raw, _EVAL_KEYS, w)
-        protocol = raw.get('protocol')
-        config = raw.get('config', train_config)
+        protocol, config = item.protocol, item.config if item.config is not None else train_config
         if protocol == 'auto' and config is not None:
             protocol = _detect_protocol(config, search, f'{w}.protocol')
         if protocol not in PROTOCOLS:
             raise _fail(f'{w}.protocol', f'unknown protocol {protocol!r}; known: {sorted(PROTOCOLS)} or auto')
         if config is None:
             raise _fail(f'{w}.config', 'an evaluation of a given checkpoint needs a config')
-        if resolve_path(str(config), search) is None:
+        if resolve_path(config, search) is None:
             raise _fail(f'{w}.config', f'config file not found: {config}')
-        scale = raw.get('metric_scale', 'fraction')
-        if scale not in ('fraction', 'percent'):
-            raise _fail(f'{w}.metric_scale', f"expected 'fraction' or 'percent', got {scale!r}")
-        evals.append(EvalSpec(name=_slug(raw.get('name') or protocol), protocol=protocol, config=str(config),
-                              dataset=str(raw.get('dataset', '')),
-                              cfg_options=_mapping(raw.get('cfg_options'), f'{w}.cfg_options'),
-                              reference=raw.get('reference'), metric_scale=scale))
+        evals.append(EvalSpec(name=slug(item.name or protocol), protocol=protocol, config=config,
+                              dataset=item.dataset, cfg_options=dict(item.cfg_options), reference=item.reference,
+                              metric_scale=item.metric_scale))
     names = [e.name for e in evals]
     if len(set(names)) != len(names):
         raise _fail(where, f'evaluation names must be unique, got {names} (set `name:`)')

@@ -8,6 +8,7 @@ Each entry owns one folder ``<sweep root>/<entry id>/``::
     .driver.lock        held (flock) by the entry's driver and its trainer while they live: the entry is running
     records/<eval>.json one run record per finished evaluation (the results)
     logs/attempt-<n>.log
+    step_error.txt      the exception line that ended the last failed step (written by the step's process)
     work_dir/           mmengine's work dir (checkpoints, ``last_checkpoint``); test_<eval>/ for evaluations
 
 Every file is replaced atomically. The state of an entry is derived from these files plus the executor's view of
@@ -66,6 +67,7 @@ class EntryDir:
     records_dir = property(lambda self: self.path / 'records')
     logs_dir = property(lambda self: self.path / 'logs')
     work_dir = property(lambda self: self.path / 'work_dir')
+    step_error_file = property(lambda self: self.path / 'step_error.txt')
 
     def record_file(self, eval_name: str) -> Path:
         return self.records_dir / f'{eval_name}.json'

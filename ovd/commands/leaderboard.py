@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ovd.benchmark.leaderboard import build_leaderboard
-    from ovd.benchmark.records import RecordError
+    from ovd.benchmark.run_records import RecordError
     from ovd.benchmark.references import ReferenceError
     try:
         board = build_leaderboard(args.records, args.out, references=args.references, strict=not args.skip_bad,

@@ -9,8 +9,8 @@ import sys
 from rich.console import Console
 
 from ovd.benchmark.leaderboard import build_tables
-from ovd.benchmark.protocols import FAMILIES
-from ovd.benchmark.records import SCHEMA
+from ovd.evaluation.protocols import FAMILIES
+from ovd.benchmark.run_records import SCHEMA
 from ovd.benchmark.references import default_references_path, load_references
 from ovd.benchmark.report import _rows_by_protocol, html_page, make_plots, print_terminal
 

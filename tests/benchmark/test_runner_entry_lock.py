@@ -19,6 +19,8 @@ from ovd.benchmark.executors import LocalExecutor
 from ovd.benchmark.spec import load_spec
 from ovd.benchmark.state import State
 from ovd.benchmark.sweep import collect_status, run_sweep
+from ovd.evaluation.metric_names import normalize_metrics
+from ovd.evaluation.metrics_file import METRICS_FILE, read_metrics
 
 # Stand-in job: notes its start, runs a while, writes its record and status like the driver.
 SLOW_JOB = textwrap.dedent('''
@@ -180,4 +182,9 @@ def test_two_real_sweep_runs_at_once_train_once(tmp_path, synthetic_data_root):
     assert status['state'] == 'done' and status['attempts'] == 1
     # status points at the log of the run that trained
     assert '[ovd driver] train:' in Path(status['log']).read_text()
-    assert json.loads((edir / 'records' / 'coco.json').read_text())['attempts'] == 1
+    record = json.loads((edir / 'records' / 'coco.json').read_text())
+    assert record['attempts'] == 1
+    # the record's metrics are the ones tools/test.py wrote from runner.test(), as leaderboard columns
+    written = list((edir / 'work_dir').glob(f'test_coco/attempt-1/*/{METRICS_FILE}'))
+    assert len(written) == 1 and record['raw_metrics'] == read_metrics(written[0].parent.parent)
+    assert record['metrics'] == normalize_metrics(record['raw_metrics'], 'coco') and 'AP50' in record['metrics']

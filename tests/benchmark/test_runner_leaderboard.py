@@ -8,8 +8,8 @@ import pytest
 
 from ovd.fileio import atomic_write_json
 from ovd.benchmark.leaderboard import build_leaderboard, read_table_csv
-from ovd.benchmark.protocols import column_for, normalize_metrics, protocol_of_evaluator
-from ovd.benchmark.records import SCHEMA, RecordError, load_records, validate_record
+from ovd.benchmark.run_records import SCHEMA, RecordError, load_records, validate_record
+from ovd.evaluation.metric_names import column_for, normalize_metrics, protocol_of_evaluator
 from ovd.benchmark.references import ReferenceError, load_references
 
 REF_HEADER = 'ref_id,method,variant,protocol,metric,value,backbone,training_data,config,citation,note\n'
@@ -29,15 +29,20 @@ def write_records(root, records):
         atomic_write_json(root / f'entry{i}' / 'records' / f'{rec["protocol"]}.json', rec)
 
 
-@pytest.mark.parametrize('key, column', [
-    ('coco/bbox_mAP', 'AP'), ('coco/bbox_mAP_50', 'AP50'), ('coco/bbox_mAP_s', 'APs'), ('coco/bbox_AP50', 'AP50'),
-    ('lvis/bbox_APr', 'APr'), ('lvis-fixed/bbox_AP', 'AP'), ('lvis/segm_APf', 'mask_APf'),
-    ('ov-coco-65/bbox_AP50_novel', 'AP50_novel'), ('ov_coco/novel_ap50', 'AP50_novel'),
-    ('flickr30k-any-box/R@5', 'R@5'), ('flickr/Recall@10', 'R@10'),
-    ('flickr30k-any-box/people/R@1', ''), ('coco/bbox_AR@100', ''), ('loss', ''),
+@pytest.mark.parametrize('key, protocol, column', [
+    ('coco/bbox_mAP', 'coco', 'AP'), ('coco/bbox_mAP_50', 'coco', 'AP50'), ('coco/bbox_mAP_s', 'coco', 'APs'),
+    ('coco/bbox_AP50', 'coco', 'AP50'), ('objects365/bbox_APl', 'objects365', 'APl'),
+    ('lvis/bbox_APr', 'lvis', 'APr'), ('lvis-fixed/bbox_AP', 'lvis-fixed', 'AP'), ('lvis/segm_APf', 'lvis', 'mask_APf'),
+    ('lvis_fixed_ap/APc', 'lvis-fixed', 'APc'), ('lvis/bbox_AP50_novel', 'lvis', 'AP50_novel'),
+    ('ov-coco-65/bbox_AP50_novel', 'ov-coco-65', 'AP50_novel'), ('ov-coco-80/bbox_AP50_all', 'ov-coco-80', 'AP50_all'),
+    ('flickr30k-any-box/R@5', 'flickr30k-any-box', 'R@5'),
+    ('flickr30k/flickr30k-any-box/R@1', 'flickr30k-any-box', 'R@1'),
+    ('flickr30k-any-box/people/R@1', 'flickr30k-any-box', ''), ('flickr30k-any-box/UB', 'flickr30k-any-box', ''),
+    ('coco/bbox_AR@100', 'coco', ''), ('coco/bbox_mAP_copypaste', 'coco', ''), ('loss', 'coco', ''),
+    ('lvis/bbox_APs', 'lvis', ''), ('ov-coco-65/segm_AP50_novel', 'ov-coco-65', ''),
 ])
-def test_logged_metric_names_map_to_columns(key, column):
-    assert column_for(key) == column
+def test_metric_keys_map_to_columns_by_table(key, protocol, column):
+    assert column_for(key, protocol) == column
 
 
 def test_normalize_scales_fractions_and_drops_uncomputable():

@@ -4,7 +4,7 @@ import re
 from rich.console import Console
 
 from ovd.benchmark.leaderboard import build_tables
-from ovd.benchmark.records import SCHEMA
+from ovd.benchmark.run_records import SCHEMA
 from ovd.benchmark.references import Reference
 from ovd.benchmark.report import html_page, make_plots, markdown, print_terminal, write_report
 

@@ -89,12 +89,38 @@ def test_glob_and_optional_experiments(tmp_path):
      'unknown variable ${nope}'),
     ('name: x\nexperiments:\n  - {method: m, train: @SMOKE@, evaluate: [{protocol: coco}]}\n'
      '  - {method: m, train: @SMOKE@, evaluate: [{protocol: coco}]}\n', "two entries get the id 'm-s0'"),
+    # the schema: every key is checked where it is written, and the message names its path
+    ('name: x\nexperiments:\n  - {train: @SMOKE@, evaluate: [{protocol: coco}]}\n',
+     "experiments[0]: missing key(s) ['method']"),
+    ('name: x\ndefaults: {retries: x}\nexperiments:\n  - {method: m, train: @SMOKE@, evaluate: [{protocol: coco}]}\n',
+     "defaults.retries: expected an integer >= 0, got 'x'"),
+    ('name: x\nexperiments:\n  - {method: m, train: @SMOKE@, resources: {sbatch_args: [--x, 1]}, '
+     'evaluate: [{protocol: coco}]}\n', 'experiments[0].resources.sbatch_args[1]: expected a string, got int 1'),
+    ('name: x\nexperiments:\n  - {method: m, train: @SMOKE@, resources: {gpus: 1}, evaluate: [{protocol: coco}]}\n',
+     "experiments[0].resources: unknown key(s) ['gpus']"),
+    ('name: x\nexperiments:\n  - {method: m, train: @SMOKE@, evaluate: [{protocol: coco, reference: [a]}]}\n',
+     "experiments[0].evaluate[0].reference: expected a string, got list ['a']"),
+    ('name: x\nexperiments:\n  - {method: m, train: @SMOKE@, optional: maybe, evaluate: [{protocol: coco}]}\n',
+     "experiments[0].optional: expected true or false, got str 'maybe'"),
+    ('name: x\nexperiments: [7]\n', 'experiments[0]: expected a mapping, got int 7'),
 ])
 def test_errors_name_file_and_field(tmp_path, body, message):
     path = write_spec(tmp_path / 'bad.yaml', body)
     with pytest.raises(SpecError) as err:
         load_spec(str(path), root=str(tmp_path))
     assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_variables_are_replaced_before_the_values_are_checked(tmp_path):
+    spec = write_spec(tmp_path / 's.yaml', """
+    name: '${n}'
+    vars: {n: v, t: '02:00:00', mem: 16000}
+    defaults: {resources: {time: '${t}', mem: '${mem}'}}
+    experiments: [{method: smoke, train: @SMOKE@, evaluate: [{protocol: coco}]}]
+    """)
+    sweep = load_spec(str(spec), {'t': '03:00:00'}, root=str(tmp_path))
+    assert sweep.name == 'v' and sweep.entries[0].resources.time == '03:00:00'
+    assert sweep.entries[0].resources.mem == '16000'
 
 
 def test_repository_specs_load(repo_root):
@@ -112,7 +138,7 @@ def test_demo_spec_plans_every_method_tiny_config(repo_root):
 
 
 def test_multi_dataset_evaluator_protocol_and_metric_names():
-    from ovd.benchmark.protocols import normalize_metrics, protocol_of_evaluator
+    from ovd.evaluation.metric_names import normalize_metrics, protocol_of_evaluator
     evaluator = {'type': 'MultiDatasetsEvaluator', 'dataset_prefixes': ['lvis', 'flickr30k'],
                  'metrics': [{'type': 'OVDetectionMetric', 'protocol': 'lvis'},
                              {'type': 'Flickr30kRecallMetric', 'protocol': 'any-box'}]}

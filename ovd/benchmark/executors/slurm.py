@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ovd.fileio import atomic_write_text
-from ..spec import Resources
+from ..spec_schema import Resources
 from .base import Executor, Submission, python_path, write_submission
 
 QUEUED_STATES = {'PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'CONFIGURING', 'RESIZING', 'SUSPENDED',

@@ -4,31 +4,30 @@ the metrics and their provenance (ARCHITECTURE.md). The leaderboard is derived f
 Fields (schema ``ovd.run_record/1``):
     run_id, sweep, entry_id, entry_hash, eval_name, method, experiment, protocol, dataset, training_data, seed,
     grid, cfg_options, config {path, sha256}, eval_config {path, sha256, resolved_sha256}, checkpoint {path,
-    sha256}, annotations [{path, sha256}], metrics {column: percent}, raw_metrics {logged name: value},
+    sha256}, annotations [{path, sha256}], metrics {column: percent}, raw_metrics {metric key: value},
     reference, git {commit, dirty}, packages {name: version}, hardware {...}, wall_time_s {train, test, total},
     started_at, finished_at, status ('done').
+
+``raw_metrics`` are the numbers of the metrics dict ``tools/test.py`` wrote (:mod:`ovd.evaluation.metrics_file`);
+``metrics`` are their leaderboard columns (:mod:`ovd.evaluation.metric_names`).
 """
 import json
 import os
 import platform
-import re
 import socket
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
-from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ovd.evaluation.protocols import PROTOCOLS
 from ovd.fileio import atomic_write_json, sha256_file
-from .protocols import PROTOCOLS
 
 SCHEMA = 'ovd.run_record/1'
 REQUIRED = {'schema': str, 'run_id': str, 'method': str, 'protocol': str, 'metrics': dict, 'status': str,
             'finished_at': (int, float), 'seed': int}
 PACKAGES = ('ovd', 'torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'transformers', 'open_clip_torch',
             'numpy', 'pycocotools', 'lvis', 'faster-coco-eval')
-_NON_METRIC_KEYS = {'time', 'data_time', 'step', 'epoch', 'iter', 'lr', 'memory', 'eta'}
-_LOG_METRICS = re.compile(r'Epoch\(test\)\s*\[\d+/\d+\]\s+(.*)$')
 
 
 class RecordError(ValueError):
@@ -159,48 +158,6 @@ def load_records(files: Iterable[str], strict: bool = True) -> Tuple[List[Dict[s
     return records, problems
 
 
-def read_test_metrics(test_work_dir: str) -> Dict[str, float]:
-    """The metrics an mmengine test run logged under ``test_work_dir``.
-
-    mmengine's LoggerHook dumps them, after the test epoch, as one JSON line in ``<timestamp>/<timestamp>.json``;
-    the text log line ``Epoch(test) [n/n] key: value ...`` is the fallback.
-
-    Returns:
-        logged metric name -> value (numbers only).
-
-    Raises:
-        FileNotFoundError: no metrics were logged under ``test_work_dir``.
-    """
-    root = Path(test_work_dir)
-    runs = sorted((p for p in root.iterdir() if p.is_dir() and re.fullmatch(r'\d{8}_\d{6}', p.name)),
-                  key=lambda p: p.name) if root.is_dir() else []
-    for run in reversed(runs):
-        json_log = run / f'{run.name}.json'
-        if json_log.is_file():
-            for line in reversed(json_log.read_text(encoding='utf-8').splitlines()):
-                line = line.strip()
-                if not line:
-                    continue
-                data = json.loads(line)
-                metrics = {k: float(v) for k, v in data.items()
-                           if k not in _NON_METRIC_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)}
-                if metrics:
-                    return metrics
-        text_log = run / f'{run.name}.log'
-        if text_log.is_file():
-            for line in reversed(text_log.read_text(encoding='utf-8', errors='replace').splitlines()):
-                m = _LOG_METRICS.search(line)
-                if m:
-                    metrics = {}
-                    for key, value in re.findall(r'(\S+):\s+(-?\d+(?:\.\d+)?(?:e-?\d+)?)', m.group(1)):
-                        if key not in _NON_METRIC_KEYS:
-                            metrics[key] = float(value)
-                    if metrics:
-                        return metrics
-    raise FileNotFoundError(f'{test_work_dir}: no test metrics logged (no <timestamp>/<timestamp>.json with '
-                            f'metrics and no "Epoch(test)" line in the log)')
-
-
 def annotation_files(dataset_cfg: Any) -> List[str]:
     """Annotation files a dataset config reads (``data_root`` + ``ann_file``), following wrapped and
     concatenated datasets."""
@@ -285,5 +242,5 @@ def write_record(path: str, record: Dict[str, Any]) -> None:
     atomic_write_json(path, record)
 
 
-__all__ = ['SCHEMA', 'RecordError', 'validate_record', 'find_record_files', 'load_records', 'read_test_metrics',
+__all__ = ['SCHEMA', 'RecordError', 'validate_record', 'find_record_files', 'load_records',
            'annotation_files', 'hash_files', 'git_info', 'package_versions', 'hardware_info', 'write_record']
