@@ -25,7 +25,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from ovd.data.prompts import build_caption, build_positive_map, chunk_vocabulary
-from ovd.models.common.text_prompts import TextCache, read_caption, read_sample_text, sample_name
+from ovd.models.common.text_prompts import SampleText, TextCache, read_caption, read_sample_text, sample_name
 from ovd.registry import MODELS
 from ovd.text.hf import HFTextEncoder
 
@@ -184,26 +184,26 @@ class MDETR(DETR):
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
         """Grounding or detection results in ``pred_instances`` (see the module docstring)."""
+        texts = [read_sample_text(s, 'MDETR') for s in batch_data_samples]
         image = self.image_tokens(batch_inputs, batch_data_samples)
-        grounding = [isinstance(s.metainfo.get('text'), str) for s in batch_data_samples]
-        if all(grounding):
-            results = self.predict_grounding(image, batch_data_samples, rescale)
+        if all(text.is_caption for text in texts):
+            results = self.predict_grounding(image, batch_data_samples, texts, rescale)
         else:
             results = []
-            for i, sample in enumerate(batch_data_samples):
+            for i, (sample, text) in enumerate(zip(batch_data_samples, texts)):
                 one = {k: (v[i:i + 1] if v is not None else None) for k, v in image.items()}
-                if grounding[i]:
-                    results += self.predict_grounding(one, [sample], rescale)
+                if text.is_caption:
+                    results += self.predict_grounding(one, [sample], [text], rescale)
                 else:
-                    results.append(self.predict_detection(one, sample, rescale))
+                    results.append(self.predict_detection(one, sample, text.text, rescale))
         for sample, result in zip(batch_data_samples, results):
             sample.pred_instances = result
         return batch_data_samples
 
-    def predict_grounding(self, image: dict, batch_data_samples: SampleList,
+    def predict_grounding(self, image: dict, batch_data_samples: SampleList, captions: Sequence[SampleText],
                           rescale: bool = True) -> List[InstanceData]:
-        """One joint forward for the batch's captions; every query ranked for every phrase."""
-        captions = [read_caption(s, 'MDETR') for s in batch_data_samples]
+        """One joint forward for the batch's captions (:func:`read_sample_text` of each sample); every query
+        ranked for every phrase."""
         text = self.encode_captions([caption.text for caption in captions])
         offsets = text.pop('offsets')
         out = self.joint_forward(**image, **text)
@@ -216,17 +216,17 @@ class MDETR(DETR):
                                              sample.scale_factor if rescale else None, reduce))
         return results
 
-    def predict_detection(self, image: dict, data_sample, rescale: bool = True) -> InstanceData:
+    def predict_detection(self, image: dict, data_sample, names: List[str], rescale: bool = True) -> InstanceData:
         """Detections of one image for a list of class names, captions batched over shared image features.
 
         Args:
             image (dict): the image's tokens (batch of one), see :meth:`image_tokens`.
-            data_sample (DetDataSample): ``text`` = the class names; ``img_shape``, ``scale_factor``.
+            data_sample (DetDataSample): ``img_shape``, ``scale_factor``.
+            names (list[str]): the sample's class names (its ``text``).
 
         Returns:
             InstanceData: ``bboxes``, ``scores`` (``1 - p(no-object)``), ``labels`` (index into the names).
         """
-        names, _ = read_sample_text(data_sample, 'MDETR')
         batches = self.encoded_vocabulary(names)
         logits, boxes, maps, labels = [], [], [], []
         for batch in batches:
