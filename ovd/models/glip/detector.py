@@ -203,26 +203,39 @@ class GLIPDetector(SingleStageDetector):
             ``merged_max_per_img``.
         """
         cfg = self.test_cfg or {}
-        fast = cfg.get('fast_chunked', True)
-        visual_all = self.extract_feat(batch_inputs) if fast else None
+        visual = self.extract_feat(batch_inputs) if cfg.get('fast_chunked', True) else None
         results: List[List[InstanceData]] = [[] for _ in batch_data_samples]
         for prompts, idx in self.prompt_groups(batch_data_samples):
-            sel = torch.tensor(idx, device=batch_inputs.device)
-            if fast:
-                runs = self._fast_runs([f.index_select(0, sel) for f in visual_all], prompts)
-            else:
-                runs = self._naive_runs(batch_inputs.index_select(0, sel), prompts)
             metas = [batch_data_samples[i].metainfo for i in idx]
-            for prompt, token_map, outs in runs:
-                dets = self.bbox_head.predict_prompt(*outs, token_map, metas, rescale=rescale)
-                label_ids = torch.tensor(prompt.label_ids, dtype=torch.long, device=batch_inputs.device)
-                for j, det in zip(idx, dets):
-                    det.labels = label_ids[det.labels]
-                    results[j].append(det)
+            runs = self._prompt_runs(batch_inputs, visual, idx, prompts)
+            for i, dets in zip(idx, self._detections_per_image(runs, metas, rescale, batch_inputs.device)):
+                results[i] += dets
         max_per_img = cfg.get('merged_max_per_img', cfg.get('max_per_img', DEFAULT_MAX_PER_IMG))
         for ds, dets in zip(batch_data_samples, results):
             ds.pred_instances = merge_detections(dets, max_per_img)
         return batch_data_samples
+
+    def _prompt_runs(self, batch_inputs: Tensor, visual: Optional[List[Tensor]], idx: List[int],
+                     prompts: List[Prompt]) -> Iterator[Tuple[Prompt, Tensor, tuple]]:
+        """The prompts' head outputs on images ``idx`` of the batch: over the batch's image features when they
+        were computed once (fast), else a full forward per prompt (naive)."""
+        sel = torch.tensor(idx, device=batch_inputs.device)
+        if visual is not None:
+            return self._fast_runs([f.index_select(0, sel) for f in visual], prompts)
+        return self._naive_runs(batch_inputs.index_select(0, sel), prompts)
+
+    def _detections_per_image(self, runs: Iterator[Tuple[Prompt, Tensor, tuple]], metas: List[dict],
+                              rescale: bool, device: torch.device) -> List[List[InstanceData]]:
+        """Per image, the detections of every prompt run, labels mapped from phrases to the prompt's label
+        ids (vocabulary indices, or phrase indices for a caption)."""
+        per_image: List[List[InstanceData]] = [[] for _ in metas]
+        for prompt, token_map, outs in runs:
+            label_ids = torch.tensor(prompt.label_ids, dtype=torch.long, device=device)
+            dets = self.bbox_head.predict_prompt(*outs, token_map, metas, rescale=rescale)
+            for image_dets, det in zip(per_image, dets):
+                det.labels = label_ids[det.labels]
+                image_dets.append(det)
+        return per_image
 
     def _fast_runs(self, visual: List[Tensor], prompts: List[Prompt]) -> Iterator[Tuple[Prompt, Tensor, tuple]]:
         """Head outputs of every prompt over image features computed once: without deep fusion the DyHead
