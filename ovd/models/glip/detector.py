@@ -74,7 +74,7 @@ class GLIPDetector(SingleStageDetector):
                             f'{type(self.tokenizer).__name__}')
         self.max_tokens = max_tokens
         self._rng = random.Random((train_cfg or {}).get('seed', 0))
-        self.text_cache = TextCache()  # caption -> (language features, token map)
+        self.text_cache = TextCache()  # (caption, spans) -> (language features, token map)
 
     @property
     def tokenizer(self):
@@ -175,7 +175,9 @@ class GLIPDetector(SingleStageDetector):
                                            max_tokens=tokenized['input_ids'].shape[1], normalize=True)
             return self.encode_text(tokenized), token_map
 
-        return self.text_cache.get(prompt.caption, encode, enabled=use_cache)
+        # keyed by the spans too: the same caption can come with other phrases (the token map differs)
+        key = (prompt.caption, tuple(tuple(map(tuple, spans)) for spans in prompt.tokens_positive))
+        return self.text_cache.get(key, encode, enabled=use_cache)
 
     def prompt_groups(self, batch_data_samples: SampleList) -> List[Tuple[List[Prompt], List[int]]]:
         """The batch's samples grouped by their text, with the prompts of each group: samples of one
