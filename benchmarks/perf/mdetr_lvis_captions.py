@@ -115,7 +115,7 @@ def main() -> int:
         def naive():
             parts = []
             for label, name in enumerate(names):
-                model._caption_cache = {}
+                model.text_cache.clear()
                 res = model.predict(inputs, [sample([name], h, w)])[0].pred_instances
                 res.labels = torch.full_like(res.labels, label)
                 parts.append(res)
@@ -123,7 +123,7 @@ def main() -> int:
 
         t_naive, ref = timed(naive)
 
-        model._caption_cache = {}
+        model.text_cache.clear()
         t_text, _ = timed(lambda: model.encoded_vocabulary(names))  # one-off: cached for the next images
         t_ours, ours = timed(lambda: model.predict(inputs, [sample(names, h, w)])[0].pred_instances, repeat=2)
         t_image, _ = timed(lambda: model.image_tokens(inputs, [sample(names, h, w)]), repeat=2)

@@ -20,6 +20,7 @@ Span = Tuple[int, int]
 DEFAULT_SEPARATOR = '. '
 DEFAULT_CHUNK_SIZE = 40
 DEFAULT_NUM_NEGATIVES = 85  # GLIP (Li et al., CVPR 2022) samples up to 85 negative categories per image
+DEFAULT_FULL_SAMPLING_PROB = 0.5  # GLIP: all of them half of the time, else a uniform number in [1, 85]
 DEFAULT_MAX_TOKENS = 256  # GLIP's and MDETR's text length
 
 __all__ = [
@@ -151,7 +152,7 @@ def sample_detection_prompt(
     num_negatives: int = DEFAULT_NUM_NEGATIVES,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     tokenizer=None,
-    full_sampling_prob: float = 0.5,
+    full_sampling_prob: float = DEFAULT_FULL_SAMPLING_PROB,
     shuffle: bool = True,
     separator: str = DEFAULT_SEPARATOR,
     rng: Optional[random.Random] = None,

@@ -16,6 +16,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger
 
+from ovd.data.vocab import Vocabulary
 from ovd.registry import METRICS
 
 from .flickr30k import GroundedPhrase, SentencePrediction, check_sentence_prediction, evaluate_flickr30k
@@ -30,50 +31,32 @@ def _numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def _norm(name: str) -> str:
-    return ' '.join(str(name).replace('_', ' ').lower().split())
-
-
 def encode_masks(masks: np.ndarray) -> List[Dict[str, Any]]:
     """[N, H, W] binary masks -> N compressed RLEs (pycocotools)."""
     from pycocotools import mask as mask_utils
     return [mask_utils.encode(np.asfortranarray(m.astype(np.uint8))) for m in masks]
 
 
-def label_to_category_ids(gt: GroundTruth, meta: Optional[Dict[str, Any]],
-                          category_ids: Optional[Sequence[int]] = None) -> np.ndarray:
-    """The dataset category id of each label index.
+def label_category_ids(dataset_meta: Optional[Dict[str, Any]]) -> np.ndarray:
+    """The dataset category id of each label: the ids of ``dataset_meta['vocabulary']``, in label order.
 
-    Resolution order: ``category_ids`` given to the metric; ``dataset_meta['category_ids']``; the
-    ``dataset_meta['vocabulary']`` (its categories' ``id``); ``dataset_meta['classes']`` matched by name
-    to the ground truth's categories (``_`` and case ignored); else the ground truth's sorted ids.
+    The vocabulary is the one the dataset's labels index into (every ovd detection dataset puts it in its
+    ``metainfo``; mmengine's loops hand that to the metric as ``dataset_meta``). A metric used on its own is given
+    one the same way: ``metric.dataset_meta = vocabulary.metainfo()``.
 
     Returns:
         [V] int64 category ids.
+
+    Raises:
+        EvaluationInputError: when ``dataset_meta`` carries no :class:`~ovd.data.vocab.Vocabulary`.
     """
-    meta = meta or {}
-    if category_ids is not None:
-        return np.asarray(category_ids, np.int64)
-    if meta.get('category_ids') is not None:
-        return np.asarray(meta['category_ids'], np.int64)
-    vocab = meta.get('vocabulary')
-    if vocab is not None:
-        cats = getattr(vocab, 'categories', vocab)
-        try:
-            return np.array([c.id if hasattr(c, 'id') else c['id'] for c in cats], np.int64)
-        except (TypeError, KeyError):
-            pass
-    classes = meta.get('classes')
-    if classes:
-        lookup = {_norm(n): cid for n, cid in zip(gt.category_names, gt.category_ids)}
-        ids = [lookup.get(_norm(n)) for n in classes]
-        if all(i is not None for i in ids):
-            return np.asarray(ids, np.int64)
-        if len(classes) != len(gt.category_ids):
-            missing = [n for n, i in zip(classes, ids) if i is None][:5]
-            raise EvaluationInputError(f'dataset classes {missing}... are not categories of {gt.source}; '
-                                       f'pass category_ids= to the metric')
-    return gt.category_ids.copy()
+    vocab = (dataset_meta or {}).get('vocabulary')
+    if not isinstance(vocab, Vocabulary):
+        raise EvaluationInputError(
+            f'OVDetectionMetric: dataset_meta["vocabulary"] must be an ovd Vocabulary (the one the labels index '
+            f'into), got {type(vocab).__name__}; evaluate an ovd dataset, or set '
+            f'metric.dataset_meta = vocabulary.metainfo()')
+    return vocab.ids
 
 
 @METRICS.register_module()
@@ -84,8 +67,6 @@ class OVDetectionMetric(BaseMetric):
         ann_file: COCO/LVIS/Objects365 annotation JSON (local path or any mmengine file backend).
         protocol: 'lvis', 'lvis-fixed', 'ov-coco-65', 'ov-coco-80', 'coco' or 'objects365'.
         iou_types: 'bbox' and/or 'segm'.
-        category_ids: dataset category id per label index (default: from ``dataset_meta``, see
-            :func:`label_to_category_ids`).
         collect_device, prefix: as mmengine's ``BaseMetric``; the prefix defaults to the protocol.
         backend_args: mmengine file-backend arguments for ``ann_file``.
         prune_rows: for 'lvis-fixed', how many new detections to collect before dropping those outside every
@@ -94,7 +75,7 @@ class OVDetectionMetric(BaseMetric):
     """
 
     def __init__(self, ann_file: str, protocol: str = 'coco', iou_types: Sequence[str] = ('bbox',),
-                 category_ids: Optional[Sequence[int]] = None, collect_device: str = 'cpu',
+                 collect_device: str = 'cpu',
                  prefix: Optional[str] = None, backend_args: Optional[dict] = None,
                  prune_rows: int = 2_000_000) -> None:
         check_protocol(protocol)
@@ -109,7 +90,6 @@ class OVDetectionMetric(BaseMetric):
         self.protocol = protocol
         self.iou_types = iou_types
         self.ann_file = ann_file
-        self.category_ids = category_ids
         self.backend_args = backend_args
         self.prune_rows = prune_rows
         self._rows_since_prune = 0
@@ -171,9 +151,9 @@ class OVDetectionMetric(BaseMetric):
             out['masks'] = [m for m, k in zip(result['masks'], keep) if k]
         return out
 
-    def detections(self, results: List[dict], gt: GroundTruth, segm: bool) -> Detections:
+    def detections(self, results: List[dict], segm: bool) -> Detections:
         """Gathered per-image results -> :class:`Detections` (xywh boxes, dataset category ids)."""
-        label_ids = label_to_category_ids(gt, self.dataset_meta, self.category_ids)
+        label_ids = label_category_ids(self.dataset_meta)
         if not results:
             return Detections.empty()
         boxes = np.concatenate([r['bboxes'] for r in results])
@@ -192,7 +172,7 @@ class OVDetectionMetric(BaseMetric):
         gt = self.ground_truth()
         out: Dict[str, float] = {}
         for iou_type in self.iou_types:
-            dets = self.detections(results, gt, iou_type == 'segm')
+            dets = self.detections(results, iou_type == 'segm')
             metrics = evaluate_detections(self.protocol, gt, dets, iou_type)
             out.update({f'{iou_type}_{k}': v for k, v in metrics.items()})
         MMLogger.get_current_instance().info(

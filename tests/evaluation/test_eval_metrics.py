@@ -13,6 +13,7 @@ from test_flickr30k_recall import EXPECTED
 from test_flickr30k_recall import GT as FLICKR_GT
 from test_flickr30k_recall import PRED as FLICKR_PRED
 
+from ovd.data.vocab import Category, Vocabulary, get_vocabulary
 from ovd.registry import METRICS
 
 
@@ -35,10 +36,10 @@ def test_detection_metric_equals_pycocotools(fixtures_dir):
     res = json.loads((fixtures_dir / 'coco_val2014_fakebbox100_results.json').read_text())
     cats = sorted(json.loads(open(ann).read())['categories'], key=lambda c: c['id'])
     # a vocabulary in a different order than the file: labels index into it
-    vocab = cats[::-1]
+    vocab = Vocabulary('reversed', [Category.make(c['id'], c['name']) for c in cats[::-1]])
     metric = METRICS.build(dict(type='OVDetectionMetric', ann_file=ann, protocol='coco'))
-    metric.dataset_meta = {'classes': [c['name'] for c in vocab]}
-    samples = _samples(res, {c['id']: i for i, c in enumerate(vocab)})
+    metric.dataset_meta = vocab.metainfo()
+    samples = _samples(res, {c.id: i for i, c in enumerate(vocab)})
     metric.process({}, samples[:10])
     metric.process({}, samples[10:])
     out = metric.evaluate(len(samples))
@@ -56,7 +57,7 @@ def test_detection_metric_equals_pycocotools(fixtures_dir):
 def test_ov_coco_metric_names_and_bad_protocol(fixtures_dir):
     ann = str(fixtures_dir / 'coco_instances_val2014_100.json')
     metric = METRICS.build(dict(type='OVDetectionMetric', ann_file=ann, protocol='ov-coco-65'))
-    metric.dataset_meta = {}
+    metric.dataset_meta = get_vocabulary('coco').metainfo()
     out = metric.compute_metrics([])  # no predictions: zeros
     assert out['bbox_AP50_novel'] == 0.0 and set(out) >= {'bbox_AP50_base', 'bbox_AP50_all'}
     with pytest.raises(ValueError, match='ambiguous'):
@@ -86,7 +87,6 @@ def test_flickr_metric_matches_hand_worked_example():
 
 
 def test_metrics_map_labels_through_the_dataset_vocabulary(fixtures_dir):
-    from ovd.data.vocab import get_vocabulary
     from ovd.evaluation.protocols import evaluate_files
     ann = str(fixtures_dir / 'coco_instances_val2014_100.json')
     pred = fixtures_dir / 'coco_val2014_fakebbox100_results.json'
@@ -101,3 +101,15 @@ def test_metrics_map_labels_through_the_dataset_vocabulary(fixtures_dir):
     for key, value in ref.items():
         assert out[f'ov-coco-65/bbox_{key}'] == pytest.approx(value, abs=1e-6), key
     assert ref['AP50_novel'] > 0
+
+
+@pytest.mark.parametrize('meta', [{}, {'classes': ('person', 'bicycle')}, {'vocabulary': 'coco'}])
+def test_detection_metric_without_a_vocabulary_names_what_it_needs(fixtures_dir, meta):
+    """Labels map to category ids one way, the dataset's vocabulary: class names or a vocabulary's name are
+    not guessed from."""
+    from ovd.evaluation.records import EvaluationInputError
+    ann = str(fixtures_dir / 'coco_instances_val2014_100.json')
+    metric = METRICS.build(dict(type='OVDetectionMetric', ann_file=ann, protocol='coco'))
+    metric.dataset_meta = meta
+    with pytest.raises(EvaluationInputError, match=r'dataset_meta\["vocabulary"\].*vocabulary.metainfo\(\)'):
+        metric.compute_metrics([])

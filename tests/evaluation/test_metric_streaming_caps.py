@@ -4,6 +4,7 @@ import json
 import pytest
 from test_eval_metrics import _samples
 
+from ovd.data.vocab import vocabulary_from_categories
 from ovd.evaluation import lvis_ap
 from ovd.data.synthetic.eval_cases import make_lvis_like
 from ovd.registry import METRICS
@@ -47,7 +48,8 @@ def _check(ann_file, results, protocol, reference_kwargs, patch=None):
     label_of = {c['id']: i for i, c in enumerate(cats)}
     samples = _samples(results, label_of)
 
-    streamed = _metric(protocol, ann_file, prune_rows=50, category_ids=[c['id'] for c in cats])
+    streamed = _metric(protocol, ann_file, prune_rows=50)
+    streamed.dataset_meta = vocabulary_from_categories('lvis-like', cats).metainfo()
     streamed.process({}, samples)
     kept = sum(len(r['scores']) for r in streamed.results)
     assert kept < len(results), 'the caps should have dropped detections while they arrived'

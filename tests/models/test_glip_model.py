@@ -166,6 +166,27 @@ def test_chunked_labels_map_back_to_the_vocabulary(unfused):
     assert torch.all(out.scores[:-1] >= out.scores[1:])
 
 
+def test_prompts_are_built_once_per_distinct_text_of_a_batch(unfused, monkeypatch):
+    built = []
+    original = GLIPDetector.inference_prompts
+    monkeypatch.setattr(GLIPDetector, 'inference_prompts', lambda self, ds: built.append(ds) or original(self, ds))
+    caption = 'a cat and a dog'
+    one_phrase, two_phrases = [[(2, 5)]], [[(2, 5)], [(12, 15)]]
+    samples = [make_sample(NAMES), make_sample(caption, tokens_positive=one_phrase), make_sample(tuple(NAMES)),
+               make_sample(caption, tokens_positive=two_phrases)]
+    groups = unfused.prompt_groups(samples)
+    assert [idx for _, idx in groups] == [[0, 2], [1], [3]]  # one vocabulary; a caption with other phrases apart
+    assert len(built) == 3
+    assert [prompts[0].label_ids for prompts, _ in groups[1:]] == [[0], [0, 1]]
+    unfused.eval()
+    monkeypatch.setitem(unfused.test_cfg, 'max_per_img', -1)  # keep every candidate of every phrase
+    with torch.no_grad():
+        out = unfused.predict(images(2), [make_sample(caption, tokens_positive=two_phrases),
+                                          make_sample(caption, tokens_positive=one_phrase)])
+    assert set(out[0].pred_instances.labels.tolist()) == {0, 1}  # its own two phrases, not the other's one
+    assert set(out[1].pred_instances.labels.tolist()) == {0}
+
+
 @pytest.mark.parametrize('early_fuse', [True, False])
 def test_fast_chunked_detections_identical_to_the_naive_loop(early_fuse, fused, unfused):
     model = fused if early_fuse else unfused

@@ -126,7 +126,7 @@ def per_caption_reference(model, inputs, names):
     """The naive protocol: one full forward (backbone, text, joint transformer) per class-name caption."""
     parts = []
     for label, name in enumerate(names):
-        model._caption_cache = {}
+        model.text_cache.clear()
         one = sample([name])
         res = model.predict(inputs, [one])[0].pred_instances
         res.labels = torch.full_like(res.labels, label)
@@ -156,7 +156,7 @@ def test_encoded_vocabulary_is_cached_in_eval_and_dropped_in_training(tiny):
     assert model.encoded_vocabulary(names) is first
     assert [b['name_labels'] for b in first] == [[[0], [1]], [[2]]]
     model.train()
-    assert model._caption_cache == {}
+    assert len(model.text_cache) == 0
 
 
 def test_several_names_per_caption_label_by_name(tiny):

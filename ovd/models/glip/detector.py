@@ -15,7 +15,7 @@ and each chunk only costs the alignment product. ``test_cfg.fast_chunked=False``
 forward per chunk) that the fast path is tested against.
 """
 import random
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from mmdet.models.detectors.single_stage import SingleStageDetector
@@ -25,10 +25,13 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 from torch.nn import functional as F
 
-from ovd.data.prompts import build_chunked_prompts, build_positive_map, sample_detection_prompt
+from ovd.data.prompts import (DEFAULT_CHUNK_SIZE, DEFAULT_FULL_SAMPLING_PROB, DEFAULT_NUM_NEGATIVES,
+                               build_chunked_prompts, build_positive_map, sample_detection_prompt)
+from ovd.models.common.text_prompts import Span, TextCache, read_sample_text
 from ovd.registry import MODELS
 
-Span = Tuple[int, int]
+DEFAULT_MAX_PER_IMG = 300  # detections kept per image after merging the prompts, unless test_cfg says otherwise
+DEFAULT_CHUNK_BATCH_SIZE = 4
 
 
 class Prompt(NamedTuple):
@@ -71,7 +74,7 @@ class GLIPDetector(SingleStageDetector):
                             f'{type(self.tokenizer).__name__}')
         self.max_tokens = max_tokens
         self._rng = random.Random((train_cfg or {}).get('seed', 0))
-        self._text_cache: Dict[str, Tuple[Dict[str, Tensor], Tensor]] = {}
+        self.text_cache = TextCache()  # (caption, spans) -> (language features, token map)
 
     @property
     def tokenizer(self):
@@ -79,7 +82,7 @@ class GLIPDetector(SingleStageDetector):
 
     def train(self, mode: bool = True):
         """Switching mode drops the cached prompt encodings (the weights may change in between)."""
-        self._text_cache.clear()
+        self.text_cache.clear()
         return super().train(mode)
 
     # ---------------------------------------------------------------- text side
@@ -107,14 +110,15 @@ class GLIPDetector(SingleStageDetector):
         Sets ``data_sample.text`` to the caption and remaps ``gt_instances.labels`` to phrase indices
         (boxes whose class did not fit the token budget are dropped). Returns the spans per phrase.
         """
-        text, spans = read_prompt_text(data_sample)
+        text, spans = read_sample_text(data_sample, 'GLIP')
         if spans is not None:
             return spans
         labels = data_sample.gt_instances.labels
         cfg = self.train_cfg or {}
         prompt = sample_detection_prompt(
-            text, labels.tolist(), num_negatives=cfg.get('num_negatives', 85), max_tokens=self.max_tokens,
-            tokenizer=self.tokenizer, full_sampling_prob=cfg.get('full_negatives_prob', 0.5), rng=self._rng)
+            text, labels.tolist(), num_negatives=cfg.get('num_negatives', DEFAULT_NUM_NEGATIVES),
+            max_tokens=self.max_tokens, tokenizer=self.tokenizer,
+            full_sampling_prob=cfg.get('full_negatives_prob', DEFAULT_FULL_SAMPLING_PROB), rng=self._rng)
         keep = torch.tensor([int(lab) in prompt.label_to_phrase for lab in labels.tolist()], dtype=torch.bool)
         gt = data_sample.gt_instances[keep.to(labels.device)]
         gt.labels = torch.tensor([prompt.label_to_phrase[int(lab)] for lab in gt.labels.tolist()],
@@ -150,30 +154,42 @@ class GLIPDetector(SingleStageDetector):
         of names (detection) is split into chunks of ``test_cfg.chunk_size`` names whose labels are the
         names' vocabulary indices.
         """
-        text, spans = read_prompt_text(data_sample)
+        text, spans = read_sample_text(data_sample, 'GLIP')
         if spans is not None:
             return [Prompt(text, spans, list(range(len(spans))))]
-        chunk_size = self.test_cfg.get('chunk_size', 40) if self.test_cfg else 40
+        chunk_size = (self.test_cfg or {}).get('chunk_size', DEFAULT_CHUNK_SIZE)
         return [Prompt(c.caption, c.tokens_positive, c.label_ids)
-                for c in build_chunked_prompts(list(text), chunk_size if chunk_size > 0 else len(text))]
+                for c in build_chunked_prompts(text, chunk_size if chunk_size > 0 else len(text))]
 
     def encode_prompt(self, prompt: Prompt, use_cache: bool) -> Tuple[Dict[str, Tensor], Tensor]:
-        """Text features of one prompt and its normalised label -> token map.
+        """Text features of one prompt and its normalised label -> token map (kept in :attr:`text_cache`
+        while evaluating when ``use_cache``).
 
         Returns:
             Language features (``hidden``/``embedded`` [1, T, D_lang], ``masks`` [1, T]) and the map
             [L, T] whose row l averages the tokens of phrase l.
         """
-        if use_cache and prompt.caption in self._text_cache:
-            return self._text_cache[prompt.caption]
-        tokenized = self.tokenize([prompt.caption])
-        num_tokens = tokenized['input_ids'].shape[1]
-        token_map = build_positive_map(tokenized['offset_mapping'][0].tolist(), prompt.tokens_positive,
-                                       max_tokens=num_tokens, normalize=True)
-        out = (self.encode_text(tokenized), token_map)
-        if use_cache:
-            self._text_cache[prompt.caption] = out
-        return out
+        def encode() -> Tuple[Dict[str, Tensor], Tensor]:
+            tokenized = self.tokenize([prompt.caption])
+            token_map = build_positive_map(tokenized['offset_mapping'][0].tolist(), prompt.tokens_positive,
+                                           max_tokens=tokenized['input_ids'].shape[1], normalize=True)
+            return self.encode_text(tokenized), token_map
+
+        # keyed by the spans too: the same caption can come with other phrases (the token map differs)
+        key = (prompt.caption, tuple(tuple(map(tuple, spans)) for spans in prompt.tokens_positive))
+        return self.text_cache.get(key, encode, enabled=use_cache)
+
+    def prompt_groups(self, batch_data_samples: SampleList) -> List[Tuple[List[Prompt], List[int]]]:
+        """The batch's samples grouped by their text, with the prompts of each group: samples of one
+        vocabulary (every image of a detection test set) run their prompts together, built once."""
+        groups: Dict[tuple, Tuple[List[Prompt], List[int]]] = {}
+        for i, ds in enumerate(batch_data_samples):
+            text, spans = read_sample_text(ds, 'GLIP')
+            key = (text, tuple(map(tuple, spans))) if spans is not None else tuple(text)
+            if key not in groups:
+                groups[key] = (self.inference_prompts(ds), [])
+            groups[key][1].append(i)
+        return list(groups.values())
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True) -> SampleList:
         """Detections for each sample's vocabulary (chunked) or caption phrases.
@@ -189,73 +205,74 @@ class GLIPDetector(SingleStageDetector):
             ``merged_max_per_img``.
         """
         cfg = self.test_cfg or {}
-        fast = cfg.get('fast_chunked', True)
-        use_cache = fast and cfg.get('cache_text', True) and not self.training
-        max_per_img = cfg.get('merged_max_per_img', cfg.get('max_per_img', 300))
-        metas = [ds.metainfo for ds in batch_data_samples]
-        groups: Dict[Tuple[str, ...], List[int]] = {}
-        prompts_of: Dict[Tuple[str, ...], List[Prompt]] = {}
-        for i, ds in enumerate(batch_data_samples):
-            prompts = self.inference_prompts(ds)
-            key = tuple(p.caption for p in prompts)
-            groups.setdefault(key, []).append(i)
-            prompts_of[key] = prompts
-        visual_all = self.extract_feat(batch_inputs) if fast else None
+        visual = self.extract_feat(batch_inputs) if cfg.get('fast_chunked', True) else None
         results: List[List[InstanceData]] = [[] for _ in batch_data_samples]
-        for key, idx in groups.items():
-            sel = torch.tensor(idx, device=batch_inputs.device)
-            group_metas = [metas[i] for i in idx]
-            tower = None
-            if fast:
-                visual = [f.index_select(0, sel) for f in visual_all]
-                if not self.bbox_head.early_fuse:
-                    tower, _ = self.bbox_head.run_tower(visual, None)
-            prompts = prompts_of[key]
-            step = max(1, int(cfg.get('chunk_batch_size', 4))) if fast and tower is None else 1
-            for start in range(0, len(prompts), step):
-                group = prompts[start:start + step]
-                encoded = [self.encode_prompt(prompt, use_cache) for prompt in group]
-                if not fast:  # the naive loop: a full forward for every prompt
-                    visual = self.extract_feat(batch_inputs.index_select(0, sel))
-                if tower is not None:
-                    per_prompt = [self.bbox_head.align(tower, lang['embedded']) for lang, _ in encoded]
-                else:
-                    lang = stack_prompt_features([lang for lang, _ in encoded], len(idx))
-                    outs = self.bbox_head([f.repeat(len(group), 1, 1, 1) for f in visual], lang)
-                    per_prompt = [split_prompt_outputs(outs, k, len(idx), token_map.shape[1])
-                                  for k, (_, token_map) in enumerate(encoded)]
-                for prompt, (_, token_map), outs in zip(group, encoded, per_prompt):
-                    dets = self.bbox_head.predict_prompt(*outs, token_map, group_metas, rescale=rescale)
-                    label_ids = torch.tensor(prompt.label_ids, dtype=torch.long, device=batch_inputs.device)
-                    for j, det in zip(idx, dets):
-                        det.labels = label_ids[det.labels]
-                        results[j].append(det)
+        for prompts, idx in self.prompt_groups(batch_data_samples):
+            metas = [batch_data_samples[i].metainfo for i in idx]
+            runs = self._prompt_runs(batch_inputs, visual, idx, prompts)
+            for i, dets in zip(idx, self._detections_per_image(runs, metas, rescale, batch_inputs.device)):
+                results[i] += dets
+        max_per_img = cfg.get('merged_max_per_img', cfg.get('max_per_img', DEFAULT_MAX_PER_IMG))
         for ds, dets in zip(batch_data_samples, results):
             ds.pred_instances = merge_detections(dets, max_per_img)
         return batch_data_samples
 
+    def _prompt_runs(self, batch_inputs: Tensor, visual: Optional[List[Tensor]], idx: List[int],
+                     prompts: List[Prompt]) -> Iterator[Tuple[Prompt, Tensor, tuple]]:
+        """The prompts' head outputs on images ``idx`` of the batch: over the batch's image features when they
+        were computed once (fast), else a full forward per prompt (naive)."""
+        sel = torch.tensor(idx, device=batch_inputs.device)
+        if visual is not None:
+            return self._fast_runs([f.index_select(0, sel) for f in visual], prompts)
+        return self._naive_runs(batch_inputs.index_select(0, sel), prompts)
+
+    def _detections_per_image(self, runs: Iterator[Tuple[Prompt, Tensor, tuple]], metas: List[dict],
+                              rescale: bool, device: torch.device) -> List[List[InstanceData]]:
+        """Per image, the detections of every prompt run, labels mapped from phrases to the prompt's label
+        ids (vocabulary indices, or phrase indices for a caption)."""
+        per_image: List[List[InstanceData]] = [[] for _ in metas]
+        for prompt, token_map, outs in runs:
+            label_ids = torch.tensor(prompt.label_ids, dtype=torch.long, device=device)
+            dets = self.bbox_head.predict_prompt(*outs, token_map, metas, rescale=rescale)
+            for image_dets, det in zip(per_image, dets):
+                det.labels = label_ids[det.labels]
+                image_dets.append(det)
+        return per_image
+
+    def _fast_runs(self, visual: List[Tensor], prompts: List[Prompt]) -> Iterator[Tuple[Prompt, Tensor, tuple]]:
+        """Head outputs of every prompt over image features computed once: without deep fusion the DyHead
+        tower runs once and each prompt costs one alignment; with it, ``chunk_batch_size`` prompts share a
+        head forward. Yields ``(prompt, token_map, outputs)``."""
+        cfg = self.test_cfg or {}
+        use_cache = cfg.get('cache_text', True) and not self.training
+        tower = None if self.bbox_head.early_fuse else self.bbox_head.run_tower(visual, None)[0]
+        step = max(1, int(cfg.get('chunk_batch_size', DEFAULT_CHUNK_BATCH_SIZE))) if tower is None else 1
+        for start in range(0, len(prompts), step):
+            group = prompts[start:start + step]
+            encoded = [self.encode_prompt(prompt, use_cache) for prompt in group]
+            outs = self._prompt_outputs(visual, tower, encoded)
+            yield from zip(group, [token_map for _, token_map in encoded], outs)
+
+    def _naive_runs(self, images: Tensor, prompts: List[Prompt]) -> Iterator[Tuple[Prompt, Tensor, tuple]]:
+        """The reference the fast path is tested against: a full forward (backbone included) per prompt."""
+        for prompt in prompts:
+            encoded = [self.encode_prompt(prompt, use_cache=False)]
+            yield prompt, encoded[0][1], self._prompt_outputs(self.extract_feat(images), None, encoded)[0]
+
+    def _prompt_outputs(self, visual: List[Tensor], tower: Optional[List[Tensor]],
+                        encoded: List[Tuple[Dict[str, Tensor], Tensor]]) -> List[tuple]:
+        """Per prompt, the head outputs (logits, boxes, centerness per level) for the images of ``visual``:
+        aligned against a precomputed tower, or one head forward over the prompts stacked prompt-major."""
+        if tower is not None:
+            return [self.bbox_head.align(tower, lang['embedded']) for lang, _ in encoded]
+        num_images = visual[0].shape[0]
+        lang = stack_prompt_features([lang for lang, _ in encoded], num_images)
+        outs = self.bbox_head([f.repeat(len(encoded), 1, 1, 1) for f in visual], lang)
+        return [split_prompt_outputs(outs, k, num_images, token_map.shape[1])
+                for k, (_, token_map) in enumerate(encoded)]
+
     def _forward(self, batch_inputs: Tensor, batch_data_samples: OptConfigType = None):
         raise NotImplementedError('GLIP has no tensor-mode forward: use mode="loss" or mode="predict"')
-
-
-def read_prompt_text(data_sample) -> Tuple[Union[str, List[str]], Optional[List[List[Span]]]]:
-    """A sample's ``text``: a caption with its character spans per phrase (``tokens_positive``), or the
-    vocabulary names with ``None``.
-
-    Raises:
-        ValueError: naming the image, for a caption without ``tokens_positive`` or a ``text`` that is neither.
-    """
-    text = data_sample.get('text', None)
-    if isinstance(text, str):
-        tokens_positive = data_sample.get('tokens_positive', None)
-        if tokens_positive is None:
-            raise ValueError(f'{data_sample.get("img_path", "sample")}: a caption (str text) needs '
-                             '`tokens_positive` (spans per phrase)')
-        return text, [[tuple(span) for span in phrase] for phrase in tokens_positive]
-    if not isinstance(text, (list, tuple)) or not text:
-        raise ValueError(f'{data_sample.get("img_path", "sample")}: field `text` must be a caption or the '
-                         f'vocabulary names, got {type(text).__name__}')
-    return list(text), None
 
 
 def stack_prompt_features(langs: Sequence[Dict[str, Tensor]], num_images: int) -> Dict[str, Tensor]:

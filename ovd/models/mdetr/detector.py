@@ -25,6 +25,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from ovd.data.prompts import build_caption, build_positive_map, chunk_vocabulary
+from ovd.models.common.text_prompts import SampleText, TextCache, read_caption, read_sample_text, sample_name
 from ovd.registry import MODELS
 from ovd.text.hf import HFTextEncoder
 
@@ -75,7 +76,7 @@ class MDETR(DETR):
         self.num_tokens = num_tokens
         super().__init__(**kwargs)
         self.test_cfg = dict(self.test_cfg or {})
-        self._caption_cache: Dict[tuple, List[dict]] = {}
+        self.text_cache = TextCache(capacity=1)  # one vocabulary's encoded captions at a time
 
     def _init_layers(self) -> None:
         super()._init_layers()  # positional encoding, joint encoder, decoder, query embedding
@@ -84,7 +85,7 @@ class MDETR(DETR):
         self.text_resizer = FeatureResizer(self.text_encoder.hidden_size, self.embed_dims, self._text_dropout)
 
     def train(self, mode: bool = True) -> 'MDETR':
-        self._caption_cache = {}  # weights change while training: cached captions go stale
+        self.text_cache.clear()  # weights change while training: cached captions go stale
         return super().train(mode)
 
     # ------------------------------------------------------------------ text
@@ -163,12 +164,12 @@ class MDETR(DETR):
     # ------------------------------------------------------------------ training
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """Losses on grounding samples (``text`` caption + ``tokens_positive``; gt labels = phrase index)."""
-        captions = [caption_of(s) for s in batch_data_samples]
-        text = self.encode_captions(captions)
+        captions = [read_caption(s, 'MDETR') for s in batch_data_samples]
+        text = self.encode_captions([caption.text for caption in captions])
         gts = []
-        for sample, offsets in zip(batch_data_samples, text.pop('offsets')):
-            where = str(sample.metainfo.get('img_path', 'sample'))
-            pm = self.positive_maps(offsets, sample.metainfo['tokens_positive'], where)
+        for sample, caption, offsets in zip(batch_data_samples, captions, text.pop('offsets')):
+            where = sample_name(sample)
+            pm = self.positive_maps(offsets, caption.spans, where)
             gt = sample.gt_instances
             labels = gt.labels.long()
             if len(labels) and int(labels.max()) >= len(pm):
@@ -183,54 +184,50 @@ class MDETR(DETR):
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
         """Grounding or detection results in ``pred_instances`` (see the module docstring)."""
+        texts = [read_sample_text(s, 'MDETR') for s in batch_data_samples]
         image = self.image_tokens(batch_inputs, batch_data_samples)
-        grounding = [isinstance(s.metainfo.get('text'), str) for s in batch_data_samples]
-        if all(grounding):
-            results = self.predict_grounding(image, batch_data_samples, rescale)
+        if all(text.is_caption for text in texts):
+            results = self.predict_grounding(image, batch_data_samples, texts, rescale)
         else:
             results = []
-            for i, sample in enumerate(batch_data_samples):
+            for i, (sample, text) in enumerate(zip(batch_data_samples, texts)):
                 one = {k: (v[i:i + 1] if v is not None else None) for k, v in image.items()}
-                if grounding[i]:
-                    results += self.predict_grounding(one, [sample], rescale)
+                if text.is_caption:
+                    results += self.predict_grounding(one, [sample], [text], rescale)
                 else:
-                    results.append(self.predict_detection(one, sample, rescale))
+                    results.append(self.predict_detection(one, sample, text.text, rescale))
         for sample, result in zip(batch_data_samples, results):
             sample.pred_instances = result
         return batch_data_samples
 
-    def predict_grounding(self, image: dict, batch_data_samples: SampleList,
+    def predict_grounding(self, image: dict, batch_data_samples: SampleList, captions: Sequence[SampleText],
                           rescale: bool = True) -> List[InstanceData]:
-        """One joint forward for the batch's captions; every query ranked for every phrase."""
-        captions = [caption_of(s) for s in batch_data_samples]
-        text = self.encode_captions(captions)
+        """One joint forward for the batch's captions (:func:`read_sample_text` of each sample); every query
+        ranked for every phrase."""
+        text = self.encode_captions([caption.text for caption in captions])
         offsets = text.pop('offsets')
         out = self.joint_forward(**image, **text)
         logits, boxes = self.bbox_head(out['hidden_states'][-1])
         reduce = self.test_cfg.get('grounding_reduce', 'max')
         results = []
         for i, sample in enumerate(batch_data_samples):
-            pm = self.positive_maps(offsets[i], sample.metainfo['tokens_positive'],
-                                    str(sample.metainfo.get('img_path', 'sample')))
+            pm = self.positive_maps(offsets[i], captions[i].spans, sample_name(sample))
             results.append(grounding_results(logits[i], boxes[i], pm, sample.img_shape,
                                              sample.scale_factor if rescale else None, reduce))
         return results
 
-    def predict_detection(self, image: dict, data_sample, rescale: bool = True) -> InstanceData:
+    def predict_detection(self, image: dict, data_sample, names: List[str], rescale: bool = True) -> InstanceData:
         """Detections of one image for a list of class names, captions batched over shared image features.
 
         Args:
             image (dict): the image's tokens (batch of one), see :meth:`image_tokens`.
-            data_sample (DetDataSample): ``text`` = the class names; ``img_shape``, ``scale_factor``.
+            data_sample (DetDataSample): ``img_shape``, ``scale_factor``.
+            names (list[str]): the sample's class names (its ``text``).
 
         Returns:
             InstanceData: ``bboxes``, ``scores`` (``1 - p(no-object)``), ``labels`` (index into the names).
         """
-        names = data_sample.metainfo.get('text')
-        if not isinstance(names, (list, tuple)) or not names:
-            raise ValueError(f'{data_sample.metainfo.get("img_path")}: MDETR needs "text": a caption '
-                             f'(grounding) or the list of class names (detection), got {names!r:.80}')
-        batches = self.encoded_vocabulary(list(names))
+        batches = self.encoded_vocabulary(names)
         logits, boxes, maps, labels = [], [], [], []
         for batch in batches:
             n = batch['text_feat'].shape[0]
@@ -257,10 +254,11 @@ class MDETR(DETR):
         """
         per_caption = int(self.test_cfg.get('names_per_caption', 1))
         per_batch = int(self.test_cfg.get('captions_per_batch', 8))
-        key = (tuple(names), per_caption, per_batch)
         use_cache = self.test_cfg.get('cache_text', True) and not self.training
-        if use_cache and key in self._caption_cache:
-            return self._caption_cache[key]
+        return self.text_cache.get((tuple(names), per_caption, per_batch),
+                                   lambda: self._encode_vocabulary(names, per_caption, per_batch), use_cache)
+
+    def _encode_vocabulary(self, names: List[str], per_caption: int, per_batch: int) -> List[dict]:
         chunks = chunk_vocabulary(len(names), chunk_size=per_caption)
         captions, spans = zip(*[build_caption([names[j] for j in chunk]) for chunk in chunks])
         batches = []
@@ -274,15 +272,5 @@ class MDETR(DETR):
                                                            captions[start:start + per_batch])]
             batch['name_labels'] = [list(c) for c in chunks[start:start + per_batch]]
             batches.append(batch)
-        if use_cache:
-            self._caption_cache = {key: batches}  # one vocabulary at a time
         return batches
 
-
-def caption_of(data_sample) -> str:
-    """The caption of a grounding sample, with a clear error when it is missing."""
-    text = data_sample.metainfo.get('text')
-    if not isinstance(text, str):
-        raise ValueError(f'{data_sample.metainfo.get("img_path")}: MDETR grounding needs a caption string in '
-                         f'"text" (and "tokens_positive"), got {type(text).__name__}')
-    return text
