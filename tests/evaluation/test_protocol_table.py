@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ovd.evaluation.flickr30k import GroundedPhrase, SentencePrediction, evaluate_flickr30k
-from ovd.evaluation.generate import make_coco_like, make_lvis_like
+from ovd.data.synthetic.eval_cases import make_coco_like, make_lvis_like
 from ovd.evaluation.protocols import (
     DETECTION_PROTOCOLS,
     FAMILIES,
