@@ -19,7 +19,7 @@ num_regions = 50
 # BN momentum 0.1 (torch's default), not the paper configs' 0.003 (TF decay 0.997): at 0.003 the running statistics
 # average over ~330 steps and still hold 30% of their initial values after this whole 400-step schedule, so the
 # test-time features are wrong (measured: AP50 7 with 0.003).
-norm_cfg = dict(type='BN', requires_grad=True, momentum=0.1)
+norm_cfg = dict(type='BN', requires_grad=True, momentum=0.1, eps=1e-4)  # eps as the paper configs
 region_cache_root = '{{$OVD_DATA_ROOT:data}}/ovd_cache/vild_r18_ov-world'
 class_embeddings = dict(clip={{_base_.world_clip}}, vocabulary=vocabulary, templates=['a {}.'], this_is=False,
                         name_rule='vild')

@@ -65,7 +65,7 @@ def test_lvis_qualified_names_stay_apart():
 def test_builtin_sizes_and_splits():
     sizes = {name: len(get_vocabulary(name)) for name in BUILTIN_VOCABULARIES}
     assert sizes == {'coco': 80, 'ov_coco': 65, 'ov_coco_80': 80, 'lvis_v1': 1203, 'ov_lvis': 1203,
-                     'lvis_v0.5': 1230, 'objects365_v1': 365, 'objects365_v2': 365}
+                     'lvis_v0.5': 1230, 'objects365_v1': 365, 'objects365_v2': 365, 'ov_world': 32}
     ov_coco = get_vocabulary('ov_coco')
     assert (len(ov_coco.indices('base')), len(ov_coco.indices('novel'))) == (48, 17)
     lvis = get_vocabulary('lvis_v1')
@@ -74,6 +74,9 @@ def test_builtin_sizes_and_splits():
     assert (len(ov_lvis.indices('base')), len(ov_lvis.indices('novel'))) == (866, 337)
     assert ov_lvis.indices('novel') == lvis.indices(frequency='r')
     assert ov_lvis.indices('base') == lvis.indices(frequency='cf')
+    world = get_vocabulary('ov_world')
+    assert (len(world.indices('base')), len(world.indices('novel'))) == (24, 8)
+    assert world.indices('novel') == world.indices(frequency='r')
     v05 = get_vocabulary('lvis_v0.5')
     assert [len(v05.indices(frequency=f)) for f in 'rcf'] == [454, 461, 315]
 
@@ -115,6 +118,9 @@ def test_lvis_v1_matches_real_metadata(fixtures_dir):
 def test_lvis_v05_matches_real_annotation_file(fixtures_dir):
     with open(fixtures_dir / 'lvis_v0.5_val_100.json') as f:
         cats = sorted(json.load(f)['categories'], key=lambda c: c['id'])
+    world = get_vocabulary('ov_world')
+    assert (len(world.indices('base')), len(world.indices('novel'))) == (24, 8)
+    assert world.indices('novel') == world.indices(frequency='r')
     v05 = get_vocabulary('lvis_v0.5')
     assert [(c['id'], c['name'], c['frequency']) for c in cats] == [(c.id, c.name, c.frequency) for c in v05]
 
