@@ -42,7 +42,7 @@ max_iters = 600
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(backbone_lr=1e-3, text_encoder_lr=1e-3),
+optim_wrapper = dict(optimizer=dict(lr=2e-4), paramwise_cfg=dict(backbone_lr=2e-4, text_encoder_lr=2e-4),
                      clip_grad=dict(max_norm=10.0))
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20)]
 custom_hooks = []  # no EMA: a few hundred steps
