@@ -78,3 +78,20 @@ def test_paper_models_build_and_run(name):
     assert model.bbox_head.class_embed.out_features == 256
     transformer = [p.numel() for n, p in model.named_parameters() if n.startswith(('encoder.', 'decoder.'))]
     assert sum(transformer) > 15e6
+
+
+def test_ov_world_config_builds_and_trains_on_base_names_only():
+    """The OV-world config: tiny model, detection-as-grounding on base names, one caption per name at test."""
+    init_default_scope('ovd')
+    cfg = load('mdetr_tiny_ov-world.py')
+    assert cfg.train_dataloader.dataset.category_split == 'base'  # captions never name a novel category
+    assert 'category_split' not in cfg.val_dataloader.dataset  # evaluated on all 32
+    assert cfg.val_evaluator.protocol == 'lvis' and cfg.model.test_cfg.names_per_caption == 1
+    assert cfg.randomness.seed == 0
+    prompt = next(t for t in cfg.train_pipeline if t.type == 'DetectionToGroundingPrompt')
+    assert prompt.training and prompt.tokenizer == cfg.model.text_encoder.name_or_path
+    model = MODELS.build(cfg.model).eval()
+    with torch.no_grad():
+        feats = model.extract_feat(torch.rand(1, 3, 192, 160))
+    assert feats[-1].shape == (1, cfg.width, 12, 10)  # stride 16 (C4): small objects keep a few cells
+    assert model.bbox_head.class_embed.out_features == cfg.model.num_tokens
