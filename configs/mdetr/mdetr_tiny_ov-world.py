@@ -1,7 +1,7 @@
 # MDETR on the synthetic open-vocabulary world (docs/ov_world.md): trained on the base boxes only, as
 # detection-as-grounding captions of class names; evaluated with the paper's LVIS protocol (one caption per class
 # name, score 1 - p(no-object)) on all 32 categories, lvis metric (AP50_base / AP50_novel).
-# Text encoder: the tiny RoBERTa (ovd.testing.save_tiny_roberta; `ovd synth --dataset all` writes it;
+# Text encoder: the tiny RoBERTa (ovd.data.synthetic.tiny_text.save_tiny_roberta; `ovd synth --dataset all` writes it;
 # OVD_TINY_ROBERTA moves it), randomly initialised and trained with the model: MDETR's text encoder is a
 # Hugging Face RoBERTa, and the world has no pretrained one (the world's CLIP text tower is open_clip's, which
 # MDETR's code cannot load). Its BPE, learnt on COCO names, splits the world's words into 1-4 pieces.

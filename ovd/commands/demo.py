@@ -45,9 +45,11 @@ def default_spec(parts=WORLD_SPEC) -> Path:
 
 
 def make_world(data_root: Path, num_images) -> Path:
-    """The open-vocabulary world under ``<data_root>/synthetic/ov_world`` and its tiny CLIP, with progress bars;
-    both are kept when they exist (generation is deterministic, the CLIP is content-addressed)."""
+    """The open-vocabulary world under ``<data_root>/synthetic/ov_world`` and its tiny CLIP, with progress bars,
+    and the tiny text models beside it; all are kept when they exist (generation is deterministic, the CLIP is
+    content-addressed). Returns the CLIP's folder."""
     from ovd.commands.synth import write_world
+    make_tiny_models(data_root)
     return write_world(data_root / 'synthetic' / 'ov_world', seed=0, num_images=num_images)
 
 
@@ -62,6 +64,13 @@ def make_data(data_root: Path, seed: int, num_images, log=print) -> None:
             continue
         log(f'writing synthetic {name} to {out}')
         generate(out, seed=seed, num_images=num_images)
+    make_tiny_models(data_root, seed, log)
+
+
+def make_tiny_models(data_root: Path, seed: int = 0, log=print) -> None:
+    """The tiny text models (BERT, RoBERTa, CLIP) under ``<data_root>/synthetic``, unless they exist: the text
+    encoders the GLIP and MDETR configs on synthetic data start from."""
+    from ovd.data import synthetic
     tiny_models = data_root / 'synthetic'
     if not all((tiny_models / name).is_dir() for name in synthetic.TINY_MODELS):
         log(f'writing tiny text models (BERT, RoBERTa, CLIP) to {tiny_models}')
