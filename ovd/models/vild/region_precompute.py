@@ -6,6 +6,7 @@ keyed by the dataset's ``img_id``, which is what :class:`~ovd.data.region_transf
 looks up at training time. Boxes are stored in the original image frame, sorted by proposal score.
 """
 import copy
+import sys
 import time
 from typing import Optional
 
@@ -107,7 +108,9 @@ def precompute_shard(cfg: Config, root: str, shard_index: int, num_shards: int, 
     loader = DataLoader(Subset(dataset, todo), batch_size=rc['batch_size'], num_workers=rc['num_workers'],
                         collate_fn=pseudo_collate)
     start, crops = time.perf_counter(), 0
-    bar = tqdm(total=len(todo), desc=f'shard {shard_index}/{num_shards}', unit='img')
+    # in a log file (a SLURM job, ovd demo's runs) a bar redrawn 5 times a second is a wall of text: every 30 s
+    bar = tqdm(total=len(todo), desc=f'shard {shard_index}/{num_shards}', unit='img',
+               mininterval=0.2 if sys.stderr.isatty() else 30.0)
     with torch.no_grad(), bar:
         for data in loader:
             data = model.data_preprocessor(data, False)
