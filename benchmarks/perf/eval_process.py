@@ -115,7 +115,7 @@ def main() -> int:
 
     base_env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     ovd_argv = [sys.executable, '-m', 'ovd.cli', 'eval', '--protocol', 'lvis', '--gt', str(gt_path),
-                '--pred', str(res_path)]
+                '--pred', str(res_path), '--json']  # the metrics as one JSON line (a table without --json)
     commands = {
         'ovd': (ovd_argv, dict(base_env, PYTHONPATH=args.ovd_src)),
         'lvis-api': ([sys.executable, str(lvis_wrapper), str(gt_path), str(res_path), str(LVIS_NUMPY_FIX)],
