@@ -44,7 +44,7 @@ model = dict(
             type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
             out_channels=64, featmap_strides=[4, 8, 16, 32]),
         bbox_head=dict(
-            type='BaronBBoxHead', num_words=4, word_dim=64,
+            type='BaronBBoxHead', num_words=1, word_dim=64,
             class_embeddings=dict(vocabulary='ov_world', templates=world_templates, this_is=False, cache=False),
             base_classes='ov_world', num_classes=32, cls_temp=50.0,
             in_channels=64, num_shared_fcs=2, fc_out_channels=256, roi_feat_size=7,
