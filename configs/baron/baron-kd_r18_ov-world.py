@@ -16,6 +16,7 @@
 _base_ = ['../_base_/datasets/ov_world.py', '../_base_/default_runtime.py']
 
 norm_cfg = dict(type='BN', requires_grad=True)
+fc_dim = 256
 # the template of the world's CLIP training captions (ovd/data/synthetic/ov_world.py writes crops as 'a <name>.')
 world_templates = ('a {}.', )
 
@@ -37,8 +38,8 @@ model = dict(
     roi_head=dict(
         type='BaronRoIHead',
         clip=dict(_base_.world_clip, pretrained=None),
-        distill=dict(bag_weight=1.0, single_weight=0.1, bag_temp=30.0, single_temp=50.0, queue_length=256,
-                     seeds=dict(topk=50, use_gt=True),
+        distill=dict(bag_weight=1.0, single_weight=0.1, bag_temp=20.0, single_temp=30.0, queue_length=1024,
+                     seeds=dict(topk=500, use_gt=True),
                      sampling=dict(max_groups=3, max_permutations=2)),
         bbox_roi_extractor=dict(
             type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
@@ -46,8 +47,11 @@ model = dict(
         bbox_head=dict(
             type='BaronBBoxHead', num_words=1, word_dim=64,
             class_embeddings=dict(vocabulary='ov_world', templates=world_templates, this_is=False, cache=False),
-            base_classes='ov_world', num_classes=32, cls_temp=50.0,
-            in_channels=64, num_shared_fcs=2, fc_out_channels=256, roi_feat_size=7,
+            base_classes='ov_world', num_classes=32, cls_temp=100.0, test_cls_temp=100.0 / 0.7,
+            in_channels=64, roi_feat_size=7, num_shared_fcs=2, fc_out_channels=fc_dim,
+            reg_predictor_cfg=[dict(type='Linear', in_features=fc_dim, out_features=fc_dim),
+                               dict(type='ReLU', inplace=True),
+                               dict(type='Linear', in_features=fc_dim, out_features=4)],
             bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
                             target_stds=[0.1, 0.1, 0.2, 0.2]),
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
@@ -73,8 +77,8 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=ma
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.04, momentum=0.9, weight_decay=1e-4),
-    clip_grad=dict(max_norm=10, norm_type=2))
+    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=2.5e-5),
+    clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='MultiStepLR', by_epoch=False, milestones=[int(max_iters * 0.75)], gamma=0.1)]
