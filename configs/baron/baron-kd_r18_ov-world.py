@@ -19,7 +19,7 @@
 # - class embeddings from the template the world's CLIP was trained with, 'a {name}.' (no "This is"), instead of
 #   ViLD's 63 photo templates, which describe nothing this CLIP ever read.
 # Measured (seed 0, 2 shared cores, see configs/baron/README.md "OV world"): AP50_base 49.9, AP50_novel 3.6,
-# AP 17.4; 493 s of CPU (train + val, one thread), i.e. about 4 min on 2 quiet cores. The novel goal (25) is missed:
+# AP 17.4, the same in a rerun; 450-493 s of CPU (train + val), about 4 min on 2 quiet cores. Novel goal missed:
 # the world CLIP names objects only in crops with the 4 px margin its captions had (95%), not in the tight or
 # neighbourhood crops BARON's teacher encodes (37% / 18-36%), so the distillation target is weak.
 #   ovd synth --dataset ov-world --out data/synthetic/ov_world   (or OVD_DATA_ROOT=<folder holding synthetic/>)
