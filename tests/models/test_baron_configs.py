@@ -10,8 +10,10 @@ from ovd.registry import MODELS
 from ovd.data.synthetic.tiny_text import tiny_clip_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'baron'
-CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))
+# the paper configs and the tiny plumbing one; the OV-world config has its own tests below
+CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py') if 'ov-world' not in p.name)
 TINY = 'baron-kd_r18-tiny_synth-ov-coco.py'
+WORLD = 'baron-kd_r18_ov-world.py'
 
 
 def _load(name: str) -> Config:
@@ -116,3 +118,37 @@ def test_c4_training_step_runs_on_bgr_caffe_input():
     assert all(torch.isfinite(v) for v in values)
     # label 3 is the 4th base class; its index in the 65-class head vocabulary
     assert data['data_samples'][0].gt_instances.labels.item() == int(model.roi_head.bbox_head.base_mask.nonzero()[3])
+
+
+def test_world_config_reads_the_world_with_its_clip(monkeypatch):
+    """The OV-world config scores the world's 32 categories, trains on its 24 base ones, evaluates novel = rare,
+    and reads the world's CLIP with the template that CLIP was trained on."""
+    from ovd.data.synthetic.world_clip import TEMPLATE, WORLD_CLIP_CONFIG
+    from ovd.data.vocab import get_vocabulary
+    monkeypatch.setenv('OVD_DATA_ROOT', '/world-root')
+    cfg = _load(WORLD)
+    head = cfg.model.roi_head.bbox_head
+    vocab = get_vocabulary('ov_world')
+    assert head.num_classes == len(vocab) == 32 and head.base_classes == 'ov_world'
+    assert cfg.train_dataloader.dataset.category_split == 'base' and cfg.model.train_label_space == 'base'
+    assert cfg.val_dataloader.dataset.get('category_split') is None
+    assert cfg.test_evaluator.protocol == 'lvis'
+    assert cfg.model.roi_head.clip.model_name == 'local-dir:/world-root/synthetic/ov_world/clip/current'
+    assert head.class_embeddings.templates == (TEMPLATE,) and head.class_embeddings.this_is is False
+    text = WORLD_CLIP_CONFIG['text_cfg']
+    assert head.word_dim == text['width']
+    # a bag is at most the 3x3 grid of regions, each region's words in one sequence between start and end tokens
+    assert 9 * head.num_words + 2 <= text['context_length']
+
+
+def test_world_model_builds_with_a_world_shaped_clip():
+    """The model builds with a randomly initialised CLIP of the world CLIP's shape (no weights needed)."""
+    from ovd.data.synthetic.world_clip import WORLD_CLIP_CONFIG
+    init_default_scope('ovd')
+    cfg = _load(WORLD)
+    cfg.model.roi_head.clip = dict(model_cfg=WORLD_CLIP_CONFIG, pretrained=None)
+    model = MODELS.build(cfg.model)
+    head = model.roi_head.bbox_head
+    assert head.class_embeddings.shape == (32, WORLD_CLIP_CONFIG['embed_dim'])
+    assert int(head.base_mask.sum()) == 24 and model.roi_head.distiller is not None
+    assert not any(p.requires_grad for p in model.roi_head.clip.parameters())
