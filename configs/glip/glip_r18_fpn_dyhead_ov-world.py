@@ -1,0 +1,75 @@
+# GLIP on the synthetic open-vocabulary world (docs/ov_world.md): WIP.
+_base_ = ['./_base_/glip_swin-t_fpn_dyhead.py']
+
+data_root = '{{$OVD_DATA_ROOT:data}}/synthetic/ov_world/'
+
+lang_model_name = '{{$OVD_DATA_ROOT:data}}/synthetic/ov_world_tiny_bert'
+max_tokens = 256
+image_scale = (192, 192)
+norm_cfg = dict(type='BN', requires_grad=True)
+
+model = dict(
+    max_tokens=max_tokens,
+    data_preprocessor=dict(bgr_to_rgb=False, pad_size_divisor=32),
+    backbone=dict(
+        _delete_=True, type='ResNet', depth=18, base_channels=32, num_stages=4, out_indices=(1, 2, 3),
+        frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False, style='pytorch', init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256], out_channels=64),
+    bbox_head=dict(
+        lang_model_name=lang_model_name, num_dyhead_blocks=2, in_channels=64, feat_channels=64,
+        anchor_generator=dict(octave_base_scale=4),
+        fusion_cfg=dict(fusion_embed_dim=64, fusion_num_heads=4, fusion_dropout=0.0)),
+    language_model=dict(name=lang_model_name, max_tokens=max_tokens),
+    train_cfg=dict(num_negatives=85),
+    test_cfg=dict(score_thr=0.0, nms_pre=200, max_per_img=100, chunk_size=40, box_end_offset=0))
+
+meta_keys = _base_.meta_keys
+train_pipeline = [
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='InclusivePixelBoxes'),
+    dict(type='Resize', scale=image_scale, keep_ratio=True, backend='pillow'),
+    dict(type='RandomFlip_GLIP', prob=0.5),
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1)),
+    dict(type='PackDetInputs', meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='color_ignore_orientation'),
+    dict(type='Resize', scale=image_scale, keep_ratio=True, backend='pillow'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs', meta_keys=meta_keys + ('neg_category_ids', 'not_exhaustive_category_ids')),
+]
+train_dataloader = dict(
+    _delete_=True, batch_size=8, num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='OVLVISDataset', data_root=data_root, vocabulary='ov_world', category_split='base',
+        ann_file='annotations/lvis_v1_train.json', data_prefix=dict(img=''), name_rule=_base_.name_rule,
+        filter_cfg=dict(filter_empty_gt=True, min_size=4), pipeline=train_pipeline))
+val_dataloader = dict(
+    _delete_=True, batch_size=8, num_workers=0, persistent_workers=False, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='OVLVISDataset', data_root=data_root, vocabulary='ov_world', ann_file='annotations/lvis_v1_val.json',
+        data_prefix=dict(img=''), test_mode=True, name_rule=_base_.name_rule, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(_delete_=True, type='OVDetectionMetric', protocol='lvis',
+                     ann_file=data_root + 'annotations/lvis_v1_val.json')
+test_evaluator = val_evaluator
+
+max_iters = 400
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+optim_wrapper = dict(
+    optimizer=dict(lr=1e-3, weight_decay=1e-4),
+    paramwise_cfg=dict(custom_keys={'language_model': dict(lr_mult=1.0)}),
+    clip_grad=dict(max_norm=1.0, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters, milestones=[int(max_iters * 0.75)],
+         gamma=0.1)]
+default_hooks = dict(logger=dict(interval=10), visualization=dict(draw=False),
+                     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters))
+log_processor = dict(by_epoch=False)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0, deterministic=False)
+auto_scale_lr = dict(enable=False, base_batch_size=8)
