@@ -14,8 +14,8 @@
 # the BERT at the full rate (lr_mult 1.0, not GLIP's 0.1: a random text model has nothing to keep; with 0.1 base
 # AP50 fell from 52.1 to 39.3 at 400 iterations), 500 iterations of batch 8, step at 75%. Measured (seed 0, 2-core
 # machine shared with ~6 other processes, OMP_NUM_THREADS=1): AP50_base 55.8, AP50_novel 25.7, AP 39.7 (APr 19.8);
-# 401-452 CPU s for train + test (user+sys; two runs, same numbers), i.e. 3.3-3.8 min on 2 quiet cores. Both goals are met, the novel one by
-# 0.7 only: see configs/glip/README.md, "OV world".
+# 401-452 CPU s for train + test (user+sys; two runs, same numbers), i.e. 3.3-3.8 min on 2 quiet cores. Both goals
+# are met, the novel one by 0.7 only: see configs/glip/README.md, "OV world".
 _base_ = ['./_base_/glip_swin-t_fpn_dyhead.py']
 
 # The world's files (configs/_base_/datasets/ov_world.py cannot be a second _base_: both bases define the
