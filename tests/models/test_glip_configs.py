@@ -2,6 +2,8 @@
 from pathlib import Path
 
 import pytest
+import torch
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -77,3 +79,33 @@ def test_glip_l_builds():
     _, model = _build('glip-l_swin-l_fpn_dyhead_pretrain_fourods-goldg-cap24m.py')
     assert len(model.bbox_head.head.dyhead_tower) == 24
     assert sum(p.numel() for p in model.backbone.parameters()) > 150e6  # Swin-L
+
+
+def test_ov_world_config_builds_a_fused_glip_on_the_worlds_base_boxes(tmp_path):
+    from ovd.data.vocab import get_vocabulary
+    from ovd.testing import save_tiny_bert
+
+    name = 'glip_r18_fpn_dyhead_ov-world.py'
+    cfg = Config.fromfile(str(GLIP_CONFIGS / name))
+    assert cfg.model.language_model.name.endswith('/synthetic/ov_world_tiny_bert')
+    train, val = cfg.train_dataloader.dataset, cfg.val_dataloader.dataset
+    assert (train.vocabulary, train.category_split, train.name_rule) == ('ov_world', 'base', 'glip')
+    assert (val.vocabulary, val.get('category_split'), val.name_rule) == ('ov_world', None, 'glip')
+    assert cfg.val_evaluator.protocol == 'lvis' and cfg.randomness.seed == 0
+    # the world's tiny BERT: every word of every class name is one token, as in bert-base-uncased
+    words = sorted({w for text in get_vocabulary('ov_world').prompt_texts('glip') for w in text.split()})
+    bert = str(save_tiny_bert(tmp_path / 'ov_world_tiny_bert', whole_words=words))
+    cfg.model.bbox_head.lang_model_name = bert
+    cfg.model.language_model.name = bert
+    init_default_scope('ovd')
+    model = MODELS.build(cfg.model)
+    assert model.bbox_head.early_fuse and len(model.bbox_head.head.dyhead_tower) == 6  # 2 x (fusion, BERT, DyConv)
+    assert type(model.backbone).__name__ == 'ResNet'
+    assert model.tokenizer.tokenize('blue striped star') == ['blue', 'striped', 'star']
+    images = torch.rand(1, 3, 192, 160) * 255
+    sample = DetDataSample(metainfo=dict(img_shape=(192, 160), pad_shape=(192, 160), scale_factor=(1.0, 1.0),
+                                         text=list(get_vocabulary('ov_world').prompt_texts('glip'))))
+    model.eval()
+    with torch.no_grad():
+        (out,) = model.predict(images, [sample], rescale=False)
+    assert out.pred_instances.labels.max() < 32

@@ -73,3 +73,10 @@ def test_tokenizers_are_identical_across_processes():
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert eval(out.stdout) == (_wordpiece_vocab(400), _byte_level_bpe(600))
+
+
+def test_tiny_bert_keeps_whole_words_whole(tmp_path):
+    default = AutoTokenizer.from_pretrained(save_tiny_bert(tmp_path / 'default'))
+    words = AutoTokenizer.from_pretrained(save_tiny_bert(tmp_path / 'words', whole_words=['red striped star']))
+    assert len(default.tokenize('red striped star')) > 3
+    assert words.tokenize('a red striped star.') == ['a', 'red', 'striped', 'star', '.']

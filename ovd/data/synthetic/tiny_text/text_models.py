@@ -11,7 +11,7 @@ import atexit
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Dict, Union
+from typing import Dict, Sequence, Union
 
 import torch
 from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
@@ -25,18 +25,20 @@ _TINY_ARCH = dict(
 )
 
 
-def save_tiny_bert(directory: Union[str, Path], seed: int = 0) -> Path:
+def save_tiny_bert(directory: Union[str, Path], seed: int = 0, whole_words: Sequence[str] = ()) -> Path:
     """Write a tiny BERT (2 layers, hidden 32, WordPiece tokenizer) to ``directory``.
 
     Args:
         directory: Target directory (created if missing).
         seed: Seed of the random initialisation (the global RNG state is left untouched).
+        whole_words: Words the tokenizer keeps as single tokens (see ``build_tiny_bert_tokenizer``), e.g. a
+            world's class words, which bert-base-uncased's vocabulary has whole too.
 
     Returns:
         The directory, loadable with ``AutoModel``/``AutoTokenizer.from_pretrained``.
     """
     directory = Path(directory)
-    tokenizer = build_tiny_bert_tokenizer()
+    tokenizer = build_tiny_bert_tokenizer(whole_words=whole_words)
     config = BertConfig(
         vocab_size=len(tokenizer),
         max_position_embeddings=512,
