@@ -2,9 +2,9 @@
 # grounding: prompts of the image's base names plus sampled negatives, token-level focal alignment loss, ATSS,
 # 2 VL-DyHead blocks with deep fusion, official post-processing) trained on the world's base boxes only and
 # evaluated on all 32 categories (AP50_novel = the 8 novel ones, never boxed in training).
-# Text encoder: the tiny randomly initialised BERT of ovd.testing (2 layers, hidden 32) whose tokenizer keeps the
-# world's words whole (`save_tiny_bert(dir, whole_words=<every word of the world's names and captions>)`, written
-# to {{$OVD_DATA_ROOT:data}}/synthetic/ov_world_tiny_bert). Why: the plain tiny BERT's 400-piece vocabulary cuts
+# Text encoder: ovd's tiny randomly initialised BERT (2 layers, hidden 32) whose tokenizer keeps the world's words
+# whole (ovd/data/synthetic/world_bert.py; `ovd synth --dataset ov-world` writes it to <world>/tiny_bert).
+# Why: the plain tiny BERT's 400-piece vocabulary cuts
 # `red striped rectangle` into 12 sub-words that other names share (`st` of striped/star, `##ang ##le` of
 # rectangle/triangle), which bert-base-uncased does not do, and it doubles the prompt length (about 2 CPU s per
 # iteration instead of 1). No text model pretrained on the world's captions is used.
@@ -22,7 +22,7 @@ _base_ = ['./_base_/glip_swin-t_fpn_dyhead.py']
 # dataloaders, which mmengine refuses).
 data_root = '{{$OVD_DATA_ROOT:data}}/synthetic/ov_world/'
 
-lang_model_name = '{{$OVD_DATA_ROOT:data}}/synthetic/ov_world_tiny_bert'
+lang_model_name = '{{$OVD_DATA_ROOT:data}}/synthetic/ov_world/tiny_bert'
 max_tokens = 256
 image_scale = (192, 192)
 norm_cfg = dict(type='BN', requires_grad=True)

@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--num-images', type=int, default=None,
                         help='images per split (default: each generator\'s small default)')
     parser.add_argument('--no-clip', action='store_true',
-                        help="ov-world only: skip pretraining (or reusing) the world's tiny CLIP")
+                        help="ov-world only: skip pretraining (or reusing) the world's tiny CLIP and writing "
+                             'its tiny BERT')
 
 
 def data_progress():
@@ -48,14 +49,17 @@ def clip_callback(progress):
 
 
 def write_world(out: Path, seed: int = 0, num_images=None) -> Path:
-    """The open-vocabulary world under ``out`` (kept when its manifest exists) and its tiny CLIP, with progress
-    bars; returns the CLIP's folder."""
+    """The open-vocabulary world under ``out`` (kept when its manifest exists), its tiny CLIP and its tiny BERT,
+    with progress bars; returns the CLIP's folder."""
     from ovd.data import synthetic
+    from ovd.data.synthetic.world_bert import ensure_world_bert
     from ovd.data.synthetic.world_clip import ensure_world_clip
     with data_progress() as progress:
         if not (out / synthetic.MANIFEST_NAME).is_file():
             synthetic.generate_ov_world(out, seed=seed, num_images=num_images, progress=image_callback(progress))
-        return ensure_world_clip(out, seed=seed, progress=clip_callback(progress))
+        clip_dir = ensure_world_clip(out, seed=seed, progress=clip_callback(progress))
+    ensure_world_bert(out)
+    return clip_dir
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset == 'ov-world' and not args.no_clip:
             from ovd.data.synthetic.world_clip import ensure_world_clip
 
+            from ovd.data.synthetic.world_bert import ensure_world_bert
             clip_dir = ensure_world_clip(args.out, seed=args.seed, progress=clip_callback(progress))
+            ensure_world_bert(args.out)
     for name, manifest in manifests.items():
         print(f'{name}: {manifest["root"]}')
         for split, info in manifest['splits'].items():

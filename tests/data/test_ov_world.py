@@ -95,6 +95,7 @@ def test_cli_writes_the_world(tmp_path):
                              str(tmp_path / 'w'), '--num-images', '4'], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / 'w' / 'synthetic_manifest.json').is_file()
+    assert (tmp_path / 'w' / 'tiny_bert' / 'config.json').is_file()  # GLIP's world text encoder
     assert 'tiny CLIP' in result.stdout and 'novel' in result.stdout
 
 

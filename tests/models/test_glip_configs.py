@@ -82,19 +82,18 @@ def test_glip_l_builds():
 
 
 def test_ov_world_config_builds_a_fused_glip_on_the_worlds_base_boxes(tmp_path):
+    from ovd.data.synthetic.world_bert import ensure_world_bert
     from ovd.data.vocab import get_vocabulary
-    from ovd.testing import save_tiny_bert
 
     name = 'glip_r18_fpn_dyhead_ov-world.py'
     cfg = Config.fromfile(str(GLIP_CONFIGS / name))
-    assert cfg.model.language_model.name.endswith('/synthetic/ov_world_tiny_bert')
+    assert cfg.model.language_model.name.endswith('/synthetic/ov_world/tiny_bert')
     train, val = cfg.train_dataloader.dataset, cfg.val_dataloader.dataset
     assert (train.vocabulary, train.category_split, train.name_rule) == ('ov_world', 'base', 'glip')
     assert (val.vocabulary, val.get('category_split'), val.name_rule) == ('ov_world', None, 'glip')
     assert cfg.val_evaluator.protocol == 'lvis' and cfg.randomness.seed == 0
     # the world's tiny BERT: every word of every class name is one token, as in bert-base-uncased
-    words = sorted({w for text in get_vocabulary('ov_world').prompt_texts('glip') for w in text.split()})
-    bert = str(save_tiny_bert(tmp_path / 'ov_world_tiny_bert', whole_words=words))
+    bert = str(ensure_world_bert(tmp_path))
     cfg.model.bbox_head.lang_model_name = bert
     cfg.model.language_model.name = bert
     init_default_scope('ovd')

@@ -141,6 +141,17 @@ def _relation(a: DrawnObject, b: DrawnObject) -> Optional[str]:
     return None
 
 
+# The words _caption joins phrases with, besides RELATIONS' words. 'next to' (said only of objects in no relation)
+# is left to word pieces: the world's tiny BERT, which GLIP's measured figures come from, was built without it.
+CAPTION_WORDS = ('a', 'and')
+
+
+def world_words() -> Tuple[str, ...]:
+    """The words of the world's names, relations and joins, sorted: what a tokenizer for the world keeps whole."""
+    words = set(COLOURS) | set(SHAPES) | {t for t in TEXTURES if t != 'solid'} | set(CAPTION_WORDS)
+    return tuple(sorted(words | {w for relation in RELATIONS for w in relation.split()}))
+
+
 def _caption(objects: Sequence[Tuple[WorldCategory, DrawnObject]]) -> Tuple[str, List[Tuple[int, int]]]:
     """A caption naming every object, e.g. ``'a red star left of a blue ring and a green ellipse.'``, and the
     character span of each object's phrase (the category words, without the article)."""
