@@ -1,7 +1,7 @@
 """Helpers for the runner tests: a small synthetic COCO dataset and sweep specs over the smoke config."""
 import textwrap
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from ovd.data.synthetic import generate_coco
 
@@ -23,3 +23,14 @@ def write_spec(path: Path, body: str, data_root: Optional[Path] = None) -> Path:
         text = text.replace('@DATA_ROOT@', str(data_root))
     path.write_text(text.replace('@SMOKE@', str(REPO / SMOKE_CONFIG)))
     return path
+
+
+def cut_spec(spec: Path, expected: Sequence[str], kept: Sequence[str], out: Path) -> Path:
+    """A copy of a shipped sweep spec at ``out`` with only the ``kept`` experiments, after checking that the
+    spec still lists exactly ``expected`` (so a test notices when the shipped sweep changes)."""
+    import yaml
+    data = yaml.safe_load(spec.read_text())
+    assert [e['name'] for e in data['experiments']] == list(expected)
+    data['experiments'] = [e for e in data['experiments'] if e['name'] in kept]
+    out.write_text(yaml.safe_dump(data))
+    return out

@@ -13,8 +13,7 @@ import subprocess
 import sys
 
 import pytest
-import yaml
-from runner_helpers import REPO
+from runner_helpers import REPO, cut_spec
 
 from ovd.benchmark.leaderboard import read_table_csv
 
@@ -28,21 +27,13 @@ FLOORS = {'base-only-s0': {'AP50_base': 70.0}, 'vild-s0': {'AP50_base': 50.0, 'A
 BASE_ONLY_NOVEL_CEILING = 10.0
 
 
-def _cut_spec(tmp_path):
-    spec = yaml.safe_load(WORLD_SPEC.read_text())
-    assert [e['name'] for e in spec['experiments']] == [
-        'base-only', 'vild', 'vild-ensemble', 'baron', 'glip', 'mdetr']
-    spec['experiments'] = [e for e in spec['experiments'] if e['name'] in KEPT]
-    path = tmp_path / 'ov_world_cut.yaml'
-    path.write_text(yaml.safe_dump(spec))
-    return path
-
-
 def test_ov_world_methods_learn_and_transfer(tmp_path):
     out = tmp_path / 'demo'
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''), COLUMNS='80')
     env.pop('OVD_VERBOSE', None)
-    demo = [sys.executable, '-m', 'ovd.cli', 'demo', '--out', str(out), '--spec', str(_cut_spec(tmp_path))]
+    spec = cut_spec(WORLD_SPEC, ('base-only', 'vild', 'vild-ensemble', 'baron', 'glip', 'mdetr'), KEPT,
+                    tmp_path / 'ov_world_cut.yaml')
+    demo = [sys.executable, '-m', 'ovd.cli', 'demo', '--out', str(out), '--spec', str(spec)]
     proc = subprocess.run(demo, capture_output=True, text=True, env=env, cwd=str(REPO), timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 

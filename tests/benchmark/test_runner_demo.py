@@ -14,8 +14,7 @@ import subprocess
 import sys
 
 import pytest
-import yaml
-from runner_helpers import REPO
+from runner_helpers import REPO, cut_spec
 
 from ovd.benchmark.leaderboard import read_table_csv
 
@@ -26,22 +25,13 @@ DEMO_SPEC = REPO / 'benchmarks' / 'sweeps' / 'demo.yaml'
 KEPT = ('smoke-faster-rcnn', 'vild-tiny')
 
 
-def _cut_spec(tmp_path):
-    spec = yaml.safe_load(DEMO_SPEC.read_text())
-    assert [e['name'] for e in spec['experiments']] == [
-        'smoke-faster-rcnn', 'glip-tiny', 'mdetr-tiny', 'vild-tiny', 'baron-tiny']
-    spec['experiments'] = [e for e in spec['experiments'] if e['name'] in KEPT]
-    path = tmp_path / 'demo_cut.yaml'
-    path.write_text(yaml.safe_dump(spec))
-    return path
-
-
 def test_ovd_demo_end_to_end(tmp_path):
     out = tmp_path / 'demo'
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''), COLUMNS='80')
     env.pop('OVD_VERBOSE', None)
     demo = [sys.executable, '-m', 'ovd.cli', 'demo', '--plumbing', '--out', str(out), '--num-images', '8',
-            '--spec', str(_cut_spec(tmp_path))]
+            '--spec', str(cut_spec(DEMO_SPEC, ('smoke-faster-rcnn', 'glip-tiny', 'mdetr-tiny', 'vild-tiny',
+                                               'baron-tiny'), KEPT, tmp_path / 'demo_cut.yaml'))]
     proc = subprocess.run(demo, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     for name in ('coco', 'lvis', 'flickr30k', 'objects365'):
