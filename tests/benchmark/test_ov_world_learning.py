@@ -63,3 +63,8 @@ def test_ov_world_methods_learn_and_transfer(tmp_path):
     assert table and max(len(line) for line in table) <= 80, proc.stdout
     assert any('base-only' in line for line in table) and any(line.startswith('│ vild') for line in table)
     assert 'base AP50' in proc.stdout and 'novel AP50' in proc.stdout
+    # Re-running finds everything done: nothing trains again, the region cache is kept.
+    again = subprocess.run(demo, capture_output=True, text=True, env=env, cwd=str(REPO), timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    for entry_id in FLOORS:
+        assert json.loads((out / 'sweep' / entry_id / 'status.json').read_text())['attempts'] == 1
