@@ -44,7 +44,11 @@ train_pipeline = [
          tokenizer=tiny_roberta),
     dict(type='PackGroundingInputs'),
 ]
-train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
+# MDETR's official class-name rule (the world's names read the same under every rule: 'blue striped star')
+name_rule = 'mdetr'
+train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline, name_rule=name_rule))
+val_dataloader = dict(dataset=dict(name_rule=name_rule))
+test_dataloader = val_dataloader
 
 max_iters = 1200
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
