@@ -126,8 +126,8 @@ def build_region_caches(entries, log=print) -> bool:
 
 
 def run_entries(sweep, entries, workers: int) -> None:
-    """Run ``entries`` of ``sweep`` one after the other under a progress bar (entries already done are
-    skipped by the sweep)."""
+    """Run ``entries`` of ``sweep`` under a progress bar: one after the other with one worker, else all at once
+    on ``workers`` (entries already done are skipped by the sweep)."""
     import dataclasses
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -138,10 +138,10 @@ def run_entries(sweep, entries, workers: int) -> None:
     with Progress(TextColumn('[bold]{task.description}'), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=False) as progress:
         task = progress.add_task('runs', total=len(entries))
-        for entry in entries:
-            progress.update(task, description=f'training + testing {entry.id}')
-            run_sweep(dataclasses.replace(sweep, entries=[entry]), executor, log=progress.console.print)
-            progress.advance(task)
+        for batch in ([[e] for e in entries] if workers == 1 else [list(entries)]):
+            progress.update(task, description='training + testing ' + ', '.join(e.id for e in batch))
+            run_sweep(dataclasses.replace(sweep, entries=batch), executor, log=progress.console.print)
+            progress.advance(task, len(batch))
         progress.update(task, description='runs')
 
 
