@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from runner_helpers import REPO, write_spec
 
+from ovd.benchmark.entry_lock import is_locked
 from ovd.benchmark.leaderboard import read_table_csv
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
@@ -119,6 +120,11 @@ def scenario(slurm_cluster, synthetic_data_root, tmp_path_factory):
     subprocess.run(['scancel', '--signal=USR1', '--batch', preempted_job], check=True)
     _wait(lambda: _json(resume_root / 'cancelled-s0' / 'status.json').get('state') == 'interrupted', 120,
           'the cancelled job to record itself as interrupted')
+    # ... and to be gone: its driver's lock released and SLURM no longer listing the job (a loaded machine
+    # recorded the state while the job was still completing, and the rerun then left it "running").
+    _wait(lambda: not is_locked(resume_root / 'cancelled-s0') and not subprocess.run(
+        ['squeue', '-h', '-j', cancelled_job], capture_output=True, text=True).stdout.strip(), 120,
+        'the cancelled job to leave SLURM')
 
     # Re-running the sweep resubmits the cancelled entry (resume) and leaves the requeued one alone; the other
     # sweeps are re-run at the same time (their entries are running or done: nothing is submitted twice).
