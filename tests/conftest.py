@@ -19,3 +19,12 @@ def fixtures_dir() -> Path:
     if not FIXTURES_DIR.is_dir():
         pytest.fail(f'real annotation fixtures not found at {FIXTURES_DIR} (set OVD_FIXTURES)')
     return FIXTURES_DIR
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) the SLURM tests share one worker: they
+    use the one-node cluster, whose CPUs a second SLURM test would queue behind, and its start script is not
+    meant to run twice at once."""
+    for item in items:
+        if item.get_closest_marker('slurm') is not None:
+            item.add_marker(pytest.mark.xdist_group('slurm'))
