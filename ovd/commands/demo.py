@@ -28,12 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--plumbing', action='store_true',
                         help='run the tiny plumbing sweep (benchmarks/sweeps/demo.yaml: a few iterations per method '
                              'on synthetic COCO/LVIS/Flickr30k/Objects365) instead of the open-vocabulary world')
-    parser.add_argument('--workers', type=int, default=1, help='jobs at once (default 1)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='runs at once (default: one per usable core for the world, whose runs use one '
+                             'thread each; 1 with --plumbing)')
     parser.add_argument('--num-images', type=int, default=None,
                         help='synthetic images per split (default: the generators\' small defaults)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the plumbing data (the world is always seed 0: its split is the built-in '
                              "'ov_world' vocabulary)")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
 
 
 def default_spec(parts=WORLD_SPEC) -> Path:
@@ -77,72 +85,24 @@ def make_tiny_models(data_root: Path, seed: int = 0, log=print) -> None:
         synthetic.generate_tiny_models(tiny_models, seed=seed)
 
 
-def _with_env(env, fn):
-    """``fn()`` with ``env`` set in os.environ (configs read OVD_DATA_ROOT and friends while they are parsed)."""
-    import os
-    previous = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return fn()
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def needs_region_cache(entry) -> bool:
-    """Whether the entry's training config reads a region cache (ViLD) that ``ovd precompute-regions`` writes."""
-    from mmengine.config import Config
-
-    from ovd.benchmark.spec import default_search_dirs, resolve_path
-    if not entry.train_config:
-        return False
-    config = resolve_path(entry.train_config, default_search_dirs())
-    if config is None:
-        return False  # the sweep itself reports a missing config as the entry's failure
-    return _with_env(entry.env, lambda: 'region_cache' in Config.fromfile(str(config)))
-
-
-def build_region_caches(entries, log=print) -> bool:
-    """Run ``ovd precompute-regions`` for each entry whose training config reads a region cache (ViLD):
-    a sweep entry trains, it does not prepare data. Finished shards are skipped, so reruns cost nothing."""
-    import os
-    import subprocess
-
-    from ovd.benchmark.spec import default_search_dirs, resolve_path
-    for entry in entries:
-        if not needs_region_cache(entry):
-            continue
-        config = resolve_path(entry.train_config, default_search_dirs())
-        log(f'demo: building the region cache of {entry.train_config}')
-        proc = subprocess.run([sys.executable, '-m', 'ovd.cli', 'precompute-regions', '--config',
-                               str(config), '--shard', '0/1'], env=dict(os.environ, **entry.env))
-        if proc.returncode != 0:
-            print(f'demo: ovd precompute-regions failed for {entry.train_config}', file=sys.stderr)
-            return False
-    return True
-
-
-def run_entries(sweep, entries, workers: int) -> None:
-    """Run ``entries`` of ``sweep`` under a progress bar: one after the other with one worker, else all at once
-    on ``workers`` (entries already done are skipped by the sweep)."""
-    import dataclasses
-
+def run_jobs_with_progress(sweep, workers: int) -> None:
+    """Run the sweep's entries and region caches (:mod:`ovd.commands.demo_jobs`) on ``workers`` lanes under one
+    progress bar; entries already done are skipped by the sweep."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ovd.benchmark.executors import LocalExecutor
-    from ovd.benchmark.sweep import run_sweep
-    executor = LocalExecutor(workers=workers)
+    from ovd.commands.demo_jobs import SweepJobs, run_jobs
     with Progress(TextColumn('[bold]{task.description}'), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=False) as progress:
+        sweep_jobs = SweepJobs(sweep, log=progress.console.print)
+        jobs = sweep_jobs.jobs()
+        entries = {j.name for j in jobs if j.is_entry}
         task = progress.add_task('runs', total=len(entries))
-        for batch in ([[e] for e in entries] if workers == 1 else [list(entries)]):
-            progress.update(task, description='training + testing ' + ', '.join(e.id for e in batch))
-            run_sweep(dataclasses.replace(sweep, entries=batch), executor, log=progress.console.print)
-            progress.advance(task, len(batch))
-        progress.update(task, description='runs')
+
+        def on_change(running, outcome) -> None:
+            progress.update(task, completed=len(entries & set(outcome)),
+                            description=('running ' + ', '.join(running)) if running else 'runs')
+
+        run_jobs(jobs, workers, on_change, on_interrupt=sweep_jobs.stop)
 
 
 def world_rows(sweep) -> list:
@@ -219,17 +179,17 @@ def run(args: argparse.Namespace) -> int:
     except SpecError as err:
         print(f'ovd demo: {err}', file=sys.stderr)
         return 2
-    print(_wrap(f'demo: {len(sweep.entries)} run(s): ' + ', '.join(e.id for e in sweep.entries)))
+    if args.workers is not None and args.workers < 1:
+        print(f'ovd demo: --workers must be at least 1, got {args.workers}', file=sys.stderr)
+        return 2
+    workers = args.workers or (usable_cores() if world else 1)
+    print(_wrap(f'demo: {len(sweep.entries)} run(s), {workers} at once: ' + ', '.join(e.id for e in sweep.entries)))
     for note in sweep.notes:
         print(f'demo: {note}')
-    # A region cache needs its proposal model trained (ViLD's is the world's base-only detector): entries that
-    # read none run first, then the caches are built, then the rest.
-    cached = [e for e in sweep.entries if needs_region_cache(e)]
-    run_entries(sweep, [e for e in sweep.entries if e not in cached], args.workers)
-    if not build_region_caches(cached):
-        return 1
-    run_entries(sweep, cached, args.workers)
-    statuses = collect_status(sweep, LocalExecutor(workers=args.workers))
+    # A region cache waits for its proposal model (ViLD's is the world's base-only detector), the entries that
+    # read it wait for the cache, and the rest train beside them.
+    run_jobs_with_progress(sweep, workers)
+    statuses = collect_status(sweep, LocalExecutor(workers=workers))
     print_status(statuses)
     # the world's numbers are not comparable with published ones: its leaderboard has no paper rows
     board = build_leaderboard([sweep.root], sweep.leaderboard_dir, references=sweep.references,

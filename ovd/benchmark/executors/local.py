@@ -85,6 +85,12 @@ class LocalExecutor(Executor):
             self._procs.pop(sub.entry.id, None)
         return rc
 
+    def terminate(self, signum: int = signal.SIGTERM) -> None:
+        """Send ``signum`` to every job process this executor is running."""
+        with self._lock:
+            for proc in self._procs.values():
+                proc.send_signal(signum)
+
     def submit(self, subs: Sequence[Submission]) -> None:
         if not subs:
             return
@@ -107,9 +113,7 @@ class LocalExecutor(Executor):
                         bar.update(task, advance=1, description=f'{sub.entry.id}: {outcome}')
         except KeyboardInterrupt:
             # Ctrl-C: every job gets SIGTERM, checkpoints and records itself as interrupted.
-            with self._lock:
-                for proc in self._procs.values():
-                    proc.send_signal(signal.SIGTERM)
+            self.terminate(signal.SIGTERM)
             raise
         finally:
             if bar is not None:
