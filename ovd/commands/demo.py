@@ -1,16 +1,18 @@
 """``ovd demo``: the whole suite end to end on this machine, in minutes on CPU.
 
-By default it shows the open-vocabulary effect: it writes the synthetic open-vocabulary world and pretrains (or
-reuses) its tiny CLIP (docs/ov_world.md), runs ``benchmarks/sweeps/ov_world.yaml`` with the local executor (every
-method and a base-only lower bound trained on the world's base boxes, evaluated on all its categories; ViLD's
-region cache is built from the base-only detector's proposals once that has trained), builds the leaderboard and
-ends with one table: method, base AP50, novel AP50, AP, train time. ``--plumbing`` runs the tiny plumbing sweep
+By default it shows the open-vocabulary effect: it writes the synthetic open-vocabulary world, then pretrains (or
+reuses) its tiny CLIP (docs/ov_world.md) and runs ``benchmarks/sweeps/ov_world.yaml`` with the local executor
+(every method and a base-only lower bound trained on the world's base boxes, evaluated on all its categories),
+one job per core, each as soon as what it needs is there (:mod:`ovd.commands.demo_jobs`: ViLD's region cache
+waits for the CLIP and the base-only detector's proposals). It builds the leaderboard and ends with one table:
+method, base AP50, novel AP50, AP, train time. ``--plumbing`` runs the tiny plumbing sweep
 ``benchmarks/sweeps/demo.yaml`` instead (synthetic COCO, LVIS, Flickr30k Entities and Objects365; a few
 iterations per method: proves the code path, not learning). Re-running skips what is already done.
 """
 import argparse
 import sys
 from pathlib import Path
+from typing import Optional
 
 HELP = ('run the demo sweep end to end locally: the synthetic open-vocabulary world, every method trained and '
         'evaluated on it, leaderboard, report')
@@ -53,12 +55,30 @@ def default_spec(parts=WORLD_SPEC) -> Path:
 
 
 def make_world(data_root: Path, num_images) -> Path:
-    """The open-vocabulary world under ``<data_root>/synthetic/ov_world`` and its tiny CLIP, with progress bars,
-    and the tiny text models beside it; all are kept when they exist (generation is deterministic, the CLIP is
-    content-addressed). Returns the CLIP's folder."""
+    """The open-vocabulary world under ``<data_root>/synthetic/ov_world`` with a progress bar, and the tiny text
+    models beside it; both are kept when they exist (generation is deterministic). Returns the world's folder;
+    its CLIP is :func:`world_clip_job`'s."""
     from ovd.commands.synth import write_world
     make_tiny_models(data_root)
-    return write_world(data_root / 'synthetic' / 'ov_world', seed=0, num_images=num_images)
+    world = data_root / 'synthetic' / 'ov_world'
+    write_world(world, seed=0, num_images=num_images)
+    return world
+
+
+def world_clip_job(world: Path, progress):
+    """The world's CLIP as a demo job (:class:`ovd.commands.demo_jobs.Prerequisite`): pretrained, or reused
+    (content-addressed), under a 'tiny CLIP' bar of ``progress``; the configs that name ``<world>/clip`` wait
+    for it."""
+    from ovd.commands.demo_jobs import Prerequisite
+
+    def run() -> bool:
+        from ovd.data.synthetic.world_clip import ensure_world_clip
+        task = progress.add_task('tiny CLIP', total=None)
+        ensure_world_clip(world, seed=0, progress=lambda done, total: progress.update(task, completed=done,
+                                                                                        total=total))
+        progress.update(task, total=progress.tasks[task].total or 1, completed=progress.tasks[task].total or 1)
+        return True
+    return Prerequisite('world CLIP', run, str(world / 'clip'))
 
 
 def make_data(data_root: Path, seed: int, num_images, log=print) -> None:
@@ -85,15 +105,17 @@ def make_tiny_models(data_root: Path, seed: int = 0, log=print) -> None:
         synthetic.generate_tiny_models(tiny_models, seed=seed)
 
 
-def run_jobs_with_progress(sweep, workers: int) -> None:
-    """Run the sweep's entries and region caches (:mod:`ovd.commands.demo_jobs`) on ``workers`` lanes under one
-    progress bar; entries already done are skipped by the sweep."""
+def run_jobs_with_progress(sweep, workers: int, world: Optional[Path]) -> None:
+    """Run the sweep's entries, region caches and (given the ``world``) the world's CLIP
+    (:mod:`ovd.commands.demo_jobs`) on ``workers`` lanes under one progress display; entries already done are
+    skipped by the sweep."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ovd.commands.demo_jobs import SweepJobs, run_jobs
     with Progress(TextColumn('[bold]{task.description}'), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=False) as progress:
-        sweep_jobs = SweepJobs(sweep, log=progress.console.print)
+        sweep_jobs = SweepJobs(sweep, log=progress.console.print,
+                               prerequisite=world_clip_job(world, progress) if world else None)
         jobs = sweep_jobs.jobs()
         entries = {j.name for j in jobs if j.is_entry}
         task = progress.add_task('runs', total=len(entries))
@@ -170,8 +192,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = args.out.resolve()
     data_root = out / 'data'
+    world_dir = None
     if world:
-        make_world(data_root, args.num_images)
+        world_dir = make_world(data_root, args.num_images)
     else:
         make_data(data_root, args.seed, args.num_images)
     try:
@@ -186,9 +209,9 @@ def run(args: argparse.Namespace) -> int:
     print(_wrap(f'demo: {len(sweep.entries)} run(s), {workers} at once: ' + ', '.join(e.id for e in sweep.entries)))
     for note in sweep.notes:
         print(f'demo: {note}')
-    # A region cache waits for its proposal model (ViLD's is the world's base-only detector), the entries that
-    # read it wait for the cache, and the rest train beside them.
-    run_jobs_with_progress(sweep, workers)
+    # The world's CLIP and a region cache's proposal model (ViLD's: the base-only detector) train first, side by
+    # side; what reads them waits for them, and the rest train beside them.
+    run_jobs_with_progress(sweep, workers, world_dir)
     statuses = collect_status(sweep, LocalExecutor(workers=workers))
     print_status(statuses)
     # the world's numbers are not comparable with published ones: its leaderboard has no paper rows

@@ -1,7 +1,8 @@
 """The order of ``ovd demo``'s work: every sweep entry is a job, a region cache (ViLD's) is a job that waits for
-the entry training its proposal model, and the entries reading a cache wait for it; jobs start, in spec order, on
+the entry training its proposal model, the entries reading a cache wait for it, and a prerequisite (the world's
+CLIP) is a job that the entries and caches whose configs name its path wait for; jobs start, in spec order, on
 ``workers`` lanes as soon as what they wait for has finished, so a method that needs nothing trains beside the
-proposal model instead of after it.
+CLIP and the proposal model instead of after them.
 
 A sweep entry trains and evaluates; it does not prepare data, so building a region cache (``ovd
 precompute-regions``) is the demo's job. Its proposal model is the entry whose training config is the cache's
@@ -74,19 +75,47 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_change: Callable[[List[str], 
     return outcome
 
 
-def region_cache_of(entry) -> Optional[dict]:
-    """The ``region_cache`` section of the entry's training config (ViLD's, which ``ovd precompute-regions``
-    fills), with its paths as the config reads them under the entry's environment; None when it has none."""
+@dataclasses.dataclass
+class Prerequisite:
+    """Work some entries need done first: ``run()`` does it (True on success); an entry or region cache whose
+    config section names ``path`` (in any string value) waits for it."""
+    name: str
+    run: Callable[[], bool]
+    path: str
+
+
+@dataclasses.dataclass
+class EntryConfig:
+    """What the jobs need to know of an entry's training config, read under the entry's environment."""
+    path: Optional[str] = None
+    model: dict = dataclasses.field(default_factory=dict)
+    region_cache: Optional[dict] = None  # ViLD's cache section, which ``ovd precompute-regions`` fills
+
+
+def read_entry_config(entry) -> EntryConfig:
+    """The entry's training config (an empty :class:`EntryConfig` when it has none or it is missing: the sweep
+    itself reports a missing config as the entry's failure)."""
     from mmengine.config import Config
 
     from ovd.benchmark.spec import default_search_dirs, resolve_path
-    if not entry.train_config:
-        return None
-    config = resolve_path(entry.train_config, default_search_dirs())
+    config = resolve_path(entry.train_config, default_search_dirs()) if entry.train_config else None
     if config is None:
-        return None  # the sweep itself reports a missing config as the entry's failure
+        return EntryConfig()
     cfg = _with_env(entry.env, lambda: Config.fromfile(str(config)))
-    return cfg.get('region_cache') and dict(cfg.region_cache.to_dict(), config=str(config))
+    cache = cfg.get('region_cache')
+    return EntryConfig(str(config), cfg.get('model', {}).to_dict() if cfg.get('model') else {},
+                       cache.to_dict() if cache else None)
+
+
+def names_path(section, path: str) -> bool:
+    """Whether any string in the (nested) config ``section`` contains ``path``."""
+    if isinstance(section, str):
+        return path in section
+    if isinstance(section, dict):
+        return any(names_path(v, path) for v in section.values())
+    if isinstance(section, (list, tuple)):
+        return any(names_path(v, path) for v in section)
+    return False
 
 
 def _with_env(env, fn):
@@ -114,31 +143,39 @@ def _same_file(a: Optional[str], b: Optional[str]) -> bool:
 class SweepJobs:
     """The jobs of one sweep (see the module docstring), and what they need to run and to be stopped."""
 
-    def __init__(self, sweep, log: Callable[[str], None] = print) -> None:
+    def __init__(self, sweep, log: Callable[[str], None] = print,
+                 prerequisite: Optional[Prerequisite] = None) -> None:
         from ovd.benchmark.executors import LocalExecutor
         self.sweep = sweep
         self.log = log
+        self.prerequisite = prerequisite
         self._executors: List[LocalExecutor] = []
         self._lock = threading.Lock()
 
     def jobs(self) -> List[Job]:
-        caches = {e.id: region_cache_of(e) for e in self.sweep.entries}
-        out: List[Job] = []
+        configs = {e.id: read_entry_config(e) for e in self.sweep.entries}
+        pre = self.prerequisite
+        out: List[Job] = [Job(pre.name, pre.run, [], False)] if pre else []
+
+        def after_prerequisite(section) -> List[str]:
+            return [pre.name] if pre and names_path(section, pre.path) else []
+
         cache_jobs: Dict[str, str] = {}  # cache root -> job name
         for entry in self.sweep.entries:
-            cache = caches[entry.id]
-            needs = []
+            cache = configs[entry.id].region_cache
+            needs = after_prerequisite(configs[entry.id].model)
             if cache is not None:
                 root = str(cache['root'])
                 if root not in cache_jobs:
                     proposal_config = (cache.get('proposal_model') or {}).get('config')
-                    makers = [e.id for e in self.sweep.entries if caches[e.id] is None
+                    makers = [e.id for e in self.sweep.entries if configs[e.id].region_cache is None
                               and _same_file(e.train_config, proposal_config)]
                     cache_jobs[root] = f'region cache of {entry.id}'
-                    out.append(Job(cache_jobs[root], self._cache_job(entry, cache['config']), makers, False))
-                needs = [cache_jobs[root]]
+                    out.append(Job(cache_jobs[root], self._cache_job(entry, configs[entry.id].path),
+                                   makers + after_prerequisite(cache), False))
+                needs = needs + [cache_jobs[root]]
             out.append(Job(entry.id, self._entry_job(entry), needs))
-        return _makers_first(out)
+        return _in_start_order(out)
 
     def _entry_job(self, entry) -> Callable[[], bool]:
         def run() -> bool:
@@ -172,8 +209,16 @@ class SweepJobs:
             executor.terminate(signal.SIGTERM)
 
 
-def _makers_first(jobs: List[Job]) -> List[Job]:
-    """``jobs`` with the entries a region cache waits for moved to the front (stable), so they start first."""
+def _in_start_order(jobs: List[Job]) -> List[Job]:
+    """``jobs`` ordered so each comes after what it waits for, the ones other jobs wait for (the prerequisite, a
+    cache's proposal model, a cache) as early as that allows, the rest in spec order."""
     needed = {n for job in jobs for n in job.needs}
-    first = [j for j in jobs if j.name in needed and not j.needs]
-    return first + [j for j in jobs if j not in first]
+    rest = sorted(jobs, key=lambda j: j.name not in needed)  # stable
+    placed: List[Job] = []
+    while rest:
+        ready = next((j for j in rest if all(n in {p.name for p in placed} for n in j.needs)), None)
+        if ready is None:
+            raise ValueError('demo jobs wait for each other in a cycle: ' + ', '.join(j.name for j in rest))
+        placed.append(ready)
+        rest.remove(ready)
+    return placed

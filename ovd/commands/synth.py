@@ -48,18 +48,15 @@ def clip_callback(progress):
     return lambda done, total: progress.update(task, completed=done, total=total)
 
 
-def write_world(out: Path, seed: int = 0, num_images=None) -> Path:
-    """The open-vocabulary world under ``out`` (kept when its manifest exists), its tiny CLIP and its tiny BERT,
-    with progress bars; returns the CLIP's folder."""
+def write_world(out: Path, seed: int = 0, num_images=None) -> None:
+    """The open-vocabulary world under ``out`` (kept when its manifest exists) and its tiny BERT, with a progress
+    bar; its CLIP is :func:`ovd.data.synthetic.world_clip.ensure_world_clip`'s job."""
     from ovd.data import synthetic
     from ovd.data.synthetic.world_bert import ensure_world_bert
-    from ovd.data.synthetic.world_clip import ensure_world_clip
-    with data_progress() as progress:
-        if not (out / synthetic.MANIFEST_NAME).is_file():
+    if not (out / synthetic.MANIFEST_NAME).is_file():
+        with data_progress() as progress:
             synthetic.generate_ov_world(out, seed=seed, num_images=num_images, progress=image_callback(progress))
-        clip_dir = ensure_world_clip(out, seed=seed, progress=clip_callback(progress))
     ensure_world_bert(out)
-    return clip_dir
 
 
 def run(args: argparse.Namespace) -> int:

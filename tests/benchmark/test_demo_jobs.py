@@ -7,7 +7,7 @@ import pytest
 from runner_helpers import REPO
 
 from ovd.benchmark.spec import load_spec
-from ovd.commands.demo_jobs import Job, SweepJobs, run_jobs
+from ovd.commands.demo_jobs import Job, Prerequisite, SweepJobs, run_jobs
 
 
 def _recorder(events, name, ok=True, hold=None):
@@ -74,11 +74,20 @@ def test_a_need_must_name_an_earlier_job():
         run_jobs([Job('a', lambda: True, ['b']), Job('b', lambda: True)], 1, lambda running, outcome: None)
 
 
-def test_world_sweep_builds_vild_cache_after_the_base_only_detector(tmp_path):
+def test_world_sweep_waits_for_the_clip_and_builds_vild_cache_after_the_base_only_detector(tmp_path):
     sweep = load_spec(str(REPO / 'benchmarks' / 'sweeps' / 'ov_world.yaml'), {'out': str(tmp_path)})
-    jobs = {job.name: job for job in SweepJobs(sweep).jobs()}
-    caches = [job for job in jobs.values() if not job.is_entry]
-    assert len(caches) == 1 and caches[0].needs == ['base-only-s0']  # ViLD and ViLD-ensemble share one cache
-    assert jobs['vild-s0'].needs == jobs['vild-ensemble-s0'].needs == [caches[0].name]
-    assert all(not jobs[e].needs for e in ('base-only-s0', 'baron-s0', 'glip-s0', 'mdetr-s0'))
-    assert list(jobs)[0] == 'base-only-s0'
+    clip = Prerequisite('world CLIP', lambda: True, str(tmp_path / 'data' / 'synthetic' / 'ov_world' / 'clip'))
+    jobs = {job.name: job for job in SweepJobs(sweep, prerequisite=clip).jobs()}
+    caches = [job for job in jobs.values() if not job.is_entry and job.name != 'world CLIP']
+    # ViLD and ViLD-ensemble share one cache, made of the base-only detector's proposals and CLIP's crops
+    assert len(caches) == 1 and caches[0].needs == ['base-only-s0', 'world CLIP']
+    assert jobs['vild-s0'].needs == jobs['vild-ensemble-s0'].needs == ['world CLIP', caches[0].name]
+    assert jobs['baron-s0'].needs == ['world CLIP']  # its teacher and text encoder
+    assert all(not jobs[e].needs for e in ('base-only-s0', 'glip-s0', 'mdetr-s0'))
+    assert list(jobs)[:2] == ['world CLIP', 'base-only-s0']
+
+
+def test_jobs_waiting_in_a_cycle_are_refused():
+    from ovd.commands.demo_jobs import _in_start_order
+    with pytest.raises(ValueError, match='cycle'):
+        _in_start_order([Job('a', lambda: True, ['b']), Job('b', lambda: True, ['a'])])
