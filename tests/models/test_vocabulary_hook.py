@@ -124,13 +124,14 @@ def test_the_hook_leaves_other_models_and_vocabulary_free_datasets_alone():
     other = torch.nn.Linear(1, 1)  # a model without set_vocabulary (e.g. ViLD): nothing to do
     hook.before_test(SimpleNamespace(model=other, test_loop=SimpleNamespace(dataloader=SimpleNamespace(
         dataset=detection))))
+    assert not hasattr(other, 'vocabulary_texts')
 
 
 def test_after_a_validation_inside_training_the_training_vocabulary_is_back():
     from mmengine.runner import BaseLoop
 
     class Loop(BaseLoop):
-        def __init__(self, dataset):  # noqa: D401 (no runner needed for this check)
+        def __init__(self, dataset):  # no runner needed for this check
             self.dataloader = SimpleNamespace(dataset=dataset)
 
         def run(self):
