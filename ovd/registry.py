@@ -38,7 +38,7 @@ TRANSFORM_MODULES = ['ovd.data.transforms', 'ovd.data.grounding_crop', 'ovd.data
                      'ovd.data.region_transforms']
 MODEL_MODULES = ['ovd.models']
 METRIC_MODULES = ['ovd.evaluation.metrics']
-HOOK_MODULES = ['ovd.benchmark.hooks']
+HOOK_MODULES = ['ovd.benchmark.hooks', 'ovd.models.common.vocabulary_hook']
 
 
 class OvdRegistry(Registry):

@@ -82,12 +82,12 @@ def model_cfgs(size: str, bert: str, fusion: bool):
 
 
 def sample(names, shape, ours: bool):
+    """A detection sample: ours reads the vocabulary from the model (set_vocabulary), mmdet's from ``text``."""
     from mmdet.structures import DetDataSample
     ds = DetDataSample()
-    meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape, scale_factor=(1.0, 1.0),
-                text=tuple(names))
+    meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape, scale_factor=(1.0, 1.0))
     if not ours:
-        meta['custom_entities'] = True
+        meta.update(text=tuple(names), custom_entities=True)
     ds.set_metainfo(meta)
     return ds
 
@@ -123,6 +123,7 @@ def compare(ours, peer, top=100):
 def run(args, n_chunks, models, names_all, images, shape):
     ours, peer = models
     names = names_all[:n_chunks * 40]
+    ours.set_vocabulary(names)
     res = {}
     with torch.no_grad():
         ours.test_cfg.fast_chunked = True

@@ -9,7 +9,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    visualization=dict(type='DetVisualizationHook'),
+    # the loop's dataset vocabulary (metainfo) -> the model's set_vocabulary, as the evaluator gets dataset_meta
+    vocabulary=dict(type='VocabularyHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

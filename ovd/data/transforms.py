@@ -81,8 +81,9 @@ class DetectionToGroundingPrompt(BaseTransform):
 
     Args:
         training: Sample negatives (GLIP's detection-to-grounding recipe); ``False`` builds the caption of the
-            whole vocabulary in order (labels unchanged). Large vocabularies at test time are chunked by the
-            model with :func:`ovd.data.prompts.build_chunked_prompts` from ``text_names``.
+            whole vocabulary in order (labels unchanged); a test-mode dataset carries no names unless built
+            with ``return_classes=True`` (GLIP and MDETR take the test vocabulary from the dataset metainfo and
+            chunk it themselves).
         num_negatives: Maximum number of negative names (GLIP: 85).
         max_tokens: Token budget, special tokens included (GLIP: 256).
         tokenizer: Hub name/directory of a fast tokenizer (or a tokenizer) to count tokens exactly; ``None``
@@ -126,7 +127,8 @@ class DetectionToGroundingPrompt(BaseTransform):
         if isinstance(names, str) or not isinstance(names, Sequence) or not names:
             raise ValueError(
                 f'{type(self).__name__} needs results["text"] = the vocabulary names '
-                f'(a detection sample), got {type(names).__name__} for {results.get("img_path")}'
+                f'(a detection sample; a test_mode dataset puts them there only with return_classes=True), '
+                f'got {type(names).__name__} for {results.get("img_path")}'
             )
         names = list(names)
         results['text_names'] = names

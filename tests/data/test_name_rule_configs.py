@@ -1,6 +1,7 @@
 """Each method's configs select its official name rule, and that rule reaches the text the method encodes:
-GLIP's chunked LVIS prompts and MDETR's per-name captions built from a config's dataset, ViLD's and BARON's
-class embeddings built from a config's ``class_embeddings`` dict."""
+GLIP's chunked LVIS prompts and MDETR's per-name captions built from a config's dataset (the vocabulary the
+model gets from the dataset's metainfo through ``VocabularyHook``, and a training sample's names), ViLD's and
+BARON's class embeddings built from a config's ``class_embeddings`` dict."""
 import inspect
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,10 +11,11 @@ import torch
 from det_data_builders import lvis_v1_file
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import BaseDataElement
 
 from ovd.data.prompts import build_caption
 from ovd.data.vocab import get_vocabulary
+from ovd.models.common.text_prompts import VocabularyMixin
+from ovd.models.common.vocabulary_hook import VocabularyHook
 from ovd.registry import DATASETS
 from ovd.data.synthetic.tiny_text import tiny_clip_config
 
@@ -77,22 +79,30 @@ def lvis_file(tmp_path_factory):
 
 
 def _dataset_text(config: str, lvis_file: Path, key: str = 'val_dataloader'):
+    """The texts a config's dataset gives the model: through ``VocabularyHook`` (as before a val loop) for the
+    test set, a sample's own names for the training set."""
     init_default_scope('ovd')
     cfg = Config.fromfile(str(REPO_ROOT / 'configs' / config))
     ds_cfg = cfg[key]['dataset']
     ds_cfg.update(data_root='', ann_file=str(lvis_file), data_prefix=dict(img=''), pipeline=[])
-    return cfg, DATASETS.build(ds_cfg).get_data_info(0)['text']
+    dataset = DATASETS.build(ds_cfg)
+    if key == 'train_dataloader':
+        return cfg, dataset.get_data_info(0)['text']
+    assert 'text' not in dataset.get_data_info(0)
+    model = VocabularyMixin()
+    VocabularyHook().before_val(SimpleNamespace(model=model, val_loop=SimpleNamespace(
+        dataloader=SimpleNamespace(dataset=dataset))))
+    return cfg, model.vocabulary_texts
 
 
 def test_glip_lvis_prompts_from_the_config_are_glips(lvis_file):
-    """The zero-shot LVIS config -> dataset text -> GLIP's own chunking: the prompt reads "bow . " where GLIP's
-    ``create_queries_and_maps`` puts ``clean_name('bow_(weapon)')``."""
-    from ovd.models.glip.detector import GLIPDetector
+    """The zero-shot LVIS config -> the model's vocabulary -> GLIP's own chunking: the prompt reads "bow . " where
+    GLIP's ``create_queries_and_maps`` puts ``clean_name('bow_(weapon)')``."""
+    from ovd.models.glip.detector import chunk_prompts
     cfg, text = _dataset_text('glip/glip-t_zeroshot_lvis-minival-fixedap.py', lvis_file)
     lvis = get_vocabulary('lvis_v1')
     assert tuple(text) == lvis.prompt_texts('glip')
-    sample = BaseDataElement(metainfo=dict(text=text))
-    prompts = GLIPDetector.inference_prompts(SimpleNamespace(test_cfg=cfg.model.test_cfg), sample)
+    prompts = chunk_prompts(text, cfg.model.test_cfg.chunk_size)
     assert len(prompts) == 31
     label = lvis.names.index('bow_(weapon)')
     prompt = next(p for p in prompts if label in p.label_ids)

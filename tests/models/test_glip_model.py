@@ -9,6 +9,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from ovd.models.glip import GLIPDetector, merge_detections
+from ovd.models.glip.detector import chunk_prompts
 from ovd.registry import MODELS
 from ovd.data.synthetic.tiny_text import tiny_bert_dir
 
@@ -31,10 +32,12 @@ def build_tiny_glip(early_fuse: bool = True, seed: int = 0, **test_cfg) -> GLIPD
     return MODELS.build(model_cfg)
 
 
-def make_sample(text, boxes=(), labels=(), tokens_positive=None, shape=IMG) -> DetDataSample:
+def make_sample(text=None, boxes=(), labels=(), tokens_positive=None, shape=IMG) -> DetDataSample:
+    """A sample; without ``text`` a detection sample of the model's vocabulary."""
     ds = DetDataSample()
-    meta = dict(img_shape=shape, ori_shape=shape, pad_shape=IMG, batch_input_shape=IMG, scale_factor=(1.0, 1.0),
-                text=text)
+    meta = dict(img_shape=shape, ori_shape=shape, pad_shape=IMG, batch_input_shape=IMG, scale_factor=(1.0, 1.0))
+    if text is not None:
+        meta['text'] = text
     if tokens_positive is not None:
         meta['tokens_positive'] = tokens_positive
     ds.set_metainfo(meta)
@@ -85,12 +88,22 @@ def test_detection_sample_gets_negatives_and_remapped_labels(fused):
     assert [names_in_caption[i] for i in phrase_labels] == ['refrigerator', 'dog']
 
 
+def test_detection_sample_without_names_trains_on_the_models_vocabulary(fused):
+    fused.train()
+    fused.set_vocabulary(NAMES)
+    ds = make_sample(boxes=[[10, 10, 60, 80]], labels=[6])
+    fused.loss(images(1), [ds])
+    names_in_caption = ds.text.split('. ')
+    assert [names_in_caption[i] for i in ds.gt_instances.labels.tolist()] == ['toaster']
+    assert set(names_in_caption) <= set(NAMES)
+
+
 def test_fusion_on_makes_the_tower_depend_on_text_and_off_does_not(fused, unfused):
     fused.eval()
     unfused.eval()
     feats = fused.extract_feat(images(1))
-    lang_a, _ = fused.encode_prompt(fused.inference_prompts(make_sample(NAMES[:4]))[0], use_cache=False)
-    lang_b, _ = fused.encode_prompt(fused.inference_prompts(make_sample(NAMES[4:8]))[0], use_cache=False)
+    lang_a, _ = fused.encode_prompt(chunk_prompts(NAMES[:4], 40)[0], use_cache=False)
+    lang_b, _ = fused.encode_prompt(chunk_prompts(NAMES[4:8], 40)[0], use_cache=False)
     with torch.no_grad():
         tower_a, _ = fused.bbox_head.run_tower(feats, lang_a)
         tower_b, _ = fused.bbox_head.run_tower(feats, lang_b)
@@ -109,7 +122,7 @@ def test_fusion_on_makes_the_tower_depend_on_text_and_off_does_not(fused, unfuse
 
 def test_cached_text_features_are_not_modified_by_fusion(fused):
     fused.eval()
-    prompt = fused.inference_prompts(make_sample(NAMES[:4]))[0]
+    prompt = chunk_prompts(NAMES[:4], 40)[0]
     lang, _ = fused.encode_prompt(prompt, use_cache=False)
     hidden = lang['hidden'].clone()
     with torch.no_grad():
@@ -156,28 +169,33 @@ def test_merge_detections_sorts_caps_and_keeps_labels():
 def test_chunked_labels_map_back_to_the_vocabulary(unfused):
     unfused.eval()
     unfused.test_cfg.chunk_size = 5
-    prompts = unfused.inference_prompts(make_sample(NAMES))
+    unfused.set_vocabulary(NAMES)
+    prompts = unfused.inference_prompts(make_sample())
     assert [p.label_ids for p in prompts] == [list(range(0, 5)), list(range(5, 10)), [10, 11]]
     assert prompts[2].caption == 'teddy bear. toothbrush'
     with torch.no_grad():
-        out = unfused.predict(images(1), [make_sample(NAMES)])[0].pred_instances
+        out = unfused.predict(images(1), [make_sample()])[0].pred_instances
     assert len(out) > 0 and out.labels.max() < len(NAMES)
     assert set(out.labels.tolist()) - set(range(10)), 'the last chunk (labels 10, 11) should contribute'
     assert torch.all(out.scores[:-1] >= out.scores[1:])
 
 
-def test_prompts_are_built_once_per_distinct_text_of_a_batch(unfused, monkeypatch):
+def test_vocabulary_prompts_are_built_once_and_captions_run_apart(unfused, monkeypatch):
     built = []
     original = GLIPDetector.inference_prompts
     monkeypatch.setattr(GLIPDetector, 'inference_prompts', lambda self, ds: built.append(ds) or original(self, ds))
+    unfused.set_vocabulary(NAMES)
     caption = 'a cat and a dog'
     one_phrase, two_phrases = [[(2, 5)]], [[(2, 5)], [(12, 15)]]
-    samples = [make_sample(NAMES), make_sample(caption, tokens_positive=one_phrase), make_sample(tuple(NAMES)),
+    samples = [make_sample(), make_sample(caption, tokens_positive=one_phrase), make_sample(),
                make_sample(caption, tokens_positive=two_phrases)]
     groups = unfused.prompt_groups(samples)
-    assert [idx for _, idx in groups] == [[0, 2], [1], [3]]  # one vocabulary; a caption with other phrases apart
+    assert [idx for _, idx in groups] == [[0, 2], [1], [3]]  # the vocabulary; a caption with other phrases apart
     assert len(built) == 3
     assert [prompts[0].label_ids for prompts, _ in groups[1:]] == [[0], [0, 1]]
+    assert groups[0][0] is unfused.prompt_groups(samples[:1])[0][0]  # the vocabulary's prompts: built once
+    with pytest.raises(ValueError, match='a test sample carries class names'):
+        unfused.prompt_groups([make_sample(NAMES)])
     unfused.eval()
     monkeypatch.setitem(unfused.test_cfg, 'max_per_img', -1)  # keep every candidate of every phrase
     with torch.no_grad():
@@ -193,12 +211,13 @@ def test_fast_chunked_detections_identical_to_the_naive_loop(early_fuse, fused, 
     model.eval()
     model.test_cfg.chunk_size = 5
     model.test_cfg.max_per_img = 60
+    model.set_vocabulary(NAMES)
     shapes = [IMG, (80, 128)]
     with torch.no_grad():
         model.test_cfg.fast_chunked = False
-        naive = model.predict(images(2), [make_sample(NAMES, shape=s) for s in shapes])
+        naive = model.predict(images(2), [make_sample(shape=s) for s in shapes])
         model.test_cfg.fast_chunked = True
-        fast = model.predict(images(2), [make_sample(NAMES, shape=s) for s in shapes])
+        fast = model.predict(images(2), [make_sample(shape=s) for s in shapes])
     for n, f in zip(naive, fast):
         n, f = n.pred_instances, f.pred_instances
         assert len(n) == len(f) == 60
@@ -211,10 +230,11 @@ def test_fast_chunked_detections_identical_to_the_naive_loop(early_fuse, fused, 
 def test_prompts_batched_through_the_fused_head_give_the_same_detections(fused, monkeypatch):
     fused.eval()
     fused.test_cfg.update(chunk_size=5, max_per_img=60, fast_chunked=True)
+    fused.set_vocabulary(NAMES)
     calls = []
     original = fused.bbox_head.forward
     monkeypatch.setattr(fused.bbox_head, 'forward', lambda *a: calls.append(a[1]['masks'].shape) or original(*a))
-    samples = lambda: [make_sample(NAMES, shape=s) for s in (IMG, (80, 128))]  # noqa: E731
+    samples = lambda: [make_sample(shape=s) for s in (IMG, (80, 128))]  # noqa: E731
     with torch.no_grad():
         fused.test_cfg.chunk_batch_size = 1
         one = fused.predict(images(2), samples())
@@ -236,17 +256,18 @@ def test_text_side_encoded_once_per_evaluation(unfused, monkeypatch):
     unfused.eval()
     unfused.test_cfg.chunk_size = 5
     unfused.test_cfg.fast_chunked = True
+    unfused.set_vocabulary(NAMES)
     calls = []
     original = unfused.encode_text
     monkeypatch.setattr(unfused, 'encode_text', lambda tok: calls.append(1) or original(tok))
     with torch.no_grad():
-        unfused.predict(images(1), [make_sample(NAMES)])
-        unfused.predict(images(1, seed=2), [make_sample(NAMES)])
+        unfused.predict(images(1), [make_sample()])
+        unfused.predict(images(1, seed=2), [make_sample()])
     assert len(calls) == 3  # three chunks, encoded for the first image only
     unfused.train()
     unfused.eval()
     with torch.no_grad():
-        unfused.predict(images(1), [make_sample(NAMES)])
+        unfused.predict(images(1), [make_sample()])
     assert len(calls) == 6  # the cache is dropped when the mode changes (weights may have changed)
 
 
@@ -259,10 +280,11 @@ def test_grounding_prediction_labels_are_phrase_indices(fused):
     assert len(out) > 0 and set(out.labels.tolist()) <= {0, 1, 2}
 
 
-def test_bad_text_field_names_the_sample(fused):
-    ds = make_sample(None)
+def test_bad_text_field_names_the_sample(fused, monkeypatch):
+    ds = make_sample()
     ds.set_metainfo(dict(img_path='x/y.jpg'))
-    with pytest.raises(ValueError, match='x/y.jpg'):
+    monkeypatch.setattr(fused, 'vocabulary_texts', None)
+    with pytest.raises(ValueError, match='x/y.jpg: GLIP: a detection sample .* no vocabulary'):
         fused.inference_prompts(ds)
     ds = make_sample('a caption without spans')
     with pytest.raises(ValueError, match='tokens_positive'):

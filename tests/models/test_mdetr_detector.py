@@ -40,10 +40,13 @@ def tiny(built):
     return make
 
 
-def sample(text, tokens_positive=None, boxes=None, labels=None, path='img0.jpg') -> DetDataSample:
-    s = DetDataSample(metainfo=dict(
-        img_path=path, img_shape=IMG, ori_shape=(IMG[0] * 2, IMG[1] * 2), batch_input_shape=IMG,
-        scale_factor=(0.5, 0.5), text=text, tokens_positive=tokens_positive))
+def sample(text=None, tokens_positive=None, boxes=None, labels=None, path='img0.jpg') -> DetDataSample:
+    """A grounding sample (caption + phrases), or without ``text`` a detection sample of the model's vocabulary."""
+    meta = dict(img_path=path, img_shape=IMG, ori_shape=(IMG[0] * 2, IMG[1] * 2), batch_input_shape=IMG,
+                scale_factor=(0.5, 0.5))
+    if text is not None:
+        meta.update(text=text, tokens_positive=tokens_positive)
+    s = DetDataSample(metainfo=meta)
     s.gt_instances = InstanceData(
         bboxes=torch.tensor(boxes if boxes is not None else [], dtype=torch.float).reshape(-1, 4),
         labels=torch.tensor(labels if labels is not None else [], dtype=torch.long))
@@ -97,11 +100,14 @@ def test_bad_grounding_input_is_named(tiny):
         model.loss(torch.rand(1, 3, *IMG), [outside])
 
 
-def test_prediction_without_text_is_named(tiny):
+def test_detection_without_a_vocabulary_or_with_names_on_the_sample_is_named(tiny):
     model = tiny()
     model.eval()
-    with pytest.raises(ValueError, match='notext.jpg: MDETR needs "text"'):
-        model.predict(torch.rand(1, 3, *IMG), [sample(None, path='notext.jpg')])
+    with pytest.raises(ValueError, match='notext.jpg: MDETR: a detection sample .* no vocabulary'):
+        model.predict(torch.rand(1, 3, *IMG), [sample(path='notext.jpg')])
+    model.set_vocabulary(['person'])
+    with pytest.raises(ValueError, match='names.jpg: MDETR: a test sample carries class names'):
+        model.predict(torch.rand(1, 3, *IMG), [sample(['person'], path='names.jpg')])
 
 
 def test_grounding_predictions_rank_every_query_for_every_phrase(tiny):
@@ -126,9 +132,8 @@ def per_caption_reference(model, inputs, names):
     """The naive protocol: one full forward (backbone, text, joint transformer) per class-name caption."""
     parts = []
     for label, name in enumerate(names):
-        model.text_cache.clear()
-        one = sample([name])
-        res = model.predict(inputs, [one])[0].pred_instances
+        model.set_vocabulary([name])
+        res = model.predict(inputs, [sample()])[0].pred_instances
         res.labels = torch.full_like(res.labels, label)
         parts.append(res)
     return InstanceData.cat(parts)
@@ -139,8 +144,9 @@ def test_batched_class_captions_give_the_same_detections_as_one_forward_per_capt
     model = tiny(captions_per_batch=3, names_per_caption=1, max_per_img=None)
     model.eval()
     inputs = torch.rand(1, 3, *IMG)
+    model.set_vocabulary(names)
     with torch.no_grad():
-        batched = model.predict(inputs, [sample(list(names))])[0].pred_instances
+        batched = model.predict(inputs, [sample()])[0].pred_instances
         reference = per_caption_reference(model, inputs, names)
     assert len(batched) == len(names) * model.num_queries
     assert torch.equal(batched.labels, reference.labels)
@@ -151,10 +157,14 @@ def test_batched_class_captions_give_the_same_detections_as_one_forward_per_capt
 def test_encoded_vocabulary_is_cached_in_eval_and_dropped_in_training(tiny):
     model = tiny(captions_per_batch=2)
     model.eval()
-    names = ['person', 'dog', 'cat']
-    first = model.encoded_vocabulary(names)
-    assert model.encoded_vocabulary(names) is first
+    model.set_vocabulary(['person', 'dog', 'cat'])
+    first = model.encoded_vocabulary()
+    assert model.encoded_vocabulary() is first
     assert [b['name_labels'] for b in first] == [[[0], [1]], [[2]]]
+    model.set_vocabulary(('person', 'dog', 'cat'))  # the same texts (the next validation): kept
+    assert model.encoded_vocabulary() is first
+    model.set_vocabulary(['person', 'dog'])  # another vocabulary: encoded again
+    assert [b['name_labels'] for b in model.encoded_vocabulary()] == [[[0], [1]]]
     model.train()
     assert len(model.text_cache) == 0
 
@@ -162,7 +172,8 @@ def test_encoded_vocabulary_is_cached_in_eval_and_dropped_in_training(tiny):
 def test_several_names_per_caption_label_by_name(tiny):
     model = tiny(captions_per_batch=2, names_per_caption=2, max_per_img=5)
     model.eval()
+    model.set_vocabulary(['person', 'dog', 'cat'])
     with torch.no_grad():
-        res = model.predict(torch.rand(1, 3, *IMG), [sample(['person', 'dog', 'cat'])])[0].pred_instances
+        res = model.predict(torch.rand(1, 3, *IMG), [sample()])[0].pred_instances
     assert len(res) == 5 and set(res.labels.tolist()) <= {0, 1, 2}
     assert torch.all(res.scores[:-1] >= res.scores[1:])

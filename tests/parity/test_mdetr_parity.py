@@ -255,11 +255,12 @@ def test_lvis_detections_equal_official(model, cases, index):
     case = cases[index]
     lvis = case['lvis']
     assert model.test_cfg['names_per_caption'] == 1 and lvis['caption_batch_size'] == 32
+    model.set_vocabulary(list(lvis['captions']))  # the official class captions, as eval_lvis.py writes them
     for i, official in enumerate(lvis['per_image']):
         h, w = case['image_sizes'][i].tolist()
         oh, ow = official['orig_size'].tolist()
         sample = DetDataSample(metainfo=dict(img_shape=(h, w), batch_input_shape=(h, w), ori_shape=(oh, ow),
-                                             scale_factor=(w / ow, h / oh), text=list(lvis['captions'])))
+                                             scale_factor=(w / ow, h / oh)))
         with torch.no_grad():  # each image alone, without padding, as the official eval_lvis.py
             pred = model.predict(case['images'][i:i + 1, :, :h, :w], [sample])[0].pred_instances
         assert len(pred) == len(official['scores']) == len(lvis['names']) * model.num_queries

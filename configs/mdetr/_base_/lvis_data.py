@@ -1,6 +1,6 @@
 # LVIS v1 evaluation data for MDETR (Kamath et al. 2021, Sec. 4.4; official .github/lvis.md and
-# scripts/eval_lvis.py): the sample's `text` keeps the vocabulary's 1203 names and the model runs one caption
-# per name. Evaluation set: LVIS v1 "minival", the val images not in COCO train2017 (`ovd prepare
+# scripts/eval_lvis.py): the model gets the dataset's 1203-name vocabulary from its metainfo (VocabularyHook) and
+# runs one caption per name. Evaluation set: LVIS v1 "minival", the val images not in COCO train2017 (`ovd prepare
 # lvis-minival`), Fixed AP (Dave et al. 2021). Fine-tuning reads the official preprocessed grounding files
 # (finetune_lvis{1,10}_train.json / finetune_lvis_train.json: LVIS images with captions of class names) with
 # the cautious grounding augmentation of grounding_data.py (official datasets/lvis_modulation.py).

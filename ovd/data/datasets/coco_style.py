@@ -1,10 +1,13 @@
 """The dataset class behind COCO, OV-COCO, LVIS and Objects365: a COCO-format file read into compact arrays.
 
 It yields ovd's sample contract (``docs/datasets.md``): ``img_path``, ``img_id``, ``height``, ``width``,
-``instances`` (``bbox`` xyxy pixels, ``bbox_label`` = index into the dataset's vocabulary, ``ignore_flag``)
-and ``text`` (the vocabulary's texts under the dataset's ``name_rule``: the default prompt names, or the
-official rule of the method whose config builds it, see :mod:`ovd.data.name_rules`). ``metainfo`` carries the
-:class:`~ovd.data.vocab.Vocabulary` under ``'vocabulary'`` and mmdet's ``classes`` tuple.
+``instances`` (``bbox`` xyxy pixels, ``bbox_label`` = index into the dataset's vocabulary, ``ignore_flag``).
+``metainfo`` carries the :class:`~ovd.data.vocab.Vocabulary` under ``'vocabulary'`` and mmdet's ``classes``
+tuple: that is how the vocabulary reaches the metric (``dataset_meta``) and the model (``VocabularyHook``), once,
+read under the dataset's ``name_rule`` (the default prompt names, or the official rule of the method whose config
+builds it, see :mod:`ovd.data.name_rules`). Only while training (mmdet's ``return_classes``, on by default when
+not ``test_mode``) does a sample also carry ``text``, the vocabulary's texts under that rule: a training prompt
+is built per sample, from the names of the sample's own source in a mixed-source stream.
 
 Memory: each image is stored in mmengine's serialized buffer as a small dict whose instances are one packed
 byte string (37 bytes per box; float64 xyxy, so coordinates equal mmdet's exactly) instead of a list of
@@ -52,9 +55,13 @@ class CocoStyleDetDataset(BaseDetDataset):
         image_path_source (str): ``'file_name'`` or ``'coco_url'`` (LVIS: ``<split>/<file>`` from the URL).
         skip_images (Sequence[str]): Image paths (relative, as derived from the file) to leave out with a
             warning, e.g. images known to be missing from a release.
-        name_rule (str): How category names become the sample's ``text`` (:mod:`ovd.data.name_rules`):
-            ``'default'`` (qualifiers kept) or a method's official rule (``'glip'``, ``'mdetr'``, ``'vild'``,
-            ``'baron'``, optionally ``'+unique'``). Each method's configs set their own.
+        name_rule (str): How category names become the prompt texts (:mod:`ovd.data.name_rules`), the
+            model's (``VocabularyHook``) and the training samples' ``text``: ``'default'`` (qualifiers kept)
+            or a method's official rule (``'glip'``, ``'mdetr'``, ``'vild'``, ``'baron'``, optionally
+            ``'+unique'``). Each method's configs set their own.
+        return_classes (bool, optional): Put the vocabulary's texts in each sample's ``text`` (mmdet's switch
+            of that name). Defaults to ``not test_mode``: training pipelines and GLIP build prompts from them;
+            at test time the model holds the vocabulary.
         **kwargs: ``ann_file``, ``data_root``, ``data_prefix=dict(img=...)``, ``filter_cfg``
             (``filter_empty_gt``, ``min_size``), ``pipeline``, ``test_mode``, ... as for mmdet datasets.
     """
@@ -73,6 +80,7 @@ class CocoStyleDetDataset(BaseDetDataset):
                  image_path_source: Optional[str] = None,
                  skip_images: Sequence[str] = (),
                  name_rule: str = 'default',
+                 return_classes: Optional[bool] = None,
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
         metainfo = dict(metainfo or {})
@@ -105,7 +113,9 @@ class CocoStyleDetDataset(BaseDetDataset):
         #: What loading kept and dropped: ``images``, ``boxes``, ``crowd_boxes``, ``skipped_images`` and
         #: ``dropped_{not_in_vocabulary,other_split,bad_box,tiny_or_outside}``.
         self.load_stats: Dict[str, int] = {}
-        super().__init__(*args, metainfo=metainfo, **kwargs)
+        if return_classes is None:
+            return_classes = not kwargs.get('test_mode', False)
+        super().__init__(*args, metainfo=metainfo, return_classes=return_classes, **kwargs)
 
     # -- loading ------------------------------------------------------------------------------------
     def image_relpath(self, image: dict) -> str:
@@ -229,7 +239,8 @@ class CocoStyleDetDataset(BaseDetDataset):
                 if mask:
                     instance['mask'] = mask
         info['instances'] = instances
-        info['text'] = self._text
+        if self.return_classes:
+            info['text'] = self._text
         if self.LVIS_STYLE:
             # Labels of the same categories; ids outside the vocabulary (e.g. rare ones in 'ov_lvis:base') are
             # left out here but kept in the *_category_ids lists.

@@ -2,9 +2,12 @@
 
 Every sample is turned into a caption with per-label character spans (``tokens_positive``):
 - grounding data (Flickr30k, GoldG) already is one: ``text`` is the caption, labels index its phrases;
-- detection data carries its vocabulary's names in ``text``: training builds a caption from the image's
-  classes plus sampled negatives (85 in GLIP) through the prompt layer, and remaps the labels to phrases;
-  inference splits the vocabulary into chunks (40 names) and merges the detections of all chunks.
+- detection data is prompted with a vocabulary's texts: at inference the model's vocabulary, set once per loop
+  from the dataset's metainfo (``VocabularyHook`` -> :meth:`set_vocabulary`, the dataset's name rule applied),
+  split into chunks (40 names) whose prompts are built once and whose detections are merged; in training a
+  sample's own names (``text``, a list: the dataset puts them there while training, each source of a mixed
+  stream its own) or else the model's vocabulary, from which a caption of the image's classes plus sampled
+  negatives (85 in GLIP) is built through the prompt layer, the labels remapped to phrases.
 The positive map (label -> tokens) comes from the tokenizer's offsets (``ovd.data.prompts``), so a name of
 several sub-words is positive on all of them.
 
@@ -27,7 +30,8 @@ from torch.nn import functional as F
 
 from ovd.data.prompts import (DEFAULT_CHUNK_SIZE, DEFAULT_FULL_SAMPLING_PROB, DEFAULT_NUM_NEGATIVES,
                                build_chunked_prompts, build_positive_map, sample_detection_prompt)
-from ovd.models.common.text_prompts import Span, TextCache, read_sample_text
+from ovd.models.common.text_prompts import (Span, TextCache, VocabularyMixin, read_inference_text,
+                                            read_sample_text)
 from ovd.registry import MODELS
 
 DEFAULT_MAX_PER_IMG = 300  # detections kept per image after merging the prompts, unless test_cfg says otherwise
@@ -41,8 +45,15 @@ class Prompt(NamedTuple):
     label_ids: List[int]
 
 
+def chunk_prompts(texts: Sequence[str], chunk_size: int) -> List[Prompt]:
+    """The inference prompts of a vocabulary's texts: chunks of ``chunk_size`` names (<= 0: one prompt of all),
+    labels = the names' vocabulary indices."""
+    return [Prompt(c.caption, c.tokens_positive, c.label_ids)
+            for c in build_chunked_prompts(list(texts), chunk_size if chunk_size > 0 else len(texts))]
+
+
 @MODELS.register_module()
-class GLIPDetector(SingleStageDetector):
+class GLIPDetector(SingleStageDetector, VocabularyMixin):
     """GLIP (Li et al., CVPR 2022, "Grounded Language-Image Pre-training").
 
     Args:
@@ -61,6 +72,9 @@ class GLIPDetector(SingleStageDetector):
             at a time, padded to the longest; 4 by default).
         data_preprocessor: mmdet ``DetDataPreprocessor`` config.
         init_cfg: Initialisation config.
+
+    The vocabulary detection samples are prompted with is set by :meth:`set_vocabulary` (``VocabularyHook``
+    calls it with the loop's dataset metainfo).
     """
 
     def __init__(self, backbone: ConfigType, neck: ConfigType, bbox_head: ConfigType, language_model: ConfigType,
@@ -75,6 +89,7 @@ class GLIPDetector(SingleStageDetector):
         self.max_tokens = max_tokens
         self._rng = random.Random((train_cfg or {}).get('seed', 0))
         self.text_cache = TextCache()  # (caption, spans) -> (language features, token map)
+        self._vocabulary_prompts: Optional[Tuple[int, List[Prompt]]] = None  # (chunk_size, prompts)
 
     @property
     def tokenizer(self):
@@ -84,6 +99,9 @@ class GLIPDetector(SingleStageDetector):
         """Switching mode drops the cached prompt encodings (the weights may change in between)."""
         self.text_cache.clear()
         return super().train(mode)
+
+    def _vocabulary_changed(self) -> None:
+        self._vocabulary_prompts = None
 
     # ---------------------------------------------------------------- text side
     def tokenize(self, captions: Sequence[str]):
@@ -105,14 +123,16 @@ class GLIPDetector(SingleStageDetector):
 
     # ---------------------------------------------------------------- training
     def _training_prompt(self, data_sample) -> List[List[Span]]:
-        """Caption and per-label spans of one training sample; detection samples get sampled negatives.
+        """Caption and per-label spans of one training sample; detection samples get sampled negatives from
+        their own names (``text``) or else the model's vocabulary.
 
         Sets ``data_sample.text`` to the caption and remaps ``gt_instances.labels`` to phrase indices
         (boxes whose class did not fit the token budget are dropped). Returns the spans per phrase.
         """
-        text, spans = read_sample_text(data_sample, 'GLIP')
-        if spans is not None:
-            return spans
+        sample_text = read_sample_text(data_sample, 'GLIP')
+        if sample_text is not None and sample_text.is_caption:
+            return sample_text.spans
+        text = sample_text.text if sample_text is not None else list(self.require_vocabulary(data_sample, 'GLIP'))
         labels = data_sample.gt_instances.labels
         cfg = self.train_cfg or {}
         prompt = sample_detection_prompt(
@@ -132,7 +152,8 @@ class GLIPDetector(SingleStageDetector):
 
         Args:
             batch_inputs: Images, [B, 3, H, W].
-            batch_data_samples: Samples with ``gt_instances`` and ``text`` (+ ``tokens_positive``).
+            batch_data_samples: Samples with ``gt_instances``; ``text`` a caption (+ ``tokens_positive``), a
+                detection sample's names, or absent (the model's vocabulary).
         """
         spans = [self._training_prompt(ds) for ds in batch_data_samples]
         tokenized = self.tokenize([ds.text for ds in batch_data_samples])
@@ -150,16 +171,25 @@ class GLIPDetector(SingleStageDetector):
     def inference_prompts(self, data_sample) -> List[Prompt]:
         """The prompts one test sample is run with.
 
-        A caption with ``tokens_positive`` (grounding) is one prompt whose labels are phrase indices; a list
-        of names (detection) is split into chunks of ``test_cfg.chunk_size`` names whose labels are the
-        names' vocabulary indices.
+        A caption with ``tokens_positive`` (grounding) is one prompt whose labels are phrase indices; a
+        detection sample (no ``text``) gets the vocabulary's prompts (:meth:`vocabulary_prompts`).
         """
-        text, spans = read_sample_text(data_sample, 'GLIP')
-        if spans is not None:
-            return [Prompt(text, spans, list(range(len(spans))))]
+        caption = read_inference_text(data_sample, 'GLIP')
+        if caption is not None:
+            return [Prompt(caption.text, caption.spans, list(range(len(caption.spans))))]
+        self.require_vocabulary(data_sample, 'GLIP')
+        return self.vocabulary_prompts()
+
+    def vocabulary_prompts(self) -> List[Prompt]:
+        """The model's vocabulary in chunks of ``test_cfg.chunk_size`` names (labels: the names' vocabulary
+        indices), built once per vocabulary and chunk size."""
         chunk_size = (self.test_cfg or {}).get('chunk_size', DEFAULT_CHUNK_SIZE)
-        return [Prompt(c.caption, c.tokens_positive, c.label_ids)
-                for c in build_chunked_prompts(text, chunk_size if chunk_size > 0 else len(text))]
+        if self._vocabulary_prompts is None or self._vocabulary_prompts[0] != chunk_size:
+            if self.vocabulary_texts is None:
+                raise ValueError('GLIP has no vocabulary: call set_vocabulary (VocabularyHook does, from the '
+                                 'dataset metainfo)')
+            self._vocabulary_prompts = (chunk_size, chunk_prompts(self.vocabulary_texts, chunk_size))
+        return self._vocabulary_prompts[1]
 
     def encode_prompt(self, prompt: Prompt, use_cache: bool) -> Tuple[Dict[str, Tensor], Tensor]:
         """Text features of one prompt and its normalised label -> token map (kept in :attr:`text_cache`
@@ -180,23 +210,24 @@ class GLIPDetector(SingleStageDetector):
         return self.text_cache.get(key, encode, enabled=use_cache)
 
     def prompt_groups(self, batch_data_samples: SampleList) -> List[Tuple[List[Prompt], List[int]]]:
-        """The batch's samples grouped by their text, with the prompts of each group: samples of one
-        vocabulary (every image of a detection test set) run their prompts together, built once."""
-        groups: Dict[tuple, Tuple[List[Prompt], List[int]]] = {}
+        """The batch's samples in groups that run the same prompts together: the detection samples (the
+        model's vocabulary), and the grounding samples per distinct caption (with its phrases)."""
+        groups: Dict[Optional[tuple], Tuple[List[Prompt], List[int]]] = {}
         for i, ds in enumerate(batch_data_samples):
-            text, spans = read_sample_text(ds, 'GLIP')
-            key = (text, tuple(map(tuple, spans))) if spans is not None else tuple(text)
+            caption = read_inference_text(ds, 'GLIP')
+            key = (caption.text, tuple(map(tuple, caption.spans))) if caption is not None else None
             if key not in groups:
                 groups[key] = (self.inference_prompts(ds), [])
             groups[key][1].append(i)
         return list(groups.values())
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True) -> SampleList:
-        """Detections for each sample's vocabulary (chunked) or caption phrases.
+        """Detections for the model's vocabulary (chunked) or each grounding sample's caption phrases.
 
         Args:
             batch_inputs: Images, [B, 3, H, W].
-            batch_data_samples: Samples with ``text`` (names or caption + ``tokens_positive``).
+            batch_data_samples: Detection samples (no ``text``) and grounding samples (``text`` a caption +
+                ``tokens_positive``).
             rescale: Boxes in original image pixels.
 
         Returns:

@@ -11,10 +11,14 @@ exactly); this class adds the text branch and the two kinds of inference:
 
 - phrase grounding (``data_sample.text`` is a caption string, ``tokens_positive`` its phrases): one joint
   forward per caption; every query ranked for every phrase (labels = phrase index);
-- detection prompts (``data_sample.text`` is a list of class names): class names are put in captions
-  (``names_per_caption``, 1 for the paper's LVIS protocol), the image features are computed once and reused
-  across batches of ``captions_per_batch`` captions, and the encoded captions are cached across images (they
-  are the same vocabulary for every image); labels = index into the list of names.
+- detection (a sample without ``text``): the model's vocabulary, set once per loop from the dataset's
+  metainfo (``VocabularyHook`` -> :meth:`set_vocabulary`, the dataset's name rule applied); class names are
+  put in captions (``names_per_caption``, 1 for the paper's LVIS protocol), the image features are computed
+  once and reused across batches of ``captions_per_batch`` captions, and the vocabulary's encoded captions
+  are kept for every image of the evaluation; labels = index into the vocabulary.
+
+Training reads captions only: detection data is turned into captions in the pipeline
+(``DetectionToGroundingPrompt``).
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -25,7 +29,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from ovd.data.prompts import build_caption, build_positive_map, chunk_vocabulary
-from ovd.models.common.text_prompts import SampleText, TextCache, read_caption, read_sample_text, sample_name
+from ovd.models.common.text_prompts import (SampleText, TextCache, VocabularyMixin, read_caption,
+                                            read_inference_text, sample_name)
 from ovd.registry import MODELS
 from ovd.text.hf import HFTextEncoder
 
@@ -53,7 +58,7 @@ class FeatureResizer(nn.Module):
 
 
 @MODELS.register_module()
-class MDETR(DETR):
+class MDETR(DETR, VocabularyMixin):
     """MDETR. See the module docstring for the data flow.
 
     Args:
@@ -67,6 +72,9 @@ class MDETR(DETR):
             ``positional_encoding``, ``num_queries``, ``train_cfg``, ``test_cfg``, ``data_preprocessor``,
             ``init_cfg``. ``test_cfg`` keys: ``names_per_caption`` (1), ``captions_per_batch`` (8),
             ``max_per_img`` (None: keep all), ``grounding_reduce`` ('max'), ``cache_text`` (True).
+
+    The vocabulary detection samples are run with is set by :meth:`set_vocabulary` (``VocabularyHook`` calls
+    it with the loop's dataset metainfo).
     """
 
     def __init__(self, text_encoder: Union[dict, nn.Module], text_dropout: float = 0.1, num_tokens: int = 256,
@@ -76,7 +84,7 @@ class MDETR(DETR):
         self.num_tokens = num_tokens
         super().__init__(**kwargs)
         self.test_cfg = dict(self.test_cfg or {})
-        self.text_cache = TextCache(capacity=1)  # one vocabulary's encoded captions at a time
+        self.text_cache = TextCache(capacity=1)  # the vocabulary's encoded captions (per caption settings)
 
     def _init_layers(self) -> None:
         super()._init_layers()  # positional encoding, joint encoder, decoder, query embedding
@@ -87,6 +95,9 @@ class MDETR(DETR):
     def train(self, mode: bool = True) -> 'MDETR':
         self.text_cache.clear()  # weights change while training: cached captions go stale
         return super().train(mode)
+
+    def _vocabulary_changed(self) -> None:
+        self.text_cache.clear()
 
     # ------------------------------------------------------------------ text
     def encode_captions(self, captions: Sequence[str]) -> dict:
@@ -184,18 +195,21 @@ class MDETR(DETR):
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
         """Grounding or detection results in ``pred_instances`` (see the module docstring)."""
-        texts = [read_sample_text(s, 'MDETR') for s in batch_data_samples]
+        texts = [read_inference_text(s, 'MDETR') for s in batch_data_samples]
+        for sample, text in zip(batch_data_samples, texts):
+            if text is None:
+                self.require_vocabulary(sample, 'MDETR')
         image = self.image_tokens(batch_inputs, batch_data_samples)
-        if all(text.is_caption for text in texts):
+        if all(text is not None for text in texts):
             results = self.predict_grounding(image, batch_data_samples, texts, rescale)
         else:
             results = []
             for i, (sample, text) in enumerate(zip(batch_data_samples, texts)):
                 one = {k: (v[i:i + 1] if v is not None else None) for k, v in image.items()}
-                if text.is_caption:
+                if text is not None:
                     results += self.predict_grounding(one, [sample], [text], rescale)
                 else:
-                    results.append(self.predict_detection(one, sample, text.text, rescale))
+                    results.append(self.predict_detection(one, sample, rescale))
         for sample, result in zip(batch_data_samples, results):
             sample.pred_instances = result
         return batch_data_samples
@@ -216,18 +230,19 @@ class MDETR(DETR):
                                              sample.scale_factor if rescale else None, reduce))
         return results
 
-    def predict_detection(self, image: dict, data_sample, names: List[str], rescale: bool = True) -> InstanceData:
-        """Detections of one image for a list of class names, captions batched over shared image features.
+    def predict_detection(self, image: dict, data_sample, rescale: bool = True) -> InstanceData:
+        """Detections of one image for the model's vocabulary, captions batched over shared image features.
 
         Args:
             image (dict): the image's tokens (batch of one), see :meth:`image_tokens`.
             data_sample (DetDataSample): ``img_shape``, ``scale_factor``.
-            names (list[str]): the sample's class names (its ``text``).
 
         Returns:
-            InstanceData: ``bboxes``, ``scores`` (``1 - p(no-object)``), ``labels`` (index into the names).
+            InstanceData: ``bboxes``, ``scores`` (``1 - p(no-object)``), ``labels`` (index into the
+            vocabulary).
         """
-        batches = self.encoded_vocabulary(names)
+        self.require_vocabulary(data_sample, 'MDETR')
+        batches = self.encoded_vocabulary()
         logits, boxes, maps, labels = [], [], [], []
         for batch in batches:
             n = batch['text_feat'].shape[0]
@@ -245,20 +260,25 @@ class MDETR(DETR):
                                  self.test_cfg.get('max_per_img'))
 
     @torch.no_grad()
-    def encoded_vocabulary(self, names: List[str]) -> List[dict]:
-        """Captions of the class names, encoded in batches of ``captions_per_batch`` (cached in eval mode).
+    def encoded_vocabulary(self) -> List[dict]:
+        """Captions of the model's vocabulary, encoded in batches of ``captions_per_batch`` (kept in eval mode
+        until the vocabulary or the caption settings change).
 
         Returns:
             list[dict]: per batch ``text_feat`` ``[n, L, C]``, ``text_pad_mask`` ``[n, L]``, ``name_maps``
-            (per caption ``[names_in_caption, T]``) and ``name_labels`` (per caption, indices into ``names``).
+            (per caption ``[names_in_caption, T]``) and ``name_labels`` (per caption, vocabulary indices).
         """
+        names = self.vocabulary_texts
+        if names is None:
+            raise ValueError('MDETR has no vocabulary: call set_vocabulary (VocabularyHook does, from the dataset '
+                             'metainfo)')
         per_caption = int(self.test_cfg.get('names_per_caption', 1))
         per_batch = int(self.test_cfg.get('captions_per_batch', 8))
         use_cache = self.test_cfg.get('cache_text', True) and not self.training
-        return self.text_cache.get((tuple(names), per_caption, per_batch),
+        return self.text_cache.get((per_caption, per_batch),
                                    lambda: self._encode_vocabulary(names, per_caption, per_batch), use_cache)
 
-    def _encode_vocabulary(self, names: List[str], per_caption: int, per_batch: int) -> List[dict]:
+    def _encode_vocabulary(self, names: Sequence[str], per_caption: int, per_batch: int) -> List[dict]:
         chunks = chunk_vocabulary(len(names), chunk_size=per_caption)
         captions, spans = zip(*[build_caption([names[j] for j in chunk]) for chunk in chunks])
         batches = []
