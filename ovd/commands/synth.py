@@ -49,16 +49,18 @@ def clip_callback(progress):
 
 
 def write_world(out: Path, seed: int = 0, num_images=None) -> Path:
-    """The open-vocabulary world under ``out`` (kept when its manifest exists), its tiny CLIP and its tiny BERT,
-    with progress bars; returns the CLIP's folder."""
+    """The open-vocabulary world under ``out`` (kept when its manifest exists), its tiny CLIP, its tiny BERT and
+    its tiny RoBERTa, with progress bars; returns the CLIP's folder."""
     from ovd.data import synthetic
     from ovd.data.synthetic.world_bert import ensure_world_bert
     from ovd.data.synthetic.world_clip import ensure_world_clip
+    from ovd.data.synthetic.world_roberta import ensure_world_roberta
     with data_progress() as progress:
         if not (out / synthetic.MANIFEST_NAME).is_file():
             synthetic.generate_ov_world(out, seed=seed, num_images=num_images, progress=image_callback(progress))
         clip_dir = ensure_world_clip(out, seed=seed, progress=clip_callback(progress))
     ensure_world_bert(out)
+    ensure_world_roberta(out)
     return clip_dir
 
 
@@ -87,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
             from ovd.data.synthetic.world_clip import ensure_world_clip
 
             from ovd.data.synthetic.world_bert import ensure_world_bert
+            from ovd.data.synthetic.world_roberta import ensure_world_roberta
             clip_dir = ensure_world_clip(args.out, seed=args.seed, progress=clip_callback(progress))
             ensure_world_bert(args.out)
+            ensure_world_roberta(args.out)
     for name, manifest in manifests.items():
         print(f'{name}: {manifest["root"]}')
         for split, info in manifest['splits'].items():
