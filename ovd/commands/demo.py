@@ -55,11 +55,10 @@ def default_spec(parts=WORLD_SPEC) -> Path:
 
 
 def make_world(data_root: Path, num_images) -> Path:
-    """The open-vocabulary world under ``<data_root>/synthetic/ov_world`` with a progress bar, and the tiny text
-    models beside it; both are kept when they exist (generation is deterministic). Returns the world's folder;
-    its CLIP is :func:`world_clip_job`'s."""
+    """The open-vocabulary world under ``<data_root>/synthetic/ov_world`` with a progress bar, and its tiny text
+    models (kept when they exist: generation is deterministic). Returns the world's folder; its CLIP is
+    :func:`world_clip_job`'s."""
     from ovd.commands.synth import write_world
-    make_tiny_models(data_root)
     world = data_root / 'synthetic' / 'ov_world'
     write_world(world, seed=0, num_images=num_images)
     return world

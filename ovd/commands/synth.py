@@ -49,14 +49,16 @@ def clip_callback(progress):
 
 
 def write_world(out: Path, seed: int = 0, num_images=None) -> None:
-    """The open-vocabulary world under ``out`` (kept when its manifest exists) and its tiny BERT, with a progress
-    bar; its CLIP is :func:`ovd.data.synthetic.world_clip.ensure_world_clip`'s job."""
+    """The open-vocabulary world under ``out`` (kept when its manifest exists), its tiny BERT and its tiny
+    RoBERTa, with a progress bar; its CLIP is :func:`ovd.data.synthetic.world_clip.ensure_world_clip`'s job."""
     from ovd.data import synthetic
     from ovd.data.synthetic.world_bert import ensure_world_bert
+    from ovd.data.synthetic.world_roberta import ensure_world_roberta
     if not (out / synthetic.MANIFEST_NAME).is_file():
         with data_progress() as progress:
             synthetic.generate_ov_world(out, seed=seed, num_images=num_images, progress=image_callback(progress))
     ensure_world_bert(out)
+    ensure_world_roberta(out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
             from ovd.data.synthetic.world_clip import ensure_world_clip
 
             from ovd.data.synthetic.world_bert import ensure_world_bert
+            from ovd.data.synthetic.world_roberta import ensure_world_roberta
             clip_dir = ensure_world_clip(args.out, seed=args.seed, progress=clip_callback(progress))
             ensure_world_bert(args.out)
+            ensure_world_roberta(args.out)
     for name, manifest in manifests.items():
         print(f'{name}: {manifest["root"]}')
         for split, info in manifest['splits'].items():

@@ -80,16 +80,20 @@ def test_paper_models_build_and_run(name):
     assert sum(transformer) > 15e6
 
 
-def test_ov_world_config_builds_and_trains_on_base_names_only():
-    """The OV-world config: tiny model, detection-as-grounding on base names, one caption per name at test."""
+def test_ov_world_config_builds_and_trains_on_base_names_only(tmp_path):
+    """The OV-world config: tiny model, MDETR's LVIS fine-tuning records (one base name per caption, box-less
+    negatives), the world's tiny RoBERTa, one caption per name at test."""
+    from ovd.data.synthetic.world_roberta import ensure_world_roberta
     init_default_scope('ovd')
     cfg = load('mdetr_tiny_ov-world.py')
-    assert cfg.train_dataloader.dataset.category_split == 'base'  # captions never name a novel category
+    train = cfg.train_dataloader.dataset
+    assert train.type == 'ModulatedLVISDataset' and train.name_rule == 'mdetr'
+    assert train.category_split == 'base'  # captions never name a novel category
     assert 'category_split' not in cfg.val_dataloader.dataset  # evaluated on all 32
     assert cfg.val_evaluator.protocol == 'lvis' and cfg.model.test_cfg.names_per_caption == 1
     assert cfg.randomness.seed == 0
-    prompt = next(t for t in cfg.train_pipeline if t.type == 'DetectionToGroundingPrompt')
-    assert prompt.training and prompt.tokenizer == cfg.model.text_encoder.name_or_path
+    assert cfg.model.text_encoder.name_or_path.endswith('synthetic/ov_world/tiny_roberta')
+    cfg.model.text_encoder.name_or_path = str(ensure_world_roberta(tmp_path))
     model = MODELS.build(cfg.model).eval()
     with torch.no_grad():
         feats = model.extract_feat(torch.rand(1, 3, 192, 160))

@@ -5,6 +5,7 @@ from .coco_style import CocoStyleDetDataset
 from .flickr30k import Flickr30kEntitiesDataset, MDETRFlickr30kDataset
 from .lvis import LVISV05Dataset, LVISV1Dataset, OVLVISDataset
 from .mdetr_grounding import MDETRGroundingDataset
+from .modulated_lvis import ModulatedLVISDataset
 from .mixed import MixedRatioSampler, MixedSourceDataset
 from .objects365 import OBJECTS365_V2_MISSING_IMAGES, Objects365V1Dataset, Objects365V2Dataset
 
@@ -19,6 +20,7 @@ __all__ = [
            'MDETRGroundingDataset',
            'MixedRatioSampler',
            'MixedSourceDataset',
+           'ModulatedLVISDataset',
            'OVCocoDataset',
            'OVLVISDataset',
            'Objects365V1Dataset',

@@ -53,18 +53,20 @@ def save_tiny_bert(directory: Union[str, Path], seed: int = 0, whole_words: Sequ
     return directory
 
 
-def save_tiny_roberta(directory: Union[str, Path], seed: int = 0) -> Path:
+def save_tiny_roberta(directory: Union[str, Path], seed: int = 0, tokenizer=None) -> Path:
     """Write a tiny RoBERTa (2 layers, hidden 32, byte-level BPE tokenizer) to ``directory``.
 
     Args:
         directory: Target directory (created if missing).
         seed: Seed of the random initialisation (the global RNG state is left untouched).
+        tokenizer: A ``RobertaTokenizerFast`` to use instead of ``build_tiny_roberta_tokenizer()`` (e.g. the
+            world's, :mod:`ovd.data.synthetic.world_roberta`); the embedding table is sized to it.
 
     Returns:
         The directory, loadable with ``AutoModel``/``AutoTokenizer.from_pretrained``.
     """
     directory = Path(directory)
-    tokenizer = build_tiny_roberta_tokenizer()
+    tokenizer = tokenizer if tokenizer is not None else build_tiny_roberta_tokenizer()
     # RoBERTa offsets positions by padding_idx + 1, hence 512 + 2 positions as in roberta-base.
     config = RobertaConfig(
         vocab_size=len(tokenizer),
