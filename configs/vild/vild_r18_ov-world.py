@@ -4,8 +4,8 @@
 # loss over 4 x #foreground) at CPU size: ResNet-18 at quarter width from scratch (ViLD also trains from scratch),
 # 32-channel FPN, one-conv box head, no mask head (the world has boxes only), 192 px, batch 8.
 # Teacher and text encoder: the world's tiny CLIP (ovd synth --dataset ov-world; clip/current), which names the
-# novel categories (zero-shot crop accuracy: base 96.4%, novel 100%). Prompts use its caption form 'a {name}.'
-# (what it was trained on), not ViLD's 63 photo templates, which it never saw.
+# novel categories (zero-shot accuracy on tight val crops: base 98.6%, novel 100%; 1.5x: 97.1%, 100%). Prompts use
+# its caption form 'a {name}.' (what it was trained on), not ViLD's 63 photo templates, which it never saw.
 # Steps (OVD_DATA_ROOT, default data, moves every input):
 #   ovd synth --dataset ov-world --out data/synthetic/ov_world
 #   mim train ovd configs/baselines/faster-rcnn-base-only_r18_ov-world.py   (the base-class proposal model)

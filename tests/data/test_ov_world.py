@@ -1,6 +1,7 @@
 """The synthetic open-vocabulary world: the split's invariants, the files' formats, determinism."""
 import csv
 import json
+from collections import Counter
 import subprocess
 import sys
 
@@ -83,10 +84,62 @@ def test_caption_pairs_cover_every_category(world):
     assert any(n in said for n in manifest['novel'])
 
 
+def test_every_object_is_captioned_at_every_crop_geometry(world):
+    from PIL import Image
+
+    from ovd.data.synthetic.ov_world import CONTEXT_EXTENT, CROP_GEOMETRIES, SMALL_MARGIN, VILD_ENLARGE
+    root, manifest = world
+    with open(root / 'captions' / 'val.tsv', newline='') as f:
+        rows = list(csv.DictReader(f, delimiter='\t'))
+    val = _json(root, 'annotations/lvis_v1_val.json')
+    crops = {r['filepath']: r['title'] for r in rows if r['filepath'].startswith('crops/')}
+    assert len(crops) == len(CROP_GEOMETRIES) * len(val['annotations'])
+    # the largest crop width each geometry allows, in box widths (+2 px for rounding outwards)
+    widest = {'tight': 1, 'margin': None, 'enlarged': VILD_ENLARGE, 'context': 1 + 2 * CONTEXT_EXTENT}
+    seen = Counter()
+    for a in val['annotations']:  # val boxes every object, in drawing order
+        k = seen[a['image_id']]
+        seen[a['image_id']] += 1
+        w = a['bbox'][2]
+        for geometry in CROP_GEOMETRIES:
+            name = f'crops/val/{a["image_id"]:012d}_{k}_{geometry}.jpg'
+            assert crops[name] == f'a {manifest["categories"][str(a["category_id"])]["name"]}.'
+            with Image.open(root / 'captions' / name) as im:
+                crop_w = im.size[0]
+            most = w + 2 * SMALL_MARGIN if geometry == 'margin' else w * widest[geometry]
+            assert w - 2 <= crop_w <= most + 2, (name, w, crop_w)  # every crop holds its box
+
+
+def test_crop_margins_leave_detection_and_grounding_data_unchanged(tmp_path, world, monkeypatch):
+    """The crop margins come from their own generator: writing fewer crop geometries (no random margins at
+    all) changes no image, no box and no grounding caption."""
+    from ovd.data.synthetic import ov_world
+    root, _ = world
+    monkeypatch.setattr(ov_world, 'CROP_GEOMETRIES', ('tight',))
+    generate_ov_world(tmp_path / 'tight_only', num_images=16, seed=3)
+    files = sorted(p.relative_to(root) for d in ('annotations', 'train2017', 'val2017') for p in (root / d).iterdir())
+    assert len(files) > 30
+    for rel in files:
+        assert (tmp_path / 'tight_only' / rel).read_bytes() == (root / rel).read_bytes(), rel
+
+
+def test_crop_box_geometries():
+    from ovd.data.synthetic.ov_world import crop_box
+    assert crop_box((10, 20, 30, 60), 'tight', 100, 100) == (10, 20, 30, 60)
+    assert crop_box((10, 20, 30, 60), 'margin:4', 100, 100) == (6, 16, 34, 64)
+    assert crop_box((10, 20, 30, 60), 'enlarged', 100, 100) == (5, 10, 35, 70)
+    assert crop_box((2, 20, 30, 98), 'enlarged', 100, 100) == (0, 0, 37, 100)  # clipped to the image
+    with pytest.raises(ValueError, match='pass rng'):
+        crop_box((10, 20, 30, 60), 'context', 100, 100)
+    with pytest.raises(ValueError, match="unknown crop geometry 'huge'"):
+        crop_box((10, 20, 30, 60), 'huge', 100, 100)
+
+
 def test_same_seed_same_bytes(tmp_path, world):
     root, _ = world
     generate_ov_world(tmp_path / 'again', num_images=16, seed=3)
-    for rel in ('annotations/lvis_v1_train.json', 'annotations/grounding_train.json', 'captions/val.tsv'):
+    for rel in ('annotations/lvis_v1_train.json', 'annotations/grounding_train.json', 'captions/val.tsv',
+                'captions/crops/val/' + sorted(p.name for p in (root / 'captions/crops/val').glob('*_context.jpg'))[0]):
         assert (tmp_path / 'again' / rel).read_bytes() == (root / rel).read_bytes()
 
 
@@ -109,6 +162,9 @@ def test_tiny_clip_is_trained_once_per_input(world):
     assert {'open_clip_config.json', 'open_clip_model.safetensors', 'zero_shot.json'} <= \
         {p.name for p in folder.iterdir()}
     assert (folder.parent / 'current').resolve() == folder.resolve()  # the path the ov-world configs name
+    accuracy = json.loads((folder / 'zero_shot.json').read_text())
+    assert set(accuracy['by_geometry']) == {'tight', 'margin:4', 'enlarged', 'context'}
+    assert all(0 <= v[s] <= 1 for v in accuracy['by_geometry'].values() for s in ('base', 'novel'))
     again = []
     assert ensure_world_clip(root, seed=0, recipe=recipe, progress=lambda d, t: again.append(d)) == folder
     assert not again  # reused, not retrained

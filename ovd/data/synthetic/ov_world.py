@@ -16,7 +16,9 @@ What ``generate_ov_world`` writes under its root, each in a format the methods a
   star."`` whose base phrases are boxed; novel phrases may be mentioned but have no box.
 - ``captions/{train,val}.tsv`` (open_clip's ``CsvDataset`` layout: tab-separated ``filepath`` and ``title``)
   with crops of every object, novel ones included, and whole images described by their objects: the analogue of
-  the web data a CLIP model saw, over all categories.
+  the web data a CLIP model saw, over all categories. Every object is cropped at each of :data:`CROP_GEOMETRIES`
+  (tight, a small margin, ViLD's 1.5x box, a wider context), the ways detectors crop regions for a CLIP teacher;
+  the random margins come from their own generator, so the detection and grounding files do not depend on them.
 
 Deterministic by seed: the same arguments write byte-identical files. ``docs/ov_world.md`` explains the world.
 """
@@ -26,6 +28,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from .canvas import Canvas, DrawnObject
 from .common import (
@@ -53,7 +57,15 @@ DEFAULT_SPLITS = {'train': 240, 'val': 60}
 MIN_SIZE, MAX_SIZE = (128, 128), (192, 192)
 MIN_SIDE = 22
 MIN_OBJECTS, MAX_OBJECTS = 2, 4
-CROP_MARGIN = 4
+# How the caption pairs crop an object (the box grown per side, clipped to the image), in CROP_GEOMETRIES order:
+# 'tight' the box itself (a well-placed proposal); 'margin' 0 to SMALL_MARGIN px per side; 'enlarged' ViLD's
+# second crop, the box scaled by VILD_ENLARGE about its centre; 'context' up to CONTEXT_EXTENT of the box side per
+# side, drawn per side: the span of a BARON bag (a 3x3 grid of box-sized neighbours overlapping by a tenth of a
+# side reaches 0.9 sides out), with the object anywhere in it.
+CROP_GEOMETRIES = ('tight', 'margin', 'enlarged', 'context')
+SMALL_MARGIN = 8
+VILD_ENLARGE = 1.5
+CONTEXT_EXTENT = 0.9
 RELATIONS = {'left of': lambda a, b: a[2] <= b[0], 'right of': lambda a, b: a[0] >= b[2],
              'above': lambda a, b: a[3] <= b[1], 'below': lambda a, b: a[1] >= b[3]}
 OV_WORLD_INFO = {'description': 'ovd synthetic open-vocabulary world in LVIS v1 format', 'url': '',
@@ -169,10 +181,36 @@ def _caption(objects: Sequence[Tuple[WorldCategory, DrawnObject]]) -> Tuple[str,
     return text + '.', spans
 
 
-def _crop(canvas: Canvas, obj: DrawnObject) -> bytes:
-    x0, y0, x1, y1 = obj.box
-    box = (max(0, x0 - CROP_MARGIN), max(0, y0 - CROP_MARGIN),
-           min(canvas.width, x1 + CROP_MARGIN), min(canvas.height, y1 + CROP_MARGIN))
+def crop_box(box: Sequence[float], geometry: str, width: int, height: int,
+             rng: Optional[np.random.Generator] = None) -> Tuple[int, int, int, int]:
+    """The pixel box (xyxy, clipped to the image) of a crop of ``box`` at one of :data:`CROP_GEOMETRIES`.
+
+    Args:
+        box: the object's xyxy box.
+        geometry: a name in :data:`CROP_GEOMETRIES`, or ``'margin:<px>'`` for a fixed margin of ``<px>`` per side.
+        width, height: the image size.
+        rng: draws the per-side margins of ``'margin'`` and ``'context'``.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    w, h = x1 - x0, y1 - y0
+    if geometry == 'tight':
+        grow = np.zeros(4)
+    elif geometry == 'enlarged':
+        grow = (VILD_ENLARGE - 1) / 2 * np.array([w, h, w, h])
+    elif geometry.startswith('margin:'):
+        grow = np.full(4, float(geometry.split(':', 1)[1]))
+    elif geometry in ('margin', 'context'):
+        if rng is None:
+            raise ValueError(f'crop geometry {geometry!r} draws its margins: pass rng')
+        grow = (rng.integers(0, SMALL_MARGIN + 1, size=4).astype(float) if geometry == 'margin'
+                else rng.uniform(0, CONTEXT_EXTENT, size=4) * np.array([w, h, w, h]))
+    else:
+        raise ValueError(f'unknown crop geometry {geometry!r}; expected one of {CROP_GEOMETRIES} or margin:<px>')
+    return (max(0, int(np.floor(x0 - grow[0]))), max(0, int(np.floor(y0 - grow[1]))),
+            min(width, int(np.ceil(x1 + grow[2]))), min(height, int(np.ceil(y1 + grow[3]))))
+
+
+def _crop(canvas: Canvas, box: Tuple[int, int, int, int]) -> bytes:
     buf = io.BytesIO()
     canvas.image.crop(box).save(buf, format='JPEG', quality=90, subsampling=0)
     return buf.getvalue()
@@ -210,6 +248,7 @@ def generate_ov_world(root: Union[str, Path], *, splits=None, seed: int = 0, num
         grounding_images, grounding_anns = [], []
         for i, image_id in enumerate(image_ids):
             irng = image_rng(seed, DATASET, split, i)
+            crop_rng = image_rng(seed, DATASET, f'{split}/crops', i)  # its own stream: images and boxes ignore it
             width = int(irng.integers(MIN_SIZE[0], MAX_SIZE[0] + 1))
             height = int(irng.integers(MIN_SIZE[1], MAX_SIZE[1] + 1))
             canvas = Canvas(irng, width, height)
@@ -237,9 +276,11 @@ def generate_ov_world(root: Union[str, Path], *, splits=None, seed: int = 0, num
                 caption, spans = _caption(drawn)
                 caption_rows.append((f'../{folder}/{file_name}', caption))
                 for k, (cat, obj) in enumerate(drawn):
-                    crop_name = f'crops/{split}/{image_id:012d}_{k}.jpg'
-                    atomic_write_bytes(root / 'captions' / crop_name, _crop(canvas, obj))
-                    caption_rows.append((crop_name, f'a {cat.text}.'))
+                    for geometry in CROP_GEOMETRIES:
+                        crop_name = f'crops/{split}/{image_id:012d}_{k}_{geometry}.jpg'
+                        box = crop_box(obj.box, geometry, width, height, crop_rng)
+                        atomic_write_bytes(root / 'captions' / crop_name, _crop(canvas, box))
+                        caption_rows.append((crop_name, f'a {cat.text}.'))
                 if split == 'train':
                     grounding_images.append({'id': image_id, 'file_name': file_name, 'height': height,
                                              'width': width, 'caption': caption, 'dataset_name': DATASET,

@@ -5,7 +5,8 @@ open_clip's own model class (:class:`open_clip.CLIP`, a small ViT and text trans
 (:class:`open_clip.loss.ClipLoss`) on ``captions/train.tsv`` of a world written by
 :func:`ovd.data.synthetic.generate_ov_world`: crops of every object, novel ones included, and whole images. The
 premise of the world is that this model can name novel categories; :func:`zero_shot_accuracy` measures it on
-the val crops, separately for base and novel categories.
+the val crops as captioned, and :func:`geometry_accuracy` on val objects cropped the ways detectors crop them,
+separately for base and novel categories.
 
 The result is written in open_clip's ``local-dir:`` layout under ``<world>/clip/<key>/`` where ``key`` hashes
 everything the weights depend on (the caption file and its images, the config, the recipe, the seed, torch's
@@ -26,20 +27,25 @@ import torch
 
 from .io import atomic_write_json
 
+# context_length 38: BARON's bag of 3x3 regions x 4 pseudo words (ovdet's value) between the start and end tokens;
+# it also holds the longest whole-image caption (26 tokens) whole.
 WORLD_CLIP_CONFIG = {
     'embed_dim': 64,
     'vision_cfg': {'image_size': 48, 'layers': 3, 'width': 96, 'head_width': 32, 'patch_size': 8},
-    'text_cfg': {'context_length': 16, 'vocab_size': 49408, 'width': 64, 'heads': 2, 'layers': 2},
+    'text_cfg': {'context_length': 38, 'vocab_size': 49408, 'width': 64, 'heads': 2, 'layers': 2},
 }
 WEIGHTS_NAME = 'open_clip_model.safetensors'
 CURRENT_NAME = 'current'  # <world>/clip/current -> the model of the latest ensure_world_clip call
 TEMPLATE = 'a {}.'
+# the crops geometry_accuracy reports: how ViLD crops a proposal (tight, 1.5x), the 4 px margin the captions had
+# before they varied, and a BARON bag's span (ov_world.crop_box names them)
+REPORTED_GEOMETRIES = ('tight', 'margin:4', 'enlarged', 'context')
 
 
 @dataclass(frozen=True)
 class Recipe:
     """How the tiny CLIP is trained (part of the cache key)."""
-    epochs: int = 40
+    epochs: int = 20
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.1
@@ -130,6 +136,22 @@ def train_world_clip(world: Path, seed: int, recipe: Recipe,
     return model.eval()
 
 
+def _classify(model: torch.nn.Module, images: torch.Tensor, names: Sequence[str]) -> List[int]:
+    """Index of the name whose ``TEMPLATE`` text embedding is nearest each normalised image."""
+    text = model.encode_text(_tokenize([TEMPLATE.format(n) for n in names], model.context_length),
+                             normalize=True)
+    return (model.encode_image(images, normalize=True) @ text.T).argmax(1).tolist()
+
+
+def _image_size(model: torch.nn.Module) -> int:
+    size = model.visual.image_size
+    return size[0] if isinstance(size, tuple) else size
+
+
+def _rates(hits: Dict[str, List[bool]]) -> Dict[str, float]:
+    return {s: float(np.mean(h)) if h else float('nan') for s, h in hits.items()}
+
+
 @torch.no_grad()
 def zero_shot_accuracy(model: torch.nn.Module, world: Path, split: str = 'val') -> Dict[str, float]:
     """Top-1 accuracy of classifying the world's object crops of ``split`` among all category names.
@@ -141,16 +163,54 @@ def zero_shot_accuracy(model: torch.nn.Module, world: Path, split: str = 'val') 
     names = manifest['base'] + manifest['novel']
     split_of = {n: 'base' for n in manifest['base']} | {n: 'novel' for n in manifest['novel']}
     crops = [(p, t[len('a '):-1]) for p, t in _read_pairs(world, split) if 'crops' in p.parts]
-    size = model.visual.image_size[0] if isinstance(model.visual.image_size, tuple) else model.visual.image_size
-    images = _normalise(_load_images([p for p, _ in crops], size))
-    text = model.encode_text(_tokenize([TEMPLATE.format(n) for n in names], model.context_length),
-                             normalize=True)
-    predicted = (model.encode_image(images, normalize=True) @ text.T).argmax(1).tolist()
+    predicted = _classify(model, _normalise(_load_images([p for p, _ in crops], _image_size(model))), names)
     hits = {'base': [], 'novel': []}
     for (_, truth), k in zip(crops, predicted):
         hits[split_of[truth]].append(names[k] == truth)
-    out = {s: float(np.mean(h)) if h else float('nan') for s, h in hits.items()}
+    out = _rates(hits)
     out['all'] = float(np.mean(hits['base'] + hits['novel']))
+    return out
+
+
+@torch.no_grad()
+def geometry_accuracy(model: torch.nn.Module, world: Path, split: str = 'val', seed: int = 0,
+                      geometries: Sequence[str] = REPORTED_GEOMETRIES) -> Dict[str, Dict[str, float]]:
+    """Top-1 accuracy among all category names on every annotated object of ``split``, cropped from its image at
+    each geometry (:func:`ovd.data.synthetic.ov_world.crop_box`; ``'context'`` margins drawn with ``seed``).
+
+    Returns:
+        ``{geometry: {'base': ..., 'novel': ...}}`` (fractions).
+    """
+    from PIL import Image
+
+    from .ov_world import crop_box
+    manifest = json.loads((world / 'synthetic_manifest.json').read_text(encoding='utf-8'))
+    names = manifest['base'] + manifest['novel']
+    ann_path = world / manifest['splits'][split]['ann_file']
+    ann = json.loads(ann_path.read_text(encoding='utf-8'))
+    files = {im['id']: world / '/'.join(im['coco_url'].split('/')[-2:]) for im in ann['images']}
+    size, rng = _image_size(model), np.random.default_rng(seed)
+    crops = {g: [] for g in geometries}
+    truths = []
+    for a in ann['annotations']:
+        category = manifest['categories'].get(str(a['category_id']))
+        if category is None or a['image_id'] not in files:
+            raise ValueError(f'{ann_path}: annotation {a["id"]}: category_id {a["category_id"]} or image_id '
+                             f'{a["image_id"]} is not in the world')
+        truths.append(category)
+        x, y, w, h = a['bbox']
+        with Image.open(files[a['image_id']]) as im:
+            im = im.convert('RGB')
+            for g in geometries:
+                box = crop_box((x, y, x + w, y + h), g, im.width, im.height, rng)
+                crops[g].append(np.asarray(im.crop(box).resize((size, size), Image.BICUBIC)))
+    out = {}
+    for g in geometries:
+        images = _normalise(torch.from_numpy(np.stack(crops[g])).permute(0, 3, 1, 2).contiguous())
+        hits = {'base': [], 'novel': []}
+        for truth, k in zip(truths, _classify(model, images, names)):
+            hits[truth['split']].append(names[k] == truth['name'])
+        out[g] = _rates(hits)
     return out
 
 
@@ -166,7 +226,9 @@ def ensure_world_clip(world, seed: int = 0, recipe: Recipe = Recipe(),
 
     Returns:
         The model folder (open_clip ``local-dir:`` layout: ``open_clip_config.json``, the weights, and
-        ``zero_shot.json`` with the base/novel crop accuracy); ``local-dir:<folder>`` loads it in open_clip and
+        ``zero_shot.json``: ``base`` / ``novel`` / ``all``, the accuracy on the val crops as captioned, and
+        ``by_geometry``, on the val objects at each of :data:`REPORTED_GEOMETRIES`); ``local-dir:<folder>`` loads
+        it in open_clip and
         ``ovd.text.clip.OpenCLIPEncoder(model_cfg=WORLD_CLIP_CONFIG, pretrained=<folder>/<weights>)`` in ovd.
     """
     world = Path(world)
@@ -195,6 +257,7 @@ def _train_and_write(world: Path, folder: Path, seed: int, recipe: Recipe,
 
     model = train_world_clip(world, seed, recipe, progress)
     accuracy = zero_shot_accuracy(model, world)
+    accuracy['by_geometry'] = geometry_accuracy(model, world, seed=seed)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f'.{WEIGHTS_NAME}.partial'
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(partial))
