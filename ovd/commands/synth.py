@@ -49,12 +49,17 @@ def clip_callback(progress):
 
 
 def write_world(out: Path, seed: int = 0, num_images=None) -> None:
-    """The open-vocabulary world under ``out`` (kept when its manifest exists), its tiny BERT and its tiny
-    RoBERTa, with a progress bar; its CLIP is :func:`ovd.data.synthetic.world_clip.ensure_world_clip`'s job."""
+    """The open-vocabulary world under ``out`` (kept when its manifest exists and is of this version), its tiny
+    BERT and its tiny RoBERTa, with a progress bar; its CLIP is
+    :func:`ovd.data.synthetic.world_clip.ensure_world_clip`'s job."""
+    import json
+
     from ovd.data import synthetic
+    from ovd.data.synthetic.ov_world import WORLD_FORMAT
     from ovd.data.synthetic.world_bert import ensure_world_bert
     from ovd.data.synthetic.world_roberta import ensure_world_roberta
-    if not (out / synthetic.MANIFEST_NAME).is_file():
+    manifest = out / synthetic.MANIFEST_NAME
+    if not manifest.is_file() or json.loads(manifest.read_text(encoding='utf-8')).get('format') != WORLD_FORMAT:
         with data_progress() as progress:
             synthetic.generate_ov_world(out, seed=seed, num_images=num_images, progress=image_callback(progress))
     ensure_world_bert(out)

@@ -190,3 +190,24 @@ def test_builtin_vocabulary_is_the_world_of_seed_0(tmp_path):
             [(c.id, c.name, c.frequency) for c in vocab]
     assert len(get_vocabulary('ov_world:novel')) == 8 and set(get_vocabulary('ov_world:novel').frequencies) == {'r'}
     assert vocab.prompt_names[vocab.names.index('blue_striped_star')] == 'blue striped star'
+
+
+def test_demo_rewrites_a_world_of_an_earlier_format(tmp_path):
+    """``ovd demo`` keeps a world it wrote before, unless the generator's format changed since (a world of
+    4 px crops only would teach the CLIP the wrong geometry)."""
+    import json
+
+    from ovd.commands.synth import write_world
+    from ovd.data.synthetic.ov_world import WORLD_FORMAT
+    world = tmp_path / 'ov_world'
+    write_world(world, num_images=4)
+    manifest = world / 'synthetic_manifest.json'
+    assert json.loads(manifest.read_text())['format'] == WORLD_FORMAT
+    kept = manifest.stat().st_mtime_ns
+    write_world(world, num_images=4)
+    assert manifest.stat().st_mtime_ns == kept  # same format: kept
+    old = json.loads(manifest.read_text())
+    old.pop('format')
+    manifest.write_text(json.dumps(old))
+    write_world(world, num_images=4)
+    assert json.loads(manifest.read_text())['format'] == WORLD_FORMAT

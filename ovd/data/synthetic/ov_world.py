@@ -47,6 +47,9 @@ from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .looks import PALETTE, Look
 
 DATASET = 'ov_world'
+# The layout and content version of a written world, in its manifest: a folder of another version is rewritten
+# (2: every object captioned at the CROP_GEOMETRIES instead of one 4 px crop).
+WORLD_FORMAT = 2
 COLOURS = ('red', 'green', 'blue', 'yellow')
 SHAPES = ('rectangle', 'ellipse', 'triangle', 'star')
 # texture word in the name -> the canvas texture that paints it
@@ -309,7 +312,8 @@ def generate_ov_world(root: Union[str, Path], *, splits=None, seed: int = 0, num
                 'categories': [{'id': 1, 'name': 'object', 'supercategory': 'object'}]})
             manifest_splits[split]['grounding_file'] = 'annotations/grounding_train.json'
             manifest_splits[split]['grounding_boxes'] = len(grounding_anns)
-    manifest = {'dataset': DATASET, 'generator': 'ovd.data.synthetic.generate_ov_world', 'seed': seed,
+    manifest = {'dataset': DATASET, 'generator': 'ovd.data.synthetic.generate_ov_world', 'format': WORLD_FORMAT,
+                'seed': seed,
                 'categories': {str(c.id): {'name': c.text, 'split': c.split} for c in cats},
                 'base': [c.text for c in cats if c.split == 'base'],
                 'novel': [c.text for c in cats if c.split == 'novel'], 'splits': manifest_splits}

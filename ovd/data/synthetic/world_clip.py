@@ -11,7 +11,7 @@ separately for base and novel categories.
 The result is written in open_clip's ``local-dir:`` layout under ``<world>/clip/<key>/`` where ``key`` hashes
 everything the weights depend on (the caption file and its images, the config, the recipe, the seed, torch's
 version), so a second call with the same inputs reuses it and a changed input trains anew; ``<world>/clip/current``
-links to the model of the latest call, the path the ov-world configs name. Deterministic by seed on one machine.
+links to the model of the latest call, the path the ov-world configs name. Deterministic by seed (one thread).
 """
 import copy
 import csv
@@ -104,7 +104,18 @@ def _tokenize(texts: Sequence[str], context_length: int) -> torch.Tensor:
 
 def train_world_clip(world: Path, seed: int, recipe: Recipe,
                      progress: Optional[Callable[[int, int], None]] = None) -> torch.nn.Module:
-    """Train the tiny CLIP on ``world/captions/train.tsv`` and return it (eval mode)."""
+    """Train the tiny CLIP on ``world/captions/train.tsv`` and return it (eval mode), on one torch thread: the
+    weights then do not depend on the machine's core count (a sum's order does), nor does anything built on them."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(world, seed, recipe, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(world: Path, seed: int, recipe: Recipe,
+           progress: Optional[Callable[[int, int], None]]) -> torch.nn.Module:
     from open_clip.loss import ClipLoss
 
     config = WORLD_CLIP_CONFIG

@@ -8,7 +8,7 @@ looks up at training time. Boxes are stored in the original image frame, sorted 
 import copy
 import sys
 import time
-from typing import Optional
+from typing import Mapping, Optional
 
 import numpy as np
 import torch
@@ -43,6 +43,29 @@ def build_region_dataset(cfg: Config, rc: dict):
     # test_mode skips mmdet's filter_data, so the cache covers every image the training set may keep
     ds_cfg['test_mode'] = True
     return DATASETS.build(ds_cfg)
+
+
+def _identified(spec):
+    """A proposal-model or CLIP spec as the cache's producer metadata, naming what the paths hold now: a
+    ``local-dir:`` CLIP by its resolved folder (the world's ``clip/current`` is a link that moves when the CLIP is
+    retrained) and a checkpoint by its SHA-256 too (a retrained proposal model overwrites the same path), so a cache
+    built from other weights is refused instead of silently reused."""
+    import hashlib
+    import os
+    if not isinstance(spec, Mapping):
+        return spec
+    out = dict(spec)
+    name = out.get('model_name')
+    if isinstance(name, str) and name.startswith('local-dir:'):
+        out['model_name'] = 'local-dir:' + os.path.realpath(name[len('local-dir:'):])
+    checkpoint = out.get('checkpoint')
+    if isinstance(checkpoint, str) and os.path.isfile(checkpoint):
+        digest = hashlib.sha256()
+        with open(checkpoint, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                digest.update(block)
+        out['checkpoint_sha256'] = digest.hexdigest()
+    return out
 
 
 def build_proposal_model(cfg: Config, rc: dict, device: str):
@@ -91,8 +114,8 @@ def precompute_shard(cfg: Config, root: str, shard_index: int, num_shards: int, 
     teacher = teacher.to(device)
     fields = {'bboxes': FieldSpec('float32', 4), 'scores': FieldSpec('float32'),
               'embeddings': FieldSpec(rc['embedding_dtype'], teacher.embed_dim)}
-    producer = {'proposal_model': rc['proposal_model'], 'num_regions': rc['num_regions'],
-                'rpn_nms_iou': rc['rpn_nms_iou'], 'test_scale': list(rc['test_scale']), 'clip': rc['clip'],
+    producer = {'proposal_model': _identified(rc['proposal_model']), 'num_regions': rc['num_regions'],
+                'rpn_nms_iou': rc['rpn_nms_iou'], 'test_scale': list(rc['test_scale']), 'clip': _identified(rc['clip']),
                 'crop_scales': list(rc['crop_scales']),
                 'dataset': {k: _unwrap_dataset(dict(rc['dataset'] or cfg.train_dataloader.dataset)).get(k)
                             for k in ('type', 'data_root', 'ann_file')}}
