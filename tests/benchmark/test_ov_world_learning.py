@@ -21,10 +21,13 @@ pytestmark = pytest.mark.slow
 
 WORLD_SPEC = REPO / 'benchmarks' / 'sweeps' / 'ov_world.yaml'
 KEPT = ('base-only', 'vild')
-# measured (seed 0, default world): see docs/ov_world.md; floors leave a margin
-CLIP_FLOOR = 0.8
-FLOORS = {'base-only-s0': {'AP50_base': 70.0}, 'vild-s0': {'AP50_base': 50.0, 'AP50_novel': 20.0}}
-BASE_ONLY_NOVEL_CEILING = 10.0
+# measured (seed 0, default world, one thread per run as the sweep sets): see docs/ov_world.md; floors leave a
+# margin for other CPUs (a different order of floating-point sums moved the 45 novel objects' AP50 by 20 points)
+CLIP_FLOOR = 0.8  # measured: base 0.925, novel 0.928 (crops as captioned); tight crops 0.986 / 1.0
+FLOORS = {'base-only-s0': {'AP50_base': 80.0},  # measured 95.2
+          'vild-s0': {'AP50_base': 60.0, 'AP50_novel': 40.0}}  # measured 76.3 / 68.7
+BASE_ONLY_NOVEL_CEILING = 10.0  # measured 3.2
+TRANSFER_MARGIN = 25.0  # ViLD's novel AP50 over the base-only detector's (measured 65.5)
 
 
 def test_ov_world_methods_learn_and_transfer(tmp_path):
@@ -41,6 +44,8 @@ def test_ov_world_methods_learn_and_transfer(tmp_path):
     clip = out / 'data' / 'synthetic' / 'ov_world' / 'clip' / 'current' / 'zero_shot.json'
     accuracy = json.loads(clip.read_text())
     assert accuracy['base'] >= CLIP_FLOOR and accuracy['novel'] >= CLIP_FLOOR, accuracy
+    tight = accuracy['by_geometry']['tight']  # the crops detectors' regions are
+    assert tight['base'] >= CLIP_FLOOR and tight['novel'] >= CLIP_FLOOR, accuracy
 
     metrics = {}
     for entry_id in FLOORS:
@@ -51,7 +56,7 @@ def test_ov_world_methods_learn_and_transfer(tmp_path):
         for key, floor in floors.items():
             assert metrics[entry_id][key] >= floor, (entry_id, key, metrics)
     assert metrics['base-only-s0']['AP50_novel'] <= BASE_ONLY_NOVEL_CEILING, metrics
-    assert metrics['vild-s0']['AP50_novel'] > metrics['base-only-s0']['AP50_novel'] + 10, metrics
+    assert metrics['vild-s0']['AP50_novel'] > metrics['base-only-s0']['AP50_novel'] + TRANSFER_MARGIN, metrics
 
     # the leaderboard names the columns plainly and has no paper rows beside the synthetic ones
     rows = read_table_csv(str(out / 'leaderboard' / 'leaderboard_lvis.csv'))
