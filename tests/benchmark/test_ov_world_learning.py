@@ -34,7 +34,7 @@ def test_ov_world_methods_learn_and_transfer(tmp_path):
     out = tmp_path / 'demo'
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''), COLUMNS='80')
     env.pop('OVD_VERBOSE', None)
-    spec = cut_spec(WORLD_SPEC, ('base-only', 'vild', 'vild-ensemble', 'baron', 'glip', 'mdetr'), KEPT,
+    spec = cut_spec(WORLD_SPEC, ('base-only', 'vild', 'glip', 'baron', 'vild-ensemble', 'mdetr'), KEPT,
                     tmp_path / 'ov_world_cut.yaml')
     demo = [sys.executable, '-m', 'ovd.cli', 'demo', '--out', str(out), '--spec', str(spec)]
     proc = subprocess.run(demo, capture_output=True, text=True, env=env, cwd=str(REPO), timeout=1800)
