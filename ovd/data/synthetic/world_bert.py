@@ -14,15 +14,8 @@ BERT_DIR = 'tiny_bert'
 
 def ensure_world_bert(world: Union[str, Path], seed: int = 0) -> Path:
     """``<world>/tiny_bert``: written when missing (atomically, by renaming a finished folder), else reused."""
-    import shutil
-
+    from .io import write_folder_once
     from .ov_world import world_words
     from .tiny_text import save_tiny_bert
-    folder = Path(world) / BERT_DIR
-    if (folder / 'config.json').is_file():
-        return folder
-    partial = folder.parent / f'.{BERT_DIR}.partial'
-    shutil.rmtree(partial, ignore_errors=True)
-    save_tiny_bert(partial, seed=seed, whole_words=world_words())
-    partial.replace(folder)
-    return folder
+    return write_folder_once(Path(world) / BERT_DIR,
+                             lambda partial: save_tiny_bert(partial, seed=seed, whole_words=world_words()))

@@ -28,14 +28,13 @@ def build_world_roberta_tokenizer(whole_words: Sequence[str]):
         A ``RobertaTokenizerFast`` (offsets supported, ``trim_offsets`` on), with the tiny RoBERTa's special
         tokens and template.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import RobertaTokenizerFast
+    from tokenizers import pre_tokenizers
 
     from .tiny_text.tokenizers import (
-        MODEL_MAX_LENGTH,
         ROBERTA_SPECIAL_TOKENS,
         TINY_ROBERTA_VOCAB_SIZE,
         learn_bpe,
+        roberta_tokenizer,
         tiny_corpus,
     )
     pre = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -55,29 +54,13 @@ def build_world_roberta_tokenizer(whole_words: Sequence[str]):
     corpus_merges = learn_bpe(corpus, max(0, budget - len(world_merges)))
     merges = list(dict.fromkeys(world_merges + corpus_merges))
     tokens = list(dict.fromkeys(list(ROBERTA_SPECIAL_TOKENS) + alphabet + [a + b for a, b in merges]))
-    vocab = {token: i for i, token in enumerate(tokens)}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.post_processor = processors.RobertaProcessing(
-        sep=('</s>', vocab['</s>']), cls=('<s>', vocab['<s>']), trim_offsets=True, add_prefix_space=False)
-    return RobertaTokenizerFast(
-        tokenizer_object=tok, bos_token='<s>', eos_token='</s>', sep_token='</s>', cls_token='<s>',
-        unk_token='<unk>', pad_token='<pad>', mask_token='<mask>', add_prefix_space=False, trim_offsets=True,
-        model_max_length=MODEL_MAX_LENGTH)
+    return roberta_tokenizer(tokens, merges)
 
 
 def ensure_world_roberta(world: Union[str, Path], seed: int = 0) -> Path:
     """``<world>/tiny_roberta``: written when missing (atomically, by renaming a finished folder), else reused."""
-    import shutil
-
+    from .io import write_folder_once
     from .ov_world import world_words
     from .tiny_text import save_tiny_roberta
-    folder = Path(world) / ROBERTA_DIR
-    if (folder / 'config.json').is_file():
-        return folder
-    partial = folder.parent / f'.{ROBERTA_DIR}.partial'
-    shutil.rmtree(partial, ignore_errors=True)
-    save_tiny_roberta(partial, seed=seed, tokenizer=build_world_roberta_tokenizer(world_words()))
-    partial.replace(folder)
-    return folder
+    return write_folder_once(Path(world) / ROBERTA_DIR, lambda partial: save_tiny_roberta(
+        partial, seed=seed, tokenizer=build_world_roberta_tokenizer(world_words())))

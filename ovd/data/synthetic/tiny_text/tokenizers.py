@@ -172,9 +172,15 @@ def build_tiny_roberta_tokenizer(vocab_size: int = TINY_ROBERTA_VOCAB_SIZE):
         A ``RobertaTokenizerFast`` with ``trim_offsets`` on (offsets exclude the leading space, as in
         ``roberta-base``).
     """
+    tokens, merges = _byte_level_bpe(vocab_size)
+    return roberta_tokenizer(tokens, list(merges))
+
+
+def roberta_tokenizer(tokens: Sequence[str], merges: Sequence[tuple]):
+    """A ``RobertaTokenizerFast`` over a byte-level BPE of ``tokens`` (ids in this order, RoBERTa's special
+    tokens among them) and ``merges``, with RoBERTa's ``<s> A </s>`` template and ``trim_offsets`` on."""
     from transformers import RobertaTokenizerFast
 
-    tokens, merges = _byte_level_bpe(vocab_size)
     vocab = {token: i for i, token in enumerate(tokens)}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=list(merges)))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -188,5 +194,5 @@ def build_tiny_roberta_tokenizer(vocab_size: int = TINY_ROBERTA_VOCAB_SIZE):
 
 
 __all__: Sequence[str] = [
-    'build_tiny_bert_tokenizer', 'build_tiny_roberta_tokenizer', 'learn_bpe', 'tiny_corpus',
+    'build_tiny_bert_tokenizer', 'build_tiny_roberta_tokenizer', 'learn_bpe', 'roberta_tokenizer', 'tiny_corpus',
 ]
