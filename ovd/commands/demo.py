@@ -73,9 +73,13 @@ def world_clip_job(world: Path, progress):
     def run() -> bool:
         from ovd.data.synthetic.world_clip import ensure_world_clip
         task = progress.add_task('tiny CLIP', total=None)
-        ensure_world_clip(world, seed=0, progress=lambda done, total: progress.update(task, completed=done,
-                                                                                        total=total))
-        progress.update(task, total=progress.tasks[task].total or 1, completed=progress.tasks[task].total or 1)
+        steps = [1]  # the bar ends full also when the CLIP is reused (no training step reported)
+
+        def on_step(done: int, total: int) -> None:
+            steps[0] = total
+            progress.update(task, completed=done, total=total)
+        ensure_world_clip(world, seed=0, progress=on_step)
+        progress.update(task, completed=steps[0], total=steps[0])
         return True
     return Prerequisite('world CLIP', run, str(world / 'clip'))
 

@@ -96,9 +96,7 @@ def read_entry_config(entry) -> EntryConfig:
     """The entry's training config (an empty :class:`EntryConfig` when it has none or it is missing: the sweep
     itself reports a missing config as the entry's failure)."""
     from mmengine.config import Config
-
-    from ovd.benchmark.spec import default_search_dirs, resolve_path
-    config = resolve_path(entry.train_config, default_search_dirs()) if entry.train_config else None
+    config = _resolved(entry.train_config)
     if config is None:
         return EntryConfig()
     cfg = _with_env(entry.env, lambda: Config.fromfile(str(config)))
@@ -132,12 +130,11 @@ def _with_env(env, fn):
                 os.environ[key] = value
 
 
-def _same_file(a: Optional[str], b: Optional[str]) -> bool:
+def _resolved(config: Optional[str]) -> Optional[Path]:
+    """``config`` found as :func:`ovd.benchmark.spec.resolve_path` finds sweep configs, as an absolute path."""
     from ovd.benchmark.spec import default_search_dirs, resolve_path
-    if not a or not b:
-        return False
-    found_a, found_b = resolve_path(a, default_search_dirs()), resolve_path(b, default_search_dirs())
-    return found_a is not None and found_b is not None and Path(found_a).resolve() == Path(found_b).resolve()
+    found = resolve_path(config, default_search_dirs()) if config else None
+    return Path(found).resolve() if found is not None else None
 
 
 class SweepJobs:
@@ -167,9 +164,9 @@ class SweepJobs:
             if cache is not None:
                 root = str(cache['root'])
                 if root not in cache_jobs:
-                    proposal_config = (cache.get('proposal_model') or {}).get('config')
+                    proposal_config = _resolved((cache.get('proposal_model') or {}).get('config'))
                     makers = [e.id for e in self.sweep.entries if configs[e.id].region_cache is None
-                              and _same_file(e.train_config, proposal_config)]
+                              and proposal_config is not None and configs[e.id].path == str(proposal_config)]
                     cache_jobs[root] = f'region cache of {entry.id}'
                     out.append(Job(cache_jobs[root], self._cache_job(entry, configs[entry.id].path),
                                    makers + after_prerequisite(cache), False))

@@ -56,12 +56,17 @@ def write_world(out: Path, seed: int = 0, num_images=None) -> None:
 
     from ovd.data import synthetic
     from ovd.data.synthetic.ov_world import WORLD_FORMAT
-    from ovd.data.synthetic.world_bert import ensure_world_bert
-    from ovd.data.synthetic.world_roberta import ensure_world_roberta
     manifest = out / synthetic.MANIFEST_NAME
     if not manifest.is_file() or json.loads(manifest.read_text(encoding='utf-8')).get('format') != WORLD_FORMAT:
         with data_progress() as progress:
             synthetic.generate_ov_world(out, seed=seed, num_images=num_images, progress=image_callback(progress))
+    write_world_text_models(out)
+
+
+def write_world_text_models(out: Path) -> None:
+    """The world's tiny BERT (GLIP's) and tiny RoBERTa (MDETR's), unless they exist."""
+    from ovd.data.synthetic.world_bert import ensure_world_bert
+    from ovd.data.synthetic.world_roberta import ensure_world_roberta
     ensure_world_bert(out)
     ensure_world_roberta(out)
 
@@ -89,12 +94,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         if args.dataset == 'ov-world' and not args.no_clip:
             from ovd.data.synthetic.world_clip import ensure_world_clip
-
-            from ovd.data.synthetic.world_bert import ensure_world_bert
-            from ovd.data.synthetic.world_roberta import ensure_world_roberta
             clip_dir = ensure_world_clip(args.out, seed=args.seed, progress=clip_callback(progress))
-            ensure_world_bert(args.out)
-            ensure_world_roberta(args.out)
+            write_world_text_models(args.out)
     for name, manifest in manifests.items():
         print(f'{name}: {manifest["root"]}')
         for split, info in manifest['splits'].items():
